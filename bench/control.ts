@@ -1,0 +1,141 @@
+/**
+ * Typed `ask` round trips per second over NATS, sequential and with 16
+ * outstanding, beside raw nats.js `request` to a raw responder measured in the
+ * same run against the same nats-server. Rounds alternate (raw, typed, raw,
+ * typed …) so drift in machine load hits both alike; the median round counts.
+ *
+ *   npm run bench:control [-- --rounds 5 --sequential 4000 --concurrent 20000]
+ */
+import type { NatsConnection } from "@nats-io/transport-node"
+import { connect } from "@nats-io/transport-node"
+import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
+import { parseArgs } from "node:util"
+import * as Actor from "../src/runtime/Actor.js"
+import { ask } from "../src/runtime/Ask.js"
+import * as Protocol from "../src/runtime/Protocol.js"
+import * as NatsBus from "../src/transports/nats/bus.js"
+import * as NatsServer from "../src/transports/nats/server.js"
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "5" },
+    sequential: { type: "string", default: "4000" },
+    concurrent: { type: "string", default: "20000" },
+  },
+})
+const ROUNDS = Number(args.rounds)
+const SEQUENTIAL = Number(args.sequential)
+const CONCURRENT = Number(args.concurrent)
+const OUTSTANDING = 16
+
+class Echo extends Schema.TaggedRequest<Echo>()("Echo", {
+  payload: { text: Schema.String, n: Schema.Number },
+  success: Schema.Struct({ text: Schema.String, n: Schema.Number }),
+  failure: Schema.Never,
+}) {}
+const EchoProtocol = Protocol.make("bench-echo", Echo)
+
+/** Runs `total` calls of `once`, `outstanding` at a time; returns calls per second. */
+const throughput = async (total: number, outstanding: number, once: () => Promise<unknown>) => {
+  let next = 0
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: outstanding }, async () => {
+      while (next++ < total) await once()
+    }),
+  )
+  return total / ((performance.now() - started) / 1000)
+}
+
+const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
+
+const program = Effect.gen(function* () {
+  const server = yield* NatsServer.start({ jetstream: false })
+  const open = (name: string, noAsyncTraces: boolean) =>
+    Effect.acquireRelease(
+      Effect.promise(() => connect({ servers: server.url, name, noAsyncTraces })),
+      (nc) => Effect.promise(() => nc.close()),
+    )
+
+  // Raw: a nats.js responder echoing bytes, asked by a second connection.
+  const rawResponder = yield* open("raw-responder", true)
+  rawResponder.subscribe("bench.raw", { callback: (_, m) => void m.respond(m.data) })
+  yield* Effect.promise(() => rawResponder.flush())
+  const payload = new TextEncoder().encode(JSON.stringify({ _tag: "Echo", text: "hello", n: 1 }))
+  const rawAskers: Record<string, NatsConnection> = {
+    "raw nats.js (default options)": yield* open("raw-asker-traces", false),
+    "raw nats.js (noAsyncTraces)": yield* open("raw-asker", true),
+  }
+
+  // Typed: an actor on its own connection, asked through the typed kernel from another.
+  const actorBus = yield* Layer.build(NatsBus.layer({ servers: server.url, name: "actor" }))
+  yield* Actor.start(EchoProtocol, {
+    name: "bench-echo",
+    listen: [{ subject: "bench.typed" }],
+    behaviour: Effect.succeed({ Echo: ({ text, n }) => Effect.succeed({ text, n }) }),
+  }).pipe(Effect.provide(actorBus))
+  const askerBus = yield* Layer.build(NatsBus.layer({ servers: server.url, name: "asker" }))
+  // The typed loop runs inside Effect, as an Effect program would ask.
+  const typedThroughput = (total: number, outstanding: number) =>
+    Effect.gen(function* () {
+      let next = 0
+      const started = performance.now()
+      yield* Effect.all(
+        Array.from({ length: outstanding }, () =>
+          Effect.gen(function* () {
+            while (next < total) yield* ask("bench.typed", new Echo({ text: "hello", n: next++ }))
+          }),
+        ),
+        { concurrency: "unbounded", discard: true },
+      )
+      return total / ((performance.now() - started) / 1000)
+    }).pipe(Effect.provide(askerBus), Effect.orDie)
+
+  const cases: Array<[string, (total: number, outstanding: number) => Effect.Effect<number>]> = [
+    ...Object.entries(rawAskers).map(
+      ([name, nc]) =>
+        [
+          name,
+          (total: number, outstanding: number) =>
+            Effect.promise(() => throughput(total, outstanding, () => nc.request("bench.raw", payload, { timeout: 5000 }))),
+        ] as [string, (total: number, outstanding: number) => Effect.Effect<number>],
+    ),
+    ["typed ask", typedThroughput],
+  ]
+
+  const results: Record<string, { sequential: Array<number>; concurrent: Array<number> }> = {}
+  for (const [name] of cases) results[name] = { sequential: [], concurrent: [] }
+  // Warm-up: JIT both paths before measuring.
+  for (const [, run] of cases) yield* run(2000, OUTSTANDING)
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, run] of cases) {
+      results[name]!.sequential.push(yield* run(SEQUENTIAL, 1))
+      results[name]!.concurrent.push(yield* run(CONCURRENT, OUTSTANDING))
+    }
+  }
+
+  const baseline = "raw nats.js (noAsyncTraces)"
+  const rows = Object.entries(results).map(([name, r]) => ({
+    name,
+    sequential: median(r.sequential),
+    concurrent: median(r.concurrent),
+  }))
+  const base = rows.find((r) => r.name === baseline)!
+  console.log(`\ncontrol-plane round trips/s over NATS (loopback; median of ${ROUNDS} alternating rounds)`)
+  console.log(`node ${process.version}, nats-server at ${server.url}\n`)
+  console.log(
+    `${"".padEnd(32)}${"sequential".padStart(12)}${"ratio".padStart(8)}${`${OUTSTANDING} outstanding`.padStart(18)}${"ratio".padStart(8)}`,
+  )
+  for (const r of rows) {
+    console.log(
+      `${r.name.padEnd(32)}${fmt(r.sequential).padStart(12)}${(r.sequential / base.sequential).toFixed(2).padStart(8)}${fmt(r.concurrent).padStart(18)}${(r.concurrent / base.concurrent).toFixed(2).padStart(8)}`,
+    )
+  }
+  console.log(`\nratios are against "${baseline}", measured in the same run.`)
+})
+
+Effect.runPromise(program.pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))).catch((e) => {
+  console.error(e)
+  process.exitCode = 1
+})
