@@ -151,11 +151,9 @@ export const start = <Req extends Schema.TaggedRequest.All, R, E, RB>(
 
     // --- replies ---------------------------------------------------------
 
-    const answer = (message: IncomingMessage, bytes: () => Uint8Array): void => {
-      if (message.reply !== undefined) message.respond(bytes())
+    const answerKernelError = (message: IncomingMessage, error: DecodeError | RemoteError): void => {
+      if (message.reply !== undefined) message.respond(encodeError(codec, kernelErrors.encodeValue(error)))
     }
-    const answerKernelError = (message: IncomingMessage, error: DecodeError | RemoteError): void =>
-      answer(message, () => encodeError(codec, kernelErrors.encodeValue(error)))
     const answerRemoteError = (message: IncomingMessage, reason: RemoteError["reason"], detail: string): void =>
       answerKernelError(message, new RemoteError({ subject: message.subject, actor: name, reason, detail }))
 
@@ -233,20 +231,28 @@ export const start = <Req extends Schema.TaggedRequest.All, R, E, RB>(
       if (correlationId !== undefined) run = withCorrelationId(correlationId)(run)
       return Effect.matchCauseEffect(run, {
         onSuccess: (value) => {
-          const encoded = Either.try(() => results.success.encodeValue(value))
-          if (Either.isLeft(encoded)) return defect(message, Cause.die(encoded.left))
+          let encoded: unknown
+          try {
+            encoded = results.success.encodeValue(value)
+          } catch (e) {
+            return defect(message, Cause.die(e))
+          }
           stats.succeeded++
           consecutiveRestarts = 0
-          answer(message, () => encodeOk(codec, encoded.right))
+          if (message.reply !== undefined) message.respond(encodeOk(codec, encoded))
           return Effect.void
         },
         onFailure: (cause) => {
           const failureOrCause = Cause.failureOrCause(cause)
           if (Either.isLeft(failureOrCause)) {
-            const encoded = Either.try(() => results.failure.encodeValue(failureOrCause.left))
-            if (Either.isLeft(encoded)) return defect(message, Cause.die(encoded.left))
+            let encoded: unknown
+            try {
+              encoded = results.failure.encodeValue(failureOrCause.left)
+            } catch (e) {
+              return defect(message, Cause.die(e))
+            }
             stats.failed++
-            answer(message, () => encodeFail(codec, encoded.right))
+            if (message.reply !== undefined) message.respond(encodeFail(codec, encoded))
             return Effect.void
           }
           if (Cause.isInterruptedOnly(cause)) {
@@ -267,18 +273,14 @@ export const start = <Req extends Schema.TaggedRequest.All, R, E, RB>(
 
     // --- the mailbox -------------------------------------------------------
 
-    const worker = Effect.gen(function* () {
-      while (true) {
-        const delivery = mailbox.poll()
-        if (delivery === undefined) {
-          yield* mailbox.wait
-          continue
-        }
-        if (delivery === STOP) return
-        queued--
-        yield* handle(delivery)
-      }
-    }).pipe(Effect.annotateLogs("actor", name))
+    // A loop of suspends rather than a generator: this runs once per message.
+    const worker: Effect.Effect<void, never, R> = Effect.suspend(() => {
+      const delivery = mailbox.poll()
+      if (delivery === undefined) return Effect.zipRight(mailbox.wait, worker)
+      if (delivery === STOP) return Effect.void
+      queued--
+      return Effect.zipRight(handle(delivery), worker)
+    })
 
     const onMessage = (message: IncomingMessage): void => {
       stats.received++
@@ -295,7 +297,8 @@ export const start = <Req extends Schema.TaggedRequest.All, R, E, RB>(
 
     yield* buildIncarnation
     const workers: Array<Fiber.RuntimeFiber<void>> = []
-    for (let i = 0; i < concurrency; i++) workers.push(yield* Effect.forkDaemon(Effect.provide(worker, context)))
+    const annotated = Effect.annotateLogs(worker, "actor", name)
+    for (let i = 0; i < concurrency; i++) workers.push(yield* Effect.forkDaemon(Effect.provide(annotated, context)))
 
     const subscriptions = yield* Scope.fork(scope, ExecutionStrategy.sequential)
     yield* Effect.forEach(options.listen, (l) =>
