@@ -131,12 +131,32 @@ const waitHealthy = (host: string, monitorPort: number, timeoutMs: number) =>
     }),
   )
 
+/**
+ * On Linux, util-linux's setpriv asks the kernel to send SIGTERM to the server
+ * when this process dies for any reason (even SIGKILL), then execs the server
+ * in its own place (same PID). Without it, a test worker killed mid-run would
+ * leave its nats-server behind.
+ */
+const setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p))
+
+/** Servers still running, stopped if this process exits before their scopes close. */
+const running = new Set<ChildProcess>()
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL")
+})
+
 /** Spawns one process and waits for "Server is ready"; the scope kills it. */
 const spawnNode = (binary: string, plan: NodePlan, readyTimeoutMs: number) =>
   Effect.gen(function* () {
     const ready = yield* Deferred.make<void, NatsServerError>()
     const tail: Array<string> = []
-    const child: ChildProcess = spawn(binary, ["-c", plan.configFile], { stdio: ["ignore", "ignore", "pipe"] })
+    const [command, args] =
+      setpriv !== undefined
+        ? [setpriv, ["--pdeathsig", "SIGTERM", "--", binary, "-c", plan.configFile]]
+        : [binary, ["-c", plan.configFile]]
+    const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] })
+    running.add(child)
+    child.once("exit", () => running.delete(child))
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
     child.stderr!.setEncoding("utf8")
     child.stderr!.on("data", (chunk: string) => {
