@@ -145,3 +145,18 @@ export class RevisionMismatch extends Schema.TaggedError<RevisionMismatch>()("Re
     return `${this.bucket}/${this.key} is not at revision ${this.expected}`
   }
 }
+
+/**
+ * An actor could not reach the shared store it needs to answer (KV down,
+ * timing out, or holding a value it cannot read). Worth asking elsewhere.
+ *
+ * @category errors
+ */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
+  store: Schema.String,
+  detail: Schema.String,
+}) {
+  override get message(): string {
+    return `store ${this.store} unavailable: ${this.detail}`
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The join report: what every join returns, whether it succeeded or not —
+ * per phase, what was tried, in what order, how long each took, why each
+ * failed, and what was chosen. Times are ms since the join began.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/** @category schemas */
+export const Outcome = Schema.Literal("ok", "failed", "timeout", "skipped")
+export type Outcome = typeof Outcome.Type
+
+/** @category schemas */
+export const Attempt = Schema.Struct({
+  /** What was tried: a URL, a controller, an MMR, a transport. */
+  target: Schema.String,
+  action: Schema.String,
+  startMs: Schema.Number,
+  ms: Schema.Number,
+  outcome: Outcome,
+  detail: Schema.optional(Schema.String),
+})
+export type Attempt = typeof Attempt.Type
+
+/** How one zone fared in zone selection. @category schemas */
+export const ZoneScore = Schema.Struct({
+  zone: Schema.String,
+  /** Rank the lookup gave it (0 = nearest). */
+  rank: Schema.Int,
+  sent: Schema.Int,
+  answered: Schema.Int,
+  latencyMs: Schema.optional(Schema.Number),
+  jitterMs: Schema.optional(Schema.Number),
+  loss: Schema.Number,
+  /** Lower is better; absent when nothing answered. */
+  score: Schema.optional(Schema.Number),
+})
+export type ZoneScore = typeof ZoneScore.Type
+
+/** @category schemas */
+export const PhaseName = Schema.Literal("lookup", "zone-selection", "mmr-selection", "media", "tunnel")
+export type PhaseName = typeof PhaseName.Type
+
+/** @category schemas */
+export const Phase = Schema.Struct({
+  name: PhaseName,
+  startMs: Schema.Number,
+  ms: Schema.Number,
+  outcome: Outcome,
+  attempts: Schema.Array(Attempt),
+  chosen: Schema.optional(Schema.String),
+  reason: Schema.optional(Schema.String),
+  zones: Schema.optional(Schema.Array(ZoneScore)),
+})
+export type Phase = typeof Phase.Type
+
+/** @category schemas */
+export const JoinPath = Schema.Literal("direct", "proxy", "tunnel", "web-client")
+export type JoinPath = typeof JoinPath.Type
+
+/** @category schemas */
+export const JoinReport = Schema.Struct({
+  meeting: Schema.String,
+  participant: Schema.optional(Schema.String),
+  /** How the client is connected in the end; absent when the join failed. */
+  path: Schema.optional(JoinPath),
+  proxy: Schema.optional(Schema.String),
+  zone: Schema.optional(Schema.String),
+  mmr: Schema.optional(Schema.String),
+  phases: Schema.Array(Phase),
+  totalMs: Schema.Number,
+  startedAt: Schema.String,
+})
+export type JoinReport = typeof JoinReport.Type

@@ -1,0 +1,96 @@
+/**
+ * The MMR's control protocol.
+ *
+ *   Join   → Joined                 a participant joins a meeting hosted here (token checked)
+ *          ✗ InvalidToken | NotHostedHere | MmrFull | StoreUnavailable
+ *   Leave  → void
+ *   Roster → participants of a meeting
+ *   Drain  → DrainState             stop (or resume) taking new meetings
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import * as Protocol from "../runtime/Protocol.js"
+import { StoreUnavailable } from "./errors.js"
+import { MeetingId } from "./meeting.js"
+import { InvalidToken } from "./token.js"
+import { MediaEndpoints } from "./zone.js"
+
+/** @category schemas */
+export const Participant = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  joinedAt: Schema.Number,
+})
+export type Participant = typeof Participant.Type
+
+/** @category schemas */
+export const Joined = Schema.Struct({
+  participant: Schema.String,
+  meeting: MeetingId,
+  mmr: Schema.String,
+  zone: Schema.String,
+  roster: Schema.Array(Participant),
+  /** Where to send media, once the media plane is up. */
+  media: Schema.optional(MediaEndpoints),
+})
+export type Joined = typeof Joined.Type
+
+/**
+ * The placement says another MMR hosts this meeting (or none does).
+ *
+ * @category errors
+ */
+export class NotHostedHere extends Schema.TaggedError<NotHostedHere>()("NotHostedHere", {
+  meeting: Schema.String,
+  mmr: Schema.String,
+  hostedBy: Schema.optional(Schema.String),
+}) {
+  override get message(): string {
+    return `meeting ${this.meeting} is not hosted on ${this.mmr}${this.hostedBy ? ` but on ${this.hostedBy}` : ""}`
+  }
+}
+
+/** @category errors */
+export class MmrFull extends Schema.TaggedError<MmrFull>()("MmrFull", {
+  mmr: Schema.String,
+  capacity: Schema.Int,
+}) {
+  override get message(): string {
+    return `${this.mmr} is full (${this.capacity} participants)`
+  }
+}
+
+/** @category requests */
+export class Join extends Schema.TaggedRequest<Join>()("Join", {
+  payload: { token: Schema.String },
+  success: Joined,
+  failure: Schema.Union(InvalidToken, NotHostedHere, MmrFull, StoreUnavailable),
+}) {}
+
+/** @category requests */
+export class Leave extends Schema.TaggedRequest<Leave>()("Leave", {
+  payload: { meeting: MeetingId, participant: Schema.String },
+  success: Schema.Void,
+  failure: Schema.Never,
+}) {}
+
+/** @category requests */
+export class Roster extends Schema.TaggedRequest<Roster>()("Roster", {
+  payload: { meeting: MeetingId },
+  success: Schema.Array(Participant),
+  failure: Schema.Never,
+}) {}
+
+/** @category schemas */
+export const DrainState = Schema.Struct({ mmr: Schema.String, draining: Schema.Boolean, meetings: Schema.Int })
+
+/** @category requests */
+export class Drain extends Schema.TaggedRequest<Drain>()("Drain", {
+  payload: { draining: Schema.Boolean },
+  success: DrainState,
+  failure: Schema.Never,
+}) {}
+
+/** @category protocols */
+export const MmrProtocol = Protocol.make("mmr", Join, Leave, Roster, Drain)

@@ -1,0 +1,87 @@
+/**
+ * The web lookup's HTTPS API, as schemas both sides use.
+ *
+ *   POST /api/meetings                    CreateMeeting → MeetingView (201)
+ *   GET  /api/meetings/:id                MeetingView
+ *   GET  /api/meetings/:id/join-info      JoinInfo     (passcode: X-Meeting-Passcode header or ?passcode=)
+ *
+ * Errors are `{ "error": { "code", "message", "field"? } }` with 400 (naming
+ * the field), 403 (passcode), 404 (unknown meeting).
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { MeetingId } from "./meeting.js"
+import { GeoPoint } from "./zone.js"
+
+/** @category requests */
+export const CreateMeeting = Schema.Struct({
+  topic: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
+  passcode: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(32))),
+})
+export type CreateMeeting = typeof CreateMeeting.Type
+
+/** @category responses */
+export const MeetingView = Schema.Struct({
+  id: MeetingId,
+  topic: Schema.String,
+  hasPasscode: Schema.Boolean,
+  joinUrl: Schema.String,
+  createdAt: Schema.Number,
+})
+export type MeetingView = typeof MeetingView.Type
+
+/** @category requests */
+export const JoinInfoQuery = Schema.Struct({
+  name: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64))),
+  passcode: Schema.optional(Schema.String),
+})
+
+/** @category responses */
+export const ZoneInfo = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  location: GeoPoint,
+  /** Great-circle distance from the client, when the client was located. */
+  distanceKm: Schema.optional(Schema.Number),
+  /** NATS endpoints the client should use for this zone. */
+  nats: Schema.Array(Schema.String),
+  /** Where Assign goes (the zone's controllers share it). */
+  assignSubject: Schema.String,
+  /** Live controllers, each probed on its own subject. */
+  controllers: Schema.Array(Schema.Struct({ id: Schema.String, subject: Schema.String })),
+})
+export type ZoneInfo = typeof ZoneInfo.Type
+
+/** @category responses */
+export const TunnelInfo = Schema.Struct({ id: Schema.String, url: Schema.String })
+export type TunnelInfo = typeof TunnelInfo.Type
+
+/** @category responses */
+export const JoinInfo = Schema.Struct({
+  meeting: Schema.Struct({ id: MeetingId, topic: Schema.String }),
+  participant: Schema.Struct({ id: Schema.String, name: Schema.String }),
+  client: Schema.Struct({
+    address: Schema.String,
+    location: Schema.optional(GeoPoint),
+    locatedBy: Schema.Literal("cidr-map", "geoip", "none"),
+  }),
+  /** Best first: nearest healthy zone, by Geo-IP. */
+  zones: Schema.Array(ZoneInfo),
+  tunnels: Schema.Array(TunnelInfo),
+  webClientUrl: Schema.String,
+  joinToken: Schema.String,
+  /** Epoch seconds. */
+  expiresAt: Schema.Number,
+})
+export type JoinInfo = typeof JoinInfo.Type
+
+/** @category responses */
+export const ApiError = Schema.Struct({
+  error: Schema.Struct({
+    code: Schema.String,
+    message: Schema.String,
+    field: Schema.optional(Schema.String),
+  }),
+})
+export type ApiError = typeof ApiError.Type
