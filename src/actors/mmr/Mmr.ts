@@ -1,0 +1,193 @@
+/**
+ * The multimedia router (MMR), control side. It hosts meetings: a
+ * participant joins with a join token, and the MMR admits them only if the
+ * meeting's placement names this MMR (so a meeting moved elsewhere cannot
+ * split) and it has room.
+ *
+ *   Join   → token checked, placement checked, room checked → Joined with the roster
+ *   Leave  → the participant is gone (an empty meeting is forgotten)
+ *   Roster → who is in a meeting
+ *   Drain  → no new meetings (existing ones go on); reported at once
+ *   every second → load report to the zone's controllers, and presence (TTL)
+ *   on stop → a last report saying draining, then presence removed
+ *
+ * @since 0.1.0
+ */
+import type { Scope } from "effect"
+import type { Duration } from "effect"
+import { Clock, Effect, Option, Schedule } from "effect"
+import type { BusError, KvError } from "../../protocol/errors.js"
+import type { Participant } from "../../protocol/mmr.js"
+import { MmrFull, MmrProtocol, NotHostedHere } from "../../protocol/mmr.js"
+import type { Buckets, Subjects } from "../../protocol/subjects.js"
+import { presenceKey } from "../../protocol/subjects.js"
+import { JoinTokens } from "../../protocol/token.js"
+import type { MediaEndpoints } from "../../protocol/zone.js"
+import { MmrLoad } from "../../protocol/zone.js"
+import * as Actor from "../../runtime/Actor.js"
+import type { ControlBus } from "../../runtime/ControlBus.js"
+import type { KeyValue } from "../../runtime/KeyValue.js"
+import * as Topic from "../../runtime/Topic.js"
+import * as Stores from "../stores.js"
+
+/** @category models */
+export interface MmrConfig {
+  readonly id: string
+  readonly zone: string
+  /** Participants it takes, across all its meetings. */
+  readonly capacity: number
+  readonly subjects: Subjects
+  readonly buckets: Buckets
+  /** Default 1 s. */
+  readonly reportInterval?: Duration.DurationInput
+  readonly presenceTtl?: Duration.DurationInput
+  readonly replicas?: number
+  /** Where its media listeners are, once it has them. */
+  readonly media?: MediaEndpoints
+  /** Media packets/s so far, from the media plane. */
+  readonly packetsPerSecond?: () => number
+}
+
+/** @category models */
+export interface MmrHandle {
+  readonly id: string
+  readonly ref: Actor.ActorRef
+  readonly drain: (draining: boolean) => Effect.Effect<void>
+  /** Meeting id → participants, now. */
+  readonly meetings: Effect.Effect<ReadonlyMap<string, ReadonlyArray<Participant>>>
+}
+
+/**
+ * Starts an MMR for the life of the scope.
+ *
+ * @category constructors
+ */
+export const start = (
+  config: MmrConfig,
+): Effect.Effect<MmrHandle, BusError | KvError, ControlBus | KeyValue | JoinTokens | Scope.Scope> =>
+  Effect.gen(function* () {
+    const { id, zone, capacity, subjects } = config
+    const name = `mmr/${zone}/${id}`
+    const tokens = yield* JoinTokens
+    const stores = yield* Stores.open({ buckets: config.buckets, presenceTtl: config.presenceTtl, replicas: config.replicas })
+    const meetings = new Map<string, Map<string, Participant>>()
+    let draining = false
+    let participantCount = 0
+
+    // --- load reports and presence ----------------------------------------------
+
+    let cpuMark = { usage: process.cpuUsage(), at: performance.now() }
+    const cpu = () => {
+      const usage = process.cpuUsage(cpuMark.usage)
+      const now = performance.now()
+      const share = (usage.user + usage.system) / 1000 / Math.max(1, now - cpuMark.at)
+      cpuMark = { usage: process.cpuUsage(), at: now }
+      return share
+    }
+    const load = (at: number): MmrLoad => ({
+      mmr: id,
+      zone,
+      subject: subjects.mmr(id),
+      meetings: meetings.size,
+      participants: participantCount,
+      capacity,
+      cpu: cpu(),
+      packetsPerSecond: config.packetsPerSecond?.() ?? 0,
+      draining,
+      ...(config.media !== undefined ? { media: config.media } : {}),
+      at,
+    })
+    const key = presenceKey.mmr(zone, id)
+    const busContext = yield* Effect.context<ControlBus>()
+    const report = Effect.gen(function* () {
+      const current = load(yield* Clock.currentTimeMillis)
+      yield* Topic.publish(subjects.zoneLoad(zone), MmrLoad, current)
+      yield* stores.presence.put(key, { kind: "mmr", load: current })
+    }).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`${name}: load report not sent: ${e.message}`)),
+      Effect.provide(busContext),
+    )
+
+    // Registered first so it runs last: after the actor has served its mailbox.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        draining = true
+        yield* report
+        yield* stores.presence.delete(key).pipe(Effect.ignore)
+      }),
+    )
+    yield* report.pipe(Effect.repeat(Schedule.spaced(config.reportInterval ?? "1 second")), Effect.forkScoped)
+
+    // --- the protocol -------------------------------------------------------------
+
+    const roster = (meeting: string): ReadonlyArray<Participant> => [...(meetings.get(meeting)?.values() ?? [])]
+
+    const join = (token: string) =>
+      Effect.gen(function* () {
+        const claims = yield* tokens.verify(token)
+        const placement = yield* stores.placements
+          .get(claims.meeting)
+          .pipe(Effect.mapError(Stores.unavailable("placements")))
+        if (Option.isNone(placement) || placement.value.value.mmr !== id) {
+          return yield* new NotHostedHere({
+            meeting: claims.meeting,
+            mmr: id,
+            ...(Option.isSome(placement) ? { hostedBy: placement.value.value.mmr } : {}),
+          })
+        }
+        let participants = meetings.get(claims.meeting)
+        const rejoining = participants?.has(claims.participant) ?? false
+        if (!rejoining && participantCount >= capacity) return yield* new MmrFull({ mmr: id, capacity })
+        if (participants === undefined) {
+          participants = new Map()
+          meetings.set(claims.meeting, participants)
+        }
+        if (!rejoining) participantCount++
+        participants.set(claims.participant, {
+          id: claims.participant,
+          name: claims.name,
+          joinedAt: yield* Clock.currentTimeMillis,
+        })
+        return {
+          participant: claims.participant,
+          meeting: claims.meeting,
+          mmr: id,
+          zone,
+          roster: roster(claims.meeting),
+          ...(config.media !== undefined ? { media: config.media } : {}),
+        }
+      })
+
+    const leave = (meeting: string, participant: string) =>
+      Effect.sync(() => {
+        const participants = meetings.get(meeting)
+        if (participants?.delete(participant)) participantCount--
+        if (participants?.size === 0) meetings.delete(meeting)
+      })
+
+    const drain = (value: boolean) =>
+      Effect.gen(function* () {
+        draining = value
+        yield* Effect.logInfo(`${name}: ${value ? "draining: no new meetings" : "taking new meetings again"}`)
+        yield* report
+      })
+
+    const ref = yield* Actor.start(MmrProtocol, {
+      name,
+      listen: [{ subject: subjects.mmr(id) }],
+      behaviour: Effect.succeed({
+        Join: ({ token }) => join(token),
+        Leave: ({ meeting, participant }) => leave(meeting, participant),
+        Roster: ({ meeting }) => Effect.sync(() => roster(meeting)),
+        Drain: ({ draining: value }) =>
+          Effect.as(drain(value), { mmr: id, draining: value, meetings: meetings.size }),
+      }),
+    })
+
+    return {
+      id,
+      ref,
+      drain,
+      meetings: Effect.sync(() => new Map([...meetings].map(([m, ps]) => [m, [...ps.values()]]))),
+    }
+  })

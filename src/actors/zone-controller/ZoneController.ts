@@ -1,0 +1,167 @@
+/**
+ * The zone controller. Several run per zone, with no leader: they share the
+ * zone's Assign subject as a queue group, and each answers probes on a
+ * subject of its own.
+ *
+ *   Probe  → answered at once with this controller's id and zone
+ *   Assign → the MMR already hosting the meeting if it is alive, else the best
+ *            MMR with room; the placement is written create-if-absent (or
+ *            compare-and-set over a dead MMR's), so two controllers answering
+ *            at once can never put one meeting on two MMRs
+ *   load reports (published by the zone's MMRs) → the load table
+ *   presence: `controller.<zone>.<id>` renewed every second, removed on stop
+ *
+ * @since 0.1.0
+ */
+import type { Scope } from "effect"
+import { Clock, Duration, Effect, Option, Schedule, Stream } from "effect"
+import { NoCapacity, ZoneControllerProtocol } from "../../protocol/controller.js"
+import type { BusError, KeyExists, KvError, RevisionMismatch } from "../../protocol/errors.js"
+import type { Placement } from "../../protocol/meeting.js"
+import type { Buckets, Subjects } from "../../protocol/subjects.js"
+import { presenceKey } from "../../protocol/subjects.js"
+import { InvalidToken, JoinTokens } from "../../protocol/token.js"
+import { MmrLoad } from "../../protocol/zone.js"
+import * as Actor from "../../runtime/Actor.js"
+import type { ControlBus } from "../../runtime/ControlBus.js"
+import type { KeyValue } from "../../runtime/KeyValue.js"
+import * as Topic from "../../runtime/Topic.js"
+import * as Stores from "../stores.js"
+import * as LoadTable from "./load-table.js"
+import { MmrSelector } from "./selector.js"
+
+/** @category models */
+export interface ZoneControllerConfig {
+  readonly zone: string
+  readonly id: string
+  readonly subjects: Subjects
+  readonly buckets: Buckets
+  /** An MMR silent this long gets no new meetings. Default 3 s. */
+  readonly mmrTtl?: Duration.DurationInput
+  /** How often presence is renewed. Default 1 s. */
+  readonly presenceInterval?: Duration.DurationInput
+  readonly presenceTtl?: Duration.DurationInput
+  readonly replicas?: number
+}
+
+/** @category models */
+export interface ZoneControllerHandle {
+  readonly ref: Actor.ActorRef
+  readonly placements: Effect.Effect<number>
+}
+
+/**
+ * Starts a controller for the life of the scope.
+ *
+ * @category constructors
+ */
+export const start = (
+  config: ZoneControllerConfig,
+): Effect.Effect<ZoneControllerHandle, BusError | KvError, ControlBus | KeyValue | JoinTokens | MmrSelector | Scope.Scope> =>
+  Effect.gen(function* () {
+    const { zone, id, subjects } = config
+    const name = `zone-controller/${zone}/${id}`
+    const tokens = yield* JoinTokens
+    const selector = yield* MmrSelector
+    const stores = yield* Stores.open({
+      buckets: config.buckets,
+      presenceTtl: config.presenceTtl,
+      replicas: config.replicas,
+    })
+    const table = LoadTable.make(Duration.toMillis(config.mmrTtl ?? "3 seconds"))
+    let placements = 0
+
+    // --- load reports → the load table -------------------------------------
+
+    const seeded = yield* stores.presence.values(`mmr.${zone}.*`).pipe(Effect.orElseSucceed(() => []))
+    const seededAt = yield* Clock.currentTimeMillis
+    for (const { value } of seeded) if (value.kind === "mmr") table.report(value.load, seededAt)
+    const reports = yield* Topic.subscribe(subjects.zoneLoad(zone), MmrLoad)
+    yield* reports.messages.pipe(
+      Stream.runForEach((load) => Effect.map(Clock.currentTimeMillis, (now) => table.report(load, now))),
+      Effect.forkScoped,
+    )
+
+    // --- presence ------------------------------------------------------------
+
+    const key = presenceKey.controller(zone, id)
+    const renewPresence = Effect.flatMap(Clock.currentTimeMillis, (at) =>
+      stores.presence.put(key, { kind: "controller", zone, id, subject: subjects.controller(zone, id), at }),
+    ).pipe(Effect.catchAll((e) => Effect.logWarning(`${name}: presence not renewed: ${e.message}`)))
+    yield* Effect.addFinalizer(() => stores.presence.delete(key).pipe(Effect.ignore))
+    yield* renewPresence.pipe(Effect.repeat(Schedule.spaced(config.presenceInterval ?? "1 second")), Effect.forkScoped)
+
+    // --- Assign ----------------------------------------------------------------
+
+    /** Alive: same zone → its reports; another zone → its presence record. */
+    const hostAlive = (placement: Placement, now: number) =>
+      placement.zone === zone && table.get(placement.mmr) !== undefined
+        ? Effect.succeed(table.isAlive(placement.mmr, now))
+        : stores.presence.get(presenceKey.mmr(placement.zone, placement.mmr)).pipe(
+            Effect.map(Option.isSome),
+            Effect.mapError(Stores.unavailable("presence")),
+          )
+
+    const assign = (meeting: string, token: string) =>
+      Effect.gen(function* () {
+        const claims = yield* tokens.verify(token)
+        if (claims.meeting !== meeting) {
+          return yield* new InvalidToken({ reason: `the token is for meeting ${claims.meeting}` })
+        }
+        // Each turn either returns or lost a race to another controller; the
+        // next turn reads the winner. Five turns is far more than two racers need.
+        for (let turn = 0; turn < 5; turn++) {
+          const now = yield* Clock.currentTimeMillis
+          const existing = yield* stores.placements.get(meeting).pipe(Effect.mapError(Stores.unavailable("placements")))
+          if (Option.isSome(existing) && (yield* hostAlive(existing.value.value, now))) return existing.value.value
+
+          const live = table.live(now)
+          const chosen = selector.select(live, meeting)
+          if (Option.isNone(chosen)) return yield* new NoCapacity({ zone, liveMmrs: live.length })
+          const placement: Placement = {
+            meeting,
+            zone,
+            mmr: chosen.value.load.mmr,
+            subject: chosen.value.load.subject,
+            placedBy: id,
+            at: now,
+          }
+          const write: Effect.Effect<number, KvError | KeyExists | RevisionMismatch> = Option.isSome(existing)
+            ? stores.placements.update(meeting, placement, existing.value.revision)
+            : stores.placements.create(meeting, placement)
+          const won = yield* write.pipe(
+            Effect.as(true),
+            Effect.catchTags({ KeyExists: () => Effect.succeed(false), RevisionMismatch: () => Effect.succeed(false) }),
+            Effect.mapError(Stores.unavailable("placements")),
+          )
+          if (won) {
+            table.placed(placement.mmr)
+            placements++
+            yield* Effect.logInfo(
+              Option.isSome(existing)
+                ? `${name}: moved meeting ${meeting} from dead ${existing.value.value.mmr} to ${placement.mmr}`
+                : `${name}: placed meeting ${meeting} on ${placement.mmr}`,
+            )
+            return placement
+          }
+        }
+        return yield* Effect.dieMessage(`${name}: placement of ${meeting} kept changing under five attempts`)
+      })
+
+    // --- the actor ---------------------------------------------------------------
+
+    const ref = yield* Actor.start(ZoneControllerProtocol, {
+      name,
+      listen: [
+        { subject: subjects.controller(zone, id) },
+        { subject: subjects.zoneAssign(zone), queue: subjects.zoneAssignQueue(zone) },
+      ],
+      // Probes must not wait behind an Assign's store round trips.
+      concurrency: 32,
+      behaviour: Effect.succeed({
+        Probe: ({ sample }) => Effect.succeed({ controller: id, zone, sample }),
+        Assign: ({ meeting, token }) => assign(meeting, token),
+      }),
+    })
+    return { ref, placements: Effect.sync(() => placements) }
+  })
