@@ -1,0 +1,251 @@
+/**
+ * The web lookup: the HTTPS front door. Its protocol is its API.
+ *
+ *   POST /api/meetings                 → 201 the new meeting (id, topic, join URL)
+ *   GET  /api/meetings/:id             → the meeting (404 unknown)
+ *   GET  /api/meetings/:id/join-info   → join info: meeting, participant, the zones
+ *                                        ranked for this client (Geo-IP, then
+ *                                        health), tunnels, web-client URL, and a
+ *                                        signed, expiring join token
+ *                                        (403 passcode, 404 unknown)
+ *   GET  /healthz                      → 200
+ *
+ * Anything malformed is a 400 naming the field; nothing malformed is fatal.
+ *
+ * @since 0.1.0
+ */
+import type { Server as HttpServerImpl } from "node:http"
+import { randomBytes } from "node:crypto"
+import { createServer } from "node:https"
+import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import type { Scope } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import type { HttpBodyError } from "@effect/platform/HttpBody"
+import type { ServeError } from "@effect/platform/HttpServerError"
+import type { KvError } from "../../protocol/errors.js"
+import { MeetingId } from "../../protocol/meeting.js"
+import type { Buckets, Subjects } from "../../protocol/subjects.js"
+import { JoinTokens } from "../../protocol/token.js"
+import { CreateMeeting, JoinInfoQuery } from "../../protocol/web-api.js"
+import type { JoinInfo, MeetingView, ZoneInfo } from "../../protocol/web-api.js"
+import type { GeoPoint } from "../../protocol/zone.js"
+import type { KeyValue } from "../../runtime/KeyValue.js"
+import type { TlsIdentity } from "../../transports/tls.js"
+import * as PresenceView from "../presence-view.js"
+import * as Stores from "../stores.js"
+import * as ClientAddress from "./client-address.js"
+import { GeoLocator } from "./geo.js"
+import * as Meetings from "./meetings.js"
+import { rankZones } from "./ranking.js"
+
+/** A zone as operators define it. @category models */
+export interface ZoneDefinition {
+  readonly id: string
+  readonly name: string
+  readonly location: GeoPoint
+  /** NATS endpoints clients use to reach this zone's controllers. */
+  readonly nats: ReadonlyArray<string>
+}
+
+/** @category models */
+export interface WebLookupConfig {
+  readonly id: string
+  readonly host: string
+  /** 0 picks a free port. */
+  readonly port: number
+  /** Base URL clients are told to use; default `https://<host>:<port>`. */
+  readonly publicUrl?: string
+  readonly tls: TlsIdentity
+  readonly zones: ReadonlyArray<ZoneDefinition>
+  /** Peers whose X-Forwarded-For is believed (proxy-addr syntax). */
+  readonly trustedProxies: ReadonlyArray<string>
+  readonly subjects: Subjects
+  readonly buckets: Buckets
+  readonly presenceTtl?: Duration.DurationInput
+  readonly replicas?: number
+  /** How long a join token is good for. Default 5 minutes. */
+  readonly joinTokenTtl?: Duration.DurationInput
+}
+
+/** @category models */
+export interface WebLookupHandle {
+  readonly url: string
+  readonly port: number
+}
+
+const MAX_BODY = 64 * 1024
+
+// --- responses ---------------------------------------------------------------
+
+const reply = (status: number, body: unknown) => HttpServerResponse.unsafeJson(body, { status })
+const apiError = (status: number, code: string, message: string, field?: string) =>
+  reply(status, { error: { code, message, ...(field !== undefined ? { field } : {}) } })
+
+/** Thrown-away-free 400s: the first failing field, by path. */
+class BadRequest {
+  readonly _tag = "BadRequest"
+  constructor(
+    readonly field: string,
+    readonly message: string,
+  ) {}
+}
+
+const decodeOr400 =
+  <A, I>(schema: Schema.Schema<A, I, never>, where?: string) =>
+  (value: unknown): Effect.Effect<A, BadRequest> =>
+    Either.match(Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })(value), {
+      onRight: Effect.succeed,
+      onLeft: (e) => {
+        const first = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
+        const path = first?.path.map(String).join(".") ?? ""
+        const field = where === undefined ? path : path === "" ? where : `${where}.${path}`
+        return Effect.fail(new BadRequest(field === "" ? "body" : field, first?.message ?? e.message))
+      },
+    })
+
+const readJsonBody = Effect.gen(function* () {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const text = yield* request.text.pipe(Effect.mapError(() => new BadRequest("body", `unreadable or over ${MAX_BODY} bytes`)))
+  if (text.trim() === "") return {}
+  return yield* Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: (e) => new BadRequest("body", `malformed JSON: ${e instanceof Error ? e.message : String(e)}`),
+  })
+})
+
+/**
+ * Starts the web lookup for the life of the scope.
+ *
+ * @category constructors
+ */
+export const start = (
+  config: WebLookupConfig,
+): Effect.Effect<WebLookupHandle, KvError | ServeError, KeyValue | JoinTokens | GeoLocator | Scope.Scope> =>
+  Effect.gen(function* () {
+    const tokens = yield* JoinTokens
+    const geo = yield* GeoLocator
+    const stores = yield* Stores.open({ buckets: config.buckets, presenceTtl: config.presenceTtl, replicas: config.replicas })
+    const presenceTtl = config.presenceTtl ?? "3 seconds"
+    const presence = yield* PresenceView.watch(stores, presenceTtl)
+    const clientAddress = ClientAddress.make(config.trustedProxies)
+    const joinTokenTtl = config.joinTokenTtl ?? "5 minutes"
+    let publicUrl = config.publicUrl
+
+    const view = (m: { id: string; topic: string; passcode?: unknown; createdAt: number }): MeetingView => ({
+      id: m.id,
+      topic: m.topic,
+      hasPasscode: m.passcode !== undefined,
+      joinUrl: `${publicUrl}/j/${m.id}`,
+      createdAt: m.createdAt,
+    })
+
+    // --- POST /api/meetings ---------------------------------------------------
+    const createMeeting = Effect.gen(function* () {
+      const body = yield* Effect.flatMap(readJsonBody, decodeOr400(CreateMeeting))
+      const meeting = yield* Meetings.create(stores, body.topic ?? "Meeting", body.passcode)
+      yield* Effect.logInfo(`meeting ${meeting.id} created`)
+      return reply(201, view(meeting))
+    })
+
+    const meetingFromPath = Effect.flatMap(HttpRouter.params, (p) => decodeOr400(MeetingId, "id")(p["id"]))
+
+    // --- GET /api/meetings/:id ----------------------------------------------------
+    const getMeeting = Effect.gen(function* () {
+      const id = yield* meetingFromPath
+      const meeting = yield* Meetings.find(stores, id)
+      return Option.isNone(meeting)
+        ? apiError(404, "MeetingNotFound", `no meeting ${id}`)
+        : reply(200, view(meeting.value))
+    })
+
+    // --- GET /api/meetings/:id/join-info ----------------------------------------------
+    const joinInfo = Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const id = yield* meetingFromPath
+      const query = yield* Effect.flatMap(HttpServerRequest.ParsedSearchParams, decodeOr400(JoinInfoQuery, "query"))
+      const found = yield* Meetings.find(stores, id)
+      if (Option.isNone(found)) return apiError(404, "MeetingNotFound", `no meeting ${id}`)
+      const meeting = found.value
+      const passcode = request.headers["x-meeting-passcode"] ?? query.passcode
+      if (meeting.passcode !== undefined) {
+        if (passcode === undefined) return apiError(403, "PasscodeRequired", "this meeting needs a passcode")
+        if (!(yield* Meetings.passcodeMatches(meeting, passcode))) {
+          return apiError(403, "BadPasscode", "the passcode does not match")
+        }
+      }
+
+      const address = clientAddress(Option.getOrElse(request.remoteAddress, () => ""), request.headers["x-forwarded-for"])
+      const located = geo.locate(address)
+      const statuses = yield* Effect.forEach(config.zones, (zone) =>
+        Effect.map(Effect.all([presence.controllers(zone.id), presence.mmrs(zone.id)]), ([controllers, mmrs]) => ({
+          ...zone,
+          liveControllers: controllers.length,
+          controllers,
+          mmrs,
+        })),
+      )
+      const ranked = rankZones(statuses, Option.getOrUndefined(Option.map(located, (l) => l.location)))
+      const zones: Array<ZoneInfo> = ranked.map(({ zone, distanceKm }) => ({
+        id: zone.id,
+        name: zone.name,
+        location: zone.location,
+        ...(distanceKm !== undefined ? { distanceKm: Math.round(distanceKm) } : {}),
+        nats: zone.nats,
+        assignSubject: config.subjects.zoneAssign(zone.id),
+        controllers: zone.controllers.map((c) => ({ id: c.id, subject: c.subject })),
+      }))
+
+      const participant = randomBytes(6).toString("hex")
+      const name = query.name ?? `Guest ${participant.slice(0, 4)}`
+      const { token, claims } = yield* tokens.sign({ meeting: id, participant, name }, joinTokenTtl)
+      const tunnels = yield* presence.tunnels
+      const info: JoinInfo = {
+        meeting: { id, topic: meeting.topic },
+        participant: { id: participant, name },
+        client: {
+          address,
+          ...(Option.isSome(located) ? { location: located.value.location } : {}),
+          locatedBy: Option.isSome(located) ? located.value.by : "none",
+        },
+        zones,
+        tunnels: tunnels.map((t) => ({ id: t.id, url: t.url })),
+        webClientUrl: `${publicUrl}/j/${id}`,
+        joinToken: token,
+        expiresAt: claims.expiresAt,
+      }
+      return reply(200, info)
+    })
+
+    const router = HttpRouter.empty.pipe(
+      HttpRouter.post("/api/meetings", createMeeting),
+      HttpRouter.get("/api/meetings/:id", getMeeting),
+      HttpRouter.get("/api/meetings/:id/join-info", joinInfo),
+      HttpRouter.get("/healthz", Effect.succeed(reply(200, { ok: true }))),
+    )
+
+    const app = router.pipe(
+      Effect.catchTags({
+        BadRequest: (e: BadRequest) => Effect.succeed(apiError(400, "BadRequest", `${e.field}: ${e.message}`, e.field)),
+        StoreUnavailable: (e: { message: string }) =>
+          Effect.succeed(apiError(503, "StoreUnavailable", e.message)),
+        RouteNotFound: () => Effect.succeed(apiError(404, "NotFound", "no such route")),
+      }),
+      Effect.catchAllCause((cause) =>
+        Effect.as(Effect.logError("web lookup: request failed", cause), apiError(500, "Internal", "internal error")),
+      ),
+      HttpServerRequest.withMaxBodySize(Option.some(MAX_BODY)),
+    ) as Effect.Effect<HttpServerResponse.HttpServerResponse, HttpBodyError, HttpServerRequest.HttpServerRequest>
+
+    const https = NodeHttpServer.layer(
+      // An https.Server is an http.Server as far as request handling goes.
+      () => createServer({ cert: config.tls.cert, key: config.tls.key }) as unknown as HttpServerImpl,
+      { host: config.host, port: config.port },
+    )
+    const built = yield* Layer.build(Layer.provideMerge(HttpServer.serve(app), https))
+    const address = Context.get(built, HttpServer.HttpServer).address
+    const port = address._tag === "TcpAddress" ? address.port : config.port
+    publicUrl ??= `https://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`
+    yield* Effect.logInfo(`web lookup ${config.id} at ${publicUrl}`)
+    return { url: publicUrl, port }
+  })
