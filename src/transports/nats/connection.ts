@@ -33,6 +33,8 @@ export interface NatsConfig {
   readonly reconnectTimeWaitMs?: number
   /** -1 (default) reconnects forever: actors outlive a server restart. */
   readonly maxReconnectAttempts?: number
+  /** How long the first connect may take. Default 20 s (nats.js's). */
+  readonly connectTimeoutMs?: number
 }
 
 /**
@@ -51,6 +53,7 @@ const toOptions = (config: NatsConfig): Effect.Effect<NodeConnectionOptions, Bus
       waitOnFirstConnect: false,
     }
     if (config.name !== undefined) options.name = config.name
+    if (config.connectTimeoutMs !== undefined) options.timeout = config.connectTimeoutMs
     if (config.user !== undefined) options.user = config.user
     if (config.pass !== undefined) options.pass = config.pass
     if (config.token !== undefined) options.token = config.token

@@ -1,0 +1,255 @@
+/**
+ * The client: the connection process, and the session it opens.
+ *
+ *   1. lookup          HTTPS join-info from the web lookup (through the proxy, if any)
+ *   2. zone selection  probe every listed zone's controllers at once; choose the
+ *                      best zone that answered; none within 5.5 s → ZonesUnreachable
+ *   3. MMR selection   Assign in the chosen zone (then the next best), then Join
+ *                      that MMR with the join token
+ *
+ * Every phase is recorded in the join report, which every outcome carries.
+ * Closing the session's scope leaves the meeting.
+ *
+ * @since 0.1.0
+ */
+import type { Scope } from "effect"
+import { Duration, Effect, Either, Option, Schedule } from "effect"
+import { Assign } from "../../protocol/controller.js"
+import type { AskError } from "../../protocol/errors.js"
+import type { JoinReport } from "../../protocol/join-report.js"
+import type { Joined } from "../../protocol/mmr.js"
+import { Join, Leave } from "../../protocol/mmr.js"
+import type { Placement } from "../../protocol/meeting.js"
+import type { JoinInfo, ZoneInfo } from "../../protocol/web-api.js"
+import { ask } from "../../runtime/Ask.js"
+import type { ControlBusShape } from "../../runtime/ControlBus.js"
+import { ControlBus } from "../../runtime/ControlBus.js"
+import { withCorrelationId } from "../../runtime/Correlation.js"
+import { BusConnector } from "../../transports/connector.js"
+import { AccessDenied, LookupFailed, MeetingNotFound, NoMmrAvailable, ZonesUnreachable } from "./errors.js"
+import type { JoinError } from "./errors.js"
+import * as Lookup from "./lookup.js"
+import type { TlsTrust } from "./lookup.js"
+import * as Proxy from "./proxy.js"
+import * as Report from "./report.js"
+import type { PhaseRecorder } from "./report.js"
+import * as ZoneProbe from "./zone-probe.js"
+import * as Selection from "./zone-selection.js"
+
+/** @category models */
+export interface JoinOptions {
+  /** The web lookup's base URL. */
+  readonly web: string
+  readonly meeting: string
+  readonly name?: string
+  readonly passcode?: string
+  readonly tls?: TlsTrust
+  /** A proxy URL, or "none"; undefined reads HTTPS_PROXY / NO_PROXY from `env`. */
+  readonly proxy?: string
+  readonly env?: Readonly<Record<string, string | undefined>>
+  readonly zoneSelection?: Partial<Selection.SelectionOptions>
+  /** Default 10 s. */
+  readonly lookupTimeout?: Duration.DurationInput
+  /** Per Assign or Join attempt. Default 2 s. */
+  readonly requestTimeout?: Duration.DurationInput
+}
+
+/** @category models */
+export interface JoinSession {
+  readonly report: JoinReport
+  readonly info: JoinInfo
+  readonly joined: Joined
+  readonly zone: string
+  readonly mmr: string
+  /** The control bus the session talks to its MMR over. */
+  readonly bus: ControlBusShape
+}
+
+const msOf = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
+
+// --- phase 3: MMR selection ------------------------------------------------------
+
+class MmrProblem {
+  readonly _tag = "MmrProblem"
+  constructor(
+    readonly kind: "denied" | "unavailable",
+    readonly detail: string,
+  ) {}
+}
+
+const transient = Schedule.recurs(1).pipe(Schedule.addDelay(() => "50 millis"))
+
+const selectMmr = (
+  zones: ReadonlyArray<ZoneInfo>,
+  busOf: (zone: ZoneInfo) => ControlBusShape | undefined,
+  meeting: string,
+  token: string,
+  timeout: Duration.DurationInput,
+  phase: PhaseRecorder,
+): Effect.Effect<{ readonly placement: Placement; readonly joined: Joined; readonly bus: ControlBusShape }, MmrProblem> =>
+  Effect.gen(function* () {
+    let lastProblem = "no zone answered"
+    for (const zone of zones.slice(0, 3)) {
+      const bus = busOf(zone)!
+      const onBus = <A, E>(effect: Effect.Effect<A, E, ControlBus>) => Effect.provideService(effect, ControlBus, bus)
+      // A placement can move under us (its MMR died); one more Assign settles it.
+      for (let turn = 0; turn < 2; turn++) {
+        const placement = yield* phase
+          .attempt(zone.assignSubject, `assign in ${zone.id}`, onBus(ask(zone.assignSubject, new Assign({ meeting, token }), { timeout, retry: transient })))
+          .pipe(Effect.either)
+        if (Either.isLeft(placement)) {
+          const e = placement.left
+          if (e._tag === "InvalidToken") return yield* Effect.fail(new MmrProblem("denied", e.message))
+          lastProblem = `${zone.id}: ${e.message}`
+          break
+        }
+        const { subject, mmr } = placement.right
+        const joined = yield* phase
+          .attempt(mmr, `join ${mmr}`, onBus(ask(subject, new Join({ token }), { timeout, retry: transient })))
+          .pipe(Effect.either)
+        if (Either.isRight(joined)) return { placement: placement.right, joined: joined.right, bus }
+        const e: AskError | { _tag: string; message: string } = joined.left
+        if (e._tag === "InvalidToken") return yield* Effect.fail(new MmrProblem("denied", e.message))
+        lastProblem = `${mmr}: ${e.message}`
+        if (e._tag !== "NotHostedHere") break
+      }
+    }
+    return yield* Effect.fail(new MmrProblem("unavailable", lastProblem))
+  })
+
+// --- the connection process ---------------------------------------------------------
+
+/**
+ * Joins a meeting. The session lasts as long as the scope; closing it leaves.
+ *
+ * @category joining
+ */
+export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError, BusConnector | Scope.Scope> =>
+  Effect.gen(function* () {
+    const connector = yield* BusConnector
+    const recorder = yield* Report.make(options.meeting)
+    const fail = <E>(make: (report: JoinReport) => E) => Effect.flatMap(recorder.report, (r) => Effect.fail(make(r)))
+    const web = new URL(options.web)
+    const proxy = Proxy.detect(web, options.proxy, options.env ?? process.env)
+    if (Option.isSome(proxy)) recorder.set({ proxy: proxy.value.url })
+    const http = yield* Lookup.dispatcher(options.tls ?? {}, proxy)
+
+    // 1. lookup
+    const lookup = yield* recorder
+      .phase(
+        "lookup",
+        (phase) =>
+          phase.attempt(
+            web.origin,
+            Option.isSome(proxy) ? `GET join-info via ${proxy.value.url}` : "GET join-info",
+            Lookup.joinInfo(http, web, options.meeting, {
+              ...(options.name !== undefined ? { name: options.name } : {}),
+              ...(options.passcode !== undefined ? { passcode: options.passcode } : {}),
+              timeoutMs: msOf(options.lookupTimeout ?? "10 seconds"),
+            }),
+          ),
+        (info) => ({ chosen: `${info.zones.length} zones, participant ${info.participant.id}` }),
+      )
+      .pipe(Effect.either)
+    if (Either.isLeft(lookup)) {
+      const problem = lookup.left
+      return yield* fail((report) =>
+        problem.kind === "not-found"
+          ? new MeetingNotFound({ meeting: options.meeting, report })
+          : problem.kind === "access-denied"
+            ? new AccessDenied({ meeting: options.meeting, code: problem.code ?? "Forbidden", detail: problem.detail, report })
+            : new LookupFailed({ url: web.origin, detail: problem.detail, report }),
+      )
+    }
+    const info = lookup.right
+    recorder.set({ participant: info.participant.id })
+
+    return yield* Effect.gen(function* () {
+      // 2. zone selection
+      const selectionOptions = { ...Selection.defaults, ...options.zoneSelection }
+      const choice = yield* recorder
+        .phase(
+          "zone-selection",
+          (phase) =>
+            Effect.gen(function* () {
+              const buses = yield* connectZones(connector, info.zones, selectionOptions.deadlineMs, phase)
+              const chosen = yield* ZoneProbe.selectZone(
+                info.zones,
+                (z) => buses.get(z.id),
+                selectionOptions,
+                info.participant.id,
+                phase,
+              )
+              return { ...chosen, buses }
+            }),
+          (c) => ({ chosen: c.zone.id, zones: c.scores }),
+        )
+        .pipe(Effect.either)
+      if (Either.isLeft(choice)) {
+        const e = choice.left
+        return yield* fail((report) => new ZonesUnreachable({ zones: e.scores, elapsedMs: e.elapsedMs, report }))
+      }
+      const { answered, buses } = choice.right
+
+      // 3. MMR selection
+      const timeout = options.requestTimeout ?? "2 seconds"
+      const selected = yield* recorder
+        .phase(
+          "mmr-selection",
+          (phase) => selectMmr(answered, (z) => buses.get(z.id), options.meeting, info.joinToken, timeout, phase),
+          (s) => ({ chosen: `${s.placement.mmr} in ${s.placement.zone}` }),
+        )
+        .pipe(Effect.either)
+      if (Either.isLeft(selected)) {
+        const e = selected.left
+        return yield* fail((report) =>
+          e.kind === "denied"
+            ? new AccessDenied({ meeting: options.meeting, code: "InvalidToken", detail: e.detail, report })
+            : new NoMmrAvailable({ detail: e.detail, report }),
+        )
+      }
+      const { placement, joined, bus } = selected.right
+      recorder.set({ path: Option.isSome(proxy) ? "proxy" : "direct", zone: placement.zone, mmr: placement.mmr })
+      yield* Effect.addFinalizer(() =>
+        ask(placement.subject, new Leave({ meeting: options.meeting, participant: info.participant.id }), {
+          timeout: "1 second",
+        }).pipe(Effect.provideService(ControlBus, bus), Effect.ignore),
+      )
+      return {
+        report: yield* recorder.report,
+        info,
+        joined,
+        zone: placement.zone,
+        mmr: placement.mmr,
+        bus,
+      } satisfies JoinSession
+    }).pipe(withCorrelationId(`join-${info.participant.id}`))
+  })
+
+/** One bus per distinct endpoint set; a zone whose connect fails has none (its probes are not sent). */
+const connectZones = (
+  connector: typeof BusConnector.Service,
+  zones: ReadonlyArray<ZoneInfo>,
+  timeoutMs: number,
+  phase: PhaseRecorder,
+) =>
+  Effect.gen(function* () {
+    const byEndpoints = new Map<string, Array<ZoneInfo>>()
+    for (const z of zones) {
+      const key = [...z.nats].sort().join(",")
+      byEndpoints.set(key, [...(byEndpoints.get(key) ?? []), z])
+    }
+    const buses = new Map<string, ControlBusShape>()
+    yield* Effect.forEach(
+      byEndpoints,
+      ([key, group]) =>
+        phase
+          .attempt(key === "" ? "in-process" : key, "connect", connector.connect(group[0]!.nats, { name: "meetzone-client", timeoutMs }))
+          .pipe(
+            Effect.map((bus) => group.forEach((z) => buses.set(z.id, bus))),
+            Effect.ignore,
+          ),
+      { concurrency: "unbounded", discard: true },
+    )
+    return buses
+  })

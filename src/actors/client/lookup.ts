@@ -1,0 +1,156 @@
+/**
+ * Phase 1, the meeting lookup: HTTPS to the web lookup, through the proxy
+ * when there is one (HTTP CONNECT, with Proxy-Authorization when the proxy
+ * URL carried credentials).
+ *
+ * @since 0.1.0
+ */
+import type { Scope } from "effect"
+import { Data, Effect, Either, Option, Schema } from "effect"
+import type { Dispatcher } from "undici"
+import { Agent, ProxyAgent, fetch } from "undici"
+import { formatIssue } from "../../protocol/codec.js"
+import type { JoinInfo, MeetingView } from "../../protocol/web-api.js"
+import { ApiError, JoinInfo as JoinInfoSchema, MeetingView as MeetingViewSchema } from "../../protocol/web-api.js"
+import type { ProxySetting } from "./proxy.js"
+
+/** How to trust the servers' TLS certificates. @category models */
+export interface TlsTrust {
+  /** PEM CA certificate(s) to trust besides the system's. */
+  readonly ca?: string
+  /** Skip verification entirely (development only). */
+  readonly insecure?: boolean
+}
+
+/** Why a lookup failed. @category errors */
+export class LookupProblem extends Data.TaggedError("LookupProblem")<{
+  readonly kind: "not-found" | "access-denied" | "failed"
+  readonly status: number | undefined
+  readonly code: string | undefined
+  readonly detail: string
+}> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+/**
+ * An HTTP client for the web tier, closed with the scope.
+ *
+ * @category constructors
+ */
+export const dispatcher = (trust: TlsTrust, proxy: Option.Option<ProxySetting>): Effect.Effect<Dispatcher, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync((): Dispatcher => {
+      const tls = { ...(trust.ca !== undefined ? { ca: trust.ca } : {}), rejectUnauthorized: trust.insecure !== true }
+      return Option.match(proxy, {
+        onNone: () => new Agent({ connect: tls }),
+        onSome: (p) =>
+          new ProxyAgent({ uri: p.url, ...(p.authorization !== undefined ? { token: p.authorization } : {}), requestTls: tls }),
+      })
+    }),
+    (d) => Effect.promise(() => d.close()).pipe(Effect.ignore),
+  )
+
+const call = <A, I>(
+  http: Dispatcher,
+  url: URL,
+  init: { method: string; headers?: Record<string, string>; body?: string },
+  schema: Schema.Schema<A, I, never>,
+  timeoutMs: number,
+): Effect.Effect<A, LookupProblem> =>
+  Effect.gen(function* () {
+    const response = yield* Effect.tryPromise({
+      try: (signal) =>
+        fetch(url, { ...init, dispatcher: http, signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) }).then(
+          async (r) => ({ status: r.status, text: await r.text() }),
+        ),
+      catch: (e) =>
+        new LookupProblem({
+          kind: "failed",
+          status: undefined,
+          code: undefined,
+          detail: `${init.method} ${url.origin}${url.pathname}: ${describeFetchError(e)}`,
+        }),
+    })
+    let body: unknown
+    try {
+      body = JSON.parse(response.text)
+    } catch {
+      body = undefined
+    }
+    if (response.status >= 400) {
+      const problem = Schema.decodeUnknownOption(ApiError)(body)
+      const code = Option.getOrUndefined(Option.map(problem, (p) => p.error.code))
+      const message = Option.getOrElse(Option.map(problem, (p) => p.error.message), () => response.text.slice(0, 200))
+      return yield* new LookupProblem({
+        kind: response.status === 404 ? "not-found" : response.status === 403 ? "access-denied" : "failed",
+        status: response.status,
+        code,
+        detail: `${response.status} ${code ?? ""}: ${message}`.replace("  ", " "),
+      })
+    }
+    const decoded = Schema.decodeUnknownEither(schema, { errors: "all" })(body)
+    if (Either.isLeft(decoded)) {
+      return yield* new LookupProblem({
+        kind: "failed",
+        status: response.status,
+        code: "MalformedResponse",
+        detail: `malformed answer from ${url.pathname}: ${formatIssue(decoded.left.issue)}`,
+      })
+    }
+    return decoded.right
+  })
+
+const describeFetchError = (e: unknown): string => {
+  if (!(e instanceof Error)) return String(e)
+  const cause = (e as { cause?: unknown }).cause
+  return cause instanceof Error ? `${e.message} (${cause.message})` : e.message
+}
+
+/**
+ * GET join-info for `meeting`.
+ *
+ * @category lookup
+ */
+export const joinInfo = (
+  http: Dispatcher,
+  web: URL,
+  meeting: string,
+  options: { readonly name?: string; readonly passcode?: string; readonly timeoutMs: number },
+): Effect.Effect<JoinInfo, LookupProblem> => {
+  const url = new URL(`/api/meetings/${encodeURIComponent(meeting)}/join-info`, web)
+  if (options.name !== undefined) url.searchParams.set("name", options.name)
+  return call(
+    http,
+    url,
+    { method: "GET", ...(options.passcode !== undefined ? { headers: { "x-meeting-passcode": options.passcode } } : {}) },
+    JoinInfoSchema,
+    options.timeoutMs,
+  )
+}
+
+/**
+ * POST a new meeting.
+ *
+ * @category lookup
+ */
+export const createMeeting = (
+  http: Dispatcher,
+  web: URL,
+  options: { readonly topic?: string; readonly passcode?: string; readonly timeoutMs: number },
+): Effect.Effect<MeetingView, LookupProblem> =>
+  call(
+    http,
+    new URL("/api/meetings", web),
+    {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        ...(options.topic !== undefined ? { topic: options.topic } : {}),
+        ...(options.passcode !== undefined ? { passcode: options.passcode } : {}),
+      }),
+    },
+    MeetingViewSchema,
+    options.timeoutMs,
+  )

@@ -1,0 +1,128 @@
+/**
+ * Phase 2, zone selection, the shell around the pure decision in
+ * `zone-selection.ts`: sends the probes (every controller of every zone at
+ * once, a few samples each), feeds what comes back to the decision, and does
+ * what it says — wait, probe again, choose, or give up at the deadline. All
+ * waiting is on Effect's Clock, so the 5.5 s rule runs on a TestClock.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Either, Option, Queue } from "effect"
+import { Probe } from "../../protocol/controller.js"
+import type { ZoneScore } from "../../protocol/join-report.js"
+import type { ZoneInfo } from "../../protocol/web-api.js"
+import { ask } from "../../runtime/Ask.js"
+import type { ControlBusShape } from "../../runtime/ControlBus.js"
+import { ControlBus } from "../../runtime/ControlBus.js"
+import type { PhaseRecorder } from "./report.js"
+import * as Selection from "./zone-selection.js"
+
+/** @category models */
+export interface ZoneChoice {
+  readonly zone: ZoneInfo
+  readonly scores: ReadonlyArray<ZoneScore>
+  /** Zones that answered, best first (the chosen one first). */
+  readonly answered: ReadonlyArray<ZoneInfo>
+}
+
+/** No controller answered before the deadline. @category errors */
+export class Unreachable {
+  readonly _tag = "Unreachable"
+  constructor(
+    readonly scores: ReadonlyArray<ZoneScore>,
+    readonly elapsedMs: number,
+  ) {}
+  get zones() {
+    return this.scores
+  }
+}
+
+/**
+ * Probes and chooses.
+ *
+ * @category selection
+ */
+export const selectZone = (
+  zones: ReadonlyArray<ZoneInfo>,
+  busOf: (zone: ZoneInfo) => ControlBusShape | undefined,
+  options: Selection.SelectionOptions,
+  client: string,
+  phase: PhaseRecorder,
+): Effect.Effect<ZoneChoice, Unreachable> =>
+  Effect.gen(function* () {
+    const targets: Array<Selection.ZoneTarget> = zones.map((z, rank) => ({
+      zone: z.id,
+      rank,
+      controllers: busOf(z) === undefined ? [] : z.controllers.map((c) => c.id),
+    }))
+    const results = yield* Queue.unbounded<Selection.Observation>()
+    const startedAt = yield* Clock.currentTimeMillis
+
+    const probe = (zone: ZoneInfo, controller: { id: string; subject: string }, round: number, sample: number) =>
+      Effect.gen(function* () {
+        yield* Effect.sleep(sample * options.sampleSpacingMs)
+        const sentNs = yield* Clock.currentTimeNanos
+        const sentMs = yield* phase.at
+        const outcome = yield* ask(controller.subject, new Probe({ client, sample }), {
+          timeout: options.probeTimeoutMs,
+        }).pipe(Effect.provideService(ControlBus, busOf(zone)!), Effect.either)
+        const rttMs = Number((yield* Clock.currentTimeNanos) - sentNs) / 1e6
+        const result: Selection.ProbeResult = Either.isRight(outcome)
+          ? { _tag: "answered", rttMs }
+          : { _tag: "lost", reason: outcome.left._tag }
+        phase.record({
+          target: `${zone.id}/${controller.id}`,
+          action: `probe ${round}.${sample}`,
+          startMs: Math.round(sentMs * 100) / 100,
+          ms: Math.round(rttMs * 100) / 100,
+          outcome: Either.isRight(outcome) ? "ok" : outcome.left._tag === "RequestTimeout" ? "timeout" : "failed",
+          ...(Either.isLeft(outcome) ? { detail: outcome.left.message } : {}),
+        })
+        yield* Queue.offer(results, {
+          zone: zone.id,
+          controller: controller.id,
+          round,
+          sample,
+          result,
+          at: yield* Clock.currentTimeMillis,
+        })
+      })
+
+    const sendRound = (round: number) =>
+      Effect.forEach(
+        zones.flatMap((zone) =>
+          busOf(zone) === undefined
+            ? []
+            : zone.controllers.flatMap((c) => Array.from({ length: options.samples }, (_, s) => probe(zone, c, round, s))),
+        ),
+        (p) => Effect.forkScoped(p),
+        { discard: true },
+      )
+
+    let state = Selection.initial(startedAt)
+    for (;;) {
+      const now = yield* Clock.currentTimeMillis
+      const decision = Selection.decide(targets, options, state, now)
+      switch (decision._tag) {
+        case "Wait": {
+          const next = yield* Queue.take(results).pipe(Effect.timeout(decision.until - now), Effect.option)
+          if (Option.isSome(next)) state = Selection.observe(state, next.value)
+          break
+        }
+        case "ProbeAgain":
+          state = Selection.startRound(state, decision.round, Selection.probesPerRound(targets, options))
+          yield* sendRound(decision.round)
+          break
+        case "Chosen": {
+          const answered = Selection.order(decision.scores, options.tieMarginMs).map(
+            (s) => zones.find((z) => z.id === s.zone)!,
+          )
+          return { zone: answered[0]!, scores: decision.scores, answered }
+        }
+        case "Unreachable":
+          return yield* Effect.fail(new Unreachable(decision.scores, now - startedAt))
+      }
+    }
+    // Probes run in this function's own scope: stragglers are interrupted as
+    // soon as the choice is made.
+  }).pipe(Effect.scoped)
