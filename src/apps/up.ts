@@ -1,46 +1,110 @@
 /**
- * `meetzone up`: the whole system in one process.
+ * `meetzone up`: a whole topology in one process — web lookup, zones with
+ * their controllers and MMRs — over NATS (given with --nats or in the config;
+ * else a nats-server it starts itself; else the in-process bus, said out loud).
+ * With --demo it creates a meeting, joins two clients through the real
+ * connection process, prints their join reports, and exits.
  *
  * @since 0.1.0
  */
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join as joinPath } from "node:path"
 import { Command, Options } from "@effect/cli"
-import { Effect, Layer, Option, Schema } from "effect"
-import * as Actor from "../runtime/Actor.js"
-import { ask } from "../runtime/Ask.js"
-import * as Protocol from "../runtime/Protocol.js"
+import { Console, Effect, Either, Layer, Option } from "effect"
+import * as Client from "../actors/client/Client.js"
+import * as Lookup from "../actors/client/lookup.js"
+import * as Connector from "../transports/connector.js"
+import * as Config from "./config.js"
 import * as ControlPlane from "./control-plane.js"
+import * as Logging from "./logging.js"
+import * as ReportFormat from "./report-format.js"
+import * as Topology from "./topology.js"
 
-class Ping extends Schema.TaggedRequest<Ping>()("Ping", {
-  payload: { from: Schema.String },
-  success: Schema.Struct({ pong: Schema.String, bus: Schema.String }),
-  failure: Schema.Never,
-}) {}
-const HealthProtocol = Protocol.make("health", Ping)
-
-const natsOption = Options.text("nats").pipe(
-  Options.withDescription("NATS URL(s), comma-separated; default: start a nats-server, else run in-process"),
+const configOption = Options.file("config").pipe(
+  Options.withDescription("topology file (YAML or JSON); default: 2 zones × 2 controllers × 2 MMRs on loopback"),
   Options.optional,
 )
-const demoOption = Options.boolean("demo").pipe(Options.withDescription("show it working, then exit"))
+const natsOption = Options.text("nats").pipe(
+  Options.withDescription("NATS URL(s), comma-separated; default: the config's, else start a nats-server, else in-process"),
+  Options.optional,
+)
+const demoOption = Options.boolean("demo").pipe(
+  Options.withDescription("create a meeting, join two clients, print their join reports, exit"),
+)
 
-export const up = Command.make("up", { nats: natsOption, demo: demoOption }, ({ demo, nats }) =>
+/** Creates a meeting and joins two clients to it through the whole connection process. */
+const demo = (webUrl: string, caCert: string | undefined, connector: Layer.Layer<Connector.BusConnector>) =>
   Effect.gen(function* () {
+    const tls = caCert !== undefined ? { ca: caCert } : {}
+    const http = yield* Lookup.dispatcher(tls, Option.none())
+    const meeting = yield* Lookup.createMeeting(http, new URL(webUrl), { topic: "meetzone demo", timeoutMs: 5000 })
+    yield* Console.log(`\ndemo: meeting ${meeting.id} created (${meeting.joinUrl})`)
+    const sessions: Array<Client.JoinSession> = []
+    for (const name of ["Ada", "Grace"]) {
+      const session = yield* Client.join({ web: webUrl, meeting: meeting.id, name, tls, proxy: "none" }).pipe(
+        Effect.provide(connector),
+        Effect.tapError((e) => Console.log(ReportFormat.format(e.report, name))),
+      )
+      yield* Console.log(ReportFormat.format(session.report, name))
+      sessions.push(session)
+    }
+    const same = sessions.every((s) => s.mmr === sessions[0]!.mmr)
+    yield* Console.log(
+      same
+        ? `demo: both participants are on ${sessions[0]!.mmr}; its roster: ${sessions[1]!.joined.roster.map((p) => p.name).join(", ")}`
+        : `demo: participants ended on different MMRs (${sessions.map((s) => s.mmr).join(", ")})`,
+    )
+    if (!same) return yield* Effect.fail(new Error("one meeting was placed on two MMRs"))
+  }).pipe(Effect.scoped)
+
+export const up = Command.make("up", { config: configOption, nats: natsOption, demo: demoOption }, (args) =>
+  Effect.gen(function* () {
+    const config = yield* Option.match(args.config, {
+      onNone: () => Either.match(Config.decode(Config.defaultTopology, "the default topology"), { onLeft: Effect.fail, onRight: Effect.succeed }),
+      onSome: Config.load,
+    })
+    const servers = Option.orElse(
+      Option.map(args.nats, (urls) => urls.split(",").map((u) => u.trim())),
+      () => Option.fromNullable(config.nats.servers),
+    )
     const plane = yield* ControlPlane.acquire({
-      nats: Option.map(nats, (urls) => ({ servers: urls.split(",").map((u) => u.trim()) })),
+      nats: Option.map(servers, (s) => ({
+        servers: s,
+        ...(config.nats.user !== undefined ? { user: config.nats.user } : {}),
+        ...(config.nats.pass !== undefined ? { pass: config.nats.pass } : {}),
+        ...(config.nats.token !== undefined ? { token: config.nats.token } : {}),
+        ...(config.nats.credsFile !== undefined ? { credsFile: config.nats.credsFile } : {}),
+      })),
       name: "meetzone-up",
     })
-    const context = yield* Layer.build(plane.layer)
-    yield* Effect.gen(function* () {
-      yield* Actor.start(HealthProtocol, {
-        name: "health",
-        listen: [{ subject: "mz.health" }],
-        behaviour: Effect.succeed({ Ping: ({ from }) => Effect.succeed({ pong: from, bus: plane.kind }) }),
-      })
-      yield* Effect.log(`control plane: ${plane.kind} ${plane.urls.join(", ")}`)
-      const started = performance.now()
-      const reply = yield* ask("mz.health", new Ping({ from: "up" }))
-      yield* Effect.log(`health answered ${JSON.stringify(reply)} in ${(performance.now() - started).toFixed(1)} ms`)
-      if (!demo) yield* Effect.never
-    }).pipe(Effect.provide(context))
-  }).pipe(Effect.scoped),
+    const context = yield* Layer.build(Layer.merge(plane.layer, Topology.services(config)))
+    const topology = yield* Topology.start(config, plane.urls).pipe(Effect.provide(context))
+
+    let caFile: string | undefined
+    if (topology.caCert !== undefined) {
+      const dir = yield* Effect.acquireRelease(
+        Effect.promise(() => mkdtemp(joinPath(tmpdir(), "meetzone-up-"))),
+        (d) => Effect.promise(() => rm(d, { recursive: true, force: true })),
+      )
+      caFile = joinPath(dir, "ca.pem")
+      yield* Effect.promise(() => writeFile(caFile!, topology.caCert!))
+    }
+    const web = topology.web[0]!
+    yield* Console.log(
+      [
+        `meetzone is up — web ${web.url}`,
+        `control plane: ${plane.kind === "memory" ? "in-process (no nats-server found)" : `NATS ${plane.urls.join(", ")}${plane.kind === "nats-started" ? " (started for this run)" : ""}`}`,
+        ...topology.lines.map((l) => `  ${l}`),
+        ...(caFile !== undefined ? [`clients trust the development CA in ${caFile} (--ca ${caFile})`] : []),
+      ].join("\n"),
+    )
+
+    // In-process, clients must share the topology's own bus (a new layer would be a new, empty bus).
+    const connector =
+      plane.kind === "memory" ? Connector.shared.pipe(Layer.provide(Layer.succeedContext(context))) : Connector.nats
+    if (args.demo) return yield* demo(web.url, topology.caCert, connector)
+    yield* Console.log("press Ctrl-C to stop")
+    yield* Effect.never
+  }).pipe(Effect.scoped, Effect.provide(Logging.layer({ level: "warning" }))),
 ).pipe(Command.withDescription("Run a whole meetzone topology in one process."))

@@ -1,0 +1,70 @@
+/**
+ * `meetzone client join MEETING --web URL [--name N] [--duration S] [--json]`:
+ * runs the connection process, prints the join report, stays in the meeting
+ * for the duration, then leaves. Exit status 1 when the join fails (the report
+ * is printed all the same).
+ *
+ * @since 0.1.0
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import * as Client from "../actors/client/Client.js"
+import type { JoinError } from "../actors/client/errors.js"
+import type { JoinReport } from "../protocol/join-report.js"
+import * as Connector from "../transports/connector.js"
+import * as Logging from "./logging.js"
+import * as ReportFormat from "./report-format.js"
+import { caOption, insecureOption, trust } from "./tls-options.js"
+
+const meetingArg = Args.text({ name: "MEETING" }).pipe(Args.withDescription("the meeting id"))
+const web = Options.text("web").pipe(Options.withDescription("the web lookup's URL"))
+const name = Options.text("name").pipe(Options.optional)
+const passcode = Options.text("passcode").pipe(Options.optional)
+const proxy = Options.text("proxy").pipe(
+  Options.withDescription('HTTP proxy URL, or "none"; default HTTPS_PROXY / NO_PROXY'),
+  Options.optional,
+)
+const duration = Options.float("duration").pipe(
+  Options.withDescription("seconds to stay in the meeting before leaving"),
+  Options.withDefault(0),
+)
+const json = Options.boolean("json").pipe(Options.withDescription("print the report as one JSON object"))
+const zoneTimeout = Options.float("zone-timeout").pipe(
+  Options.withDescription("seconds to wait for any zone controller (default 5.5)"),
+  Options.optional,
+)
+
+const print = (report: JoinReport, asJson: boolean, who: string | undefined, error?: JoinError) =>
+  Console.log(
+    asJson
+      ? JSON.stringify(error === undefined ? report : { ...report, error: { tag: error._tag, message: error.message } })
+      : `${ReportFormat.format(report, who)}${error !== undefined ? `\n${error.message}` : ""}`,
+  )
+
+const join = Command.make(
+  "join",
+  { meeting: meetingArg, web, name, passcode, proxy, duration, json, zoneTimeout, ca: caOption, insecure: insecureOption },
+  (args) =>
+    Effect.gen(function* () {
+      const who = Option.getOrUndefined(args.name)
+      const session = yield* Client.join({
+        web: args.web,
+        meeting: args.meeting,
+        tls: yield* trust(args.ca, args.insecure),
+        ...(who !== undefined ? { name: who } : {}),
+        ...Option.match(args.passcode, { onNone: () => ({}), onSome: (p) => ({ passcode: p }) }),
+        ...Option.match(args.proxy, { onNone: () => ({}), onSome: (p) => ({ proxy: p }) }),
+        ...Option.match(args.zoneTimeout, { onNone: () => ({}), onSome: (s) => ({ zoneSelection: { deadlineMs: s * 1000 } }) }),
+      }).pipe(
+        Effect.tapError((e) => print(e.report, args.json, who, e)),
+        Effect.tapError(() => Effect.sync(() => void (process.exitCode = 1))),
+      )
+      yield* print(session.report, args.json, who)
+      if (args.duration > 0) yield* Effect.sleep(args.duration * 1000)
+    }).pipe(Effect.scoped, Effect.provide(Connector.nats), Effect.provide(Logging.layer({ level: "warning" })), Effect.ignore),
+).pipe(Command.withDescription("Join a meeting through the connection process; prints the join report."))
+
+export const client = Command.make("client").pipe(
+  Command.withDescription("A headless client."),
+  Command.withSubcommands([join]),
+)

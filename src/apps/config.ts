@@ -1,0 +1,207 @@
+/**
+ * The deployment's configuration: one YAML or JSON file describing NATS,
+ * zones with their controllers and MMRs, tunnels, and the web lookup. Decoded
+ * with Schema before anything starts: a bad field is reported with its path
+ * and what was expected.
+ *
+ * @since 0.1.0
+ */
+import { readFile } from "node:fs/promises"
+import { Data, Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
+import { parse as parseYaml } from "yaml"
+import { Token } from "../protocol/subjects.js"
+import { GeoPoint } from "../protocol/zone.js"
+
+/** A duration written as text: "500 millis", "5.5 seconds", "1 minute". @category schemas */
+export const DurationText = Schema.String.pipe(
+  Schema.filter((s) => Option.isSome(Duration.decodeUnknown(s)) || "a duration such as \"500 millis\" or \"5.5 seconds\""),
+) as unknown as Schema.Schema<Duration.DurationInput, string>
+
+const Port = Schema.Int.pipe(Schema.between(0, 65535))
+const Host = Schema.String.pipe(Schema.minLength(1))
+
+const TlsFiles = Schema.Struct({ certFile: Schema.String, keyFile: Schema.String })
+
+export const NatsSection = Schema.Struct({
+  /** Servers the actors connect to; absent → `up` starts its own nats-server. */
+  servers: Schema.optional(Schema.Array(Schema.String).pipe(Schema.minItems(1))),
+  /** What clients are told to connect to; default the servers. */
+  clientUrls: Schema.optional(Schema.Array(Schema.String)),
+  user: Schema.optional(Schema.String),
+  pass: Schema.optional(Schema.String),
+  token: Schema.optional(Schema.String),
+  credsFile: Schema.optional(Schema.String),
+  tls: Schema.optional(
+    Schema.Struct({ caFile: Schema.optional(Schema.String), certFile: Schema.optional(Schema.String), keyFile: Schema.optional(Schema.String) }),
+  ),
+  /** JetStream replicas of every bucket (3 on a 3-node cluster). */
+  replicas: Schema.optionalWith(Schema.Literal(1, 3, 5), { default: () => 1 as const }),
+})
+
+export const MmrSection = Schema.Struct({
+  id: Token,
+  capacity: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 100 }),
+  /** Where its media listeners bind. */
+  bindHost: Schema.optionalWith(Host, { default: () => "127.0.0.1" }),
+  /** What clients are told to dial; default the bind host. */
+  advertiseHost: Schema.optional(Host),
+  /** UDP and TCP media (8801 in production; 0 = any free port). */
+  mediaPort: Schema.optionalWith(Port, { default: () => 0 }),
+  /** TLS media (443 in production; 0 = any free port). */
+  tlsPort: Schema.optionalWith(Port, { default: () => 0 }),
+})
+
+export const ZoneSection = Schema.Struct({
+  id: Token,
+  name: Schema.optional(Schema.String),
+  location: GeoPoint,
+  /** NATS endpoints clients use for this zone; default nats.clientUrls. */
+  nats: Schema.optional(Schema.Array(Schema.String)),
+  controllers: Schema.Array(Schema.Struct({ id: Token })).pipe(Schema.minItems(1)),
+  mmrs: Schema.Array(MmrSection).pipe(Schema.minItems(1)),
+})
+
+export const WebSection = Schema.Struct({
+  id: Token,
+  host: Schema.optionalWith(Host, { default: () => "127.0.0.1" }),
+  port: Schema.optionalWith(Port, { default: () => 8443 }),
+  publicUrl: Schema.optional(Schema.String),
+  tls: Schema.optional(TlsFiles),
+  /** Peers whose X-Forwarded-For is believed (proxy-addr syntax: CIDRs, "loopback"…). */
+  trustedProxies: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+})
+
+export const GeoSection = Schema.Struct({
+  /** A MaxMind-format City database (.mmdb). */
+  database: Schema.optional(Schema.String),
+  /** Operator map: networks → locations; wins over the database. */
+  cidr: Schema.optionalWith(
+    Schema.Array(Schema.Struct({ cidr: Schema.String, location: GeoPoint, label: Schema.optional(Schema.String) })),
+    { default: () => [] },
+  ),
+})
+
+export const TimingSection = Schema.Struct({
+  /** Presence records live this long without renewal. */
+  presenceTtl: Schema.optionalWith(DurationText, { default: () => "3 seconds" }),
+  /** MMR load reports and presence renewals. */
+  reportInterval: Schema.optionalWith(DurationText, { default: () => "1 second" }),
+  /** An MMR silent this long gets no new meetings. */
+  mmrTtl: Schema.optionalWith(DurationText, { default: () => "3 seconds" }),
+  joinTokenTtl: Schema.optionalWith(DurationText, { default: () => "5 minutes" }),
+  /** No controller answer within this → tunnel. */
+  zoneTimeout: Schema.optionalWith(DurationText, { default: () => "5.5 seconds" }),
+})
+
+/** @category schemas */
+export const Config = Schema.Struct({
+  /** Subject and bucket prefix. */
+  prefix: Schema.optionalWith(Token, { default: () => "mz" }),
+  nats: Schema.optionalWith(NatsSection, { default: () => ({ replicas: 1 as const }) }),
+  /** Shared by web lookup, controllers and MMRs; at least 32 characters. Absent: generated (single process only). */
+  tokenSecret: Schema.optional(Schema.String.pipe(Schema.minLength(32))),
+  timing: Schema.optionalWith(TimingSection, {
+    default: () => ({
+      presenceTtl: "3 seconds",
+      reportInterval: "1 second",
+      mmrTtl: "3 seconds",
+      joinTokenTtl: "5 minutes",
+      zoneTimeout: "5.5 seconds",
+    }),
+  }),
+  web: Schema.Array(WebSection).pipe(Schema.minItems(1)),
+  geo: Schema.optionalWith(GeoSection, { default: () => ({ cidr: [] }) }),
+  zones: Schema.Array(ZoneSection).pipe(Schema.minItems(1)),
+})
+export type Config = typeof Config.Type
+export type ConfigInput = typeof Config.Encoded
+
+/** @category errors */
+export class ConfigError extends Data.TaggedError("ConfigError")<{
+  readonly source: string
+  readonly problems: ReadonlyArray<{ readonly path: string; readonly message: string }>
+}> {
+  override get message(): string {
+    return `invalid configuration in ${this.source}:\n${this.problems.map((p) => `  ${p.path || "(root)"}: ${p.message}`).join("\n")}`
+  }
+}
+
+const uniqueIds = (config: Config): ReadonlyArray<{ path: string; message: string }> => {
+  const problems: Array<{ path: string; message: string }> = []
+  const seen = new Map<string, string>()
+  const claim = (id: string, path: string) => {
+    const other = seen.get(id)
+    if (other !== undefined) problems.push({ path, message: `id "${id}" is already used at ${other}` })
+    else seen.set(id, path)
+  }
+  config.zones.forEach((z, i) => {
+    claim(`zone:${z.id}`, `zones.${i}.id`)
+    z.controllers.forEach((c, j) => claim(`controller:${z.id}:${c.id}`, `zones.${i}.controllers.${j}.id`))
+    z.mmrs.forEach((m, j) => claim(`mmr:${m.id}`, `zones.${i}.mmrs.${j}.id`))
+  })
+  config.web.forEach((w, i) => claim(`web:${w.id}`, `web.${i}.id`))
+  return problems
+}
+
+/**
+ * Decodes a configuration from plain data.
+ *
+ * @category decoding
+ */
+export const decode = (input: unknown, source = "configuration"): Either.Either<Config, ConfigError> =>
+  Either.flatMap(
+    Either.mapLeft(Schema.decodeUnknownEither(Config, { errors: "all", onExcessProperty: "error" })(input), (e) =>
+      new ConfigError({
+        source,
+        problems: ParseResult.ArrayFormatter.formatErrorSync(e).map((p) => ({ path: p.path.join("."), message: p.message })),
+      }),
+    ),
+    (config) => {
+      const problems = uniqueIds(config)
+      return problems.length === 0 ? Either.right(config) : Either.left(new ConfigError({ source, problems }))
+    },
+  )
+
+/**
+ * Reads and decodes a YAML or JSON file.
+ *
+ * @category decoding
+ */
+export const load = (path: string): Effect.Effect<Config, ConfigError> =>
+  Effect.gen(function* () {
+    const text = yield* Effect.tryPromise({
+      try: () => readFile(path, "utf8"),
+      catch: (e) => new ConfigError({ source: path, problems: [{ path: "", message: `cannot read: ${String(e)}` }] }),
+    })
+    const data = yield* Effect.try({
+      try: () => parseYaml(text) as unknown,
+      catch: (e) => new ConfigError({ source: path, problems: [{ path: "", message: `not YAML or JSON: ${String(e)}` }] }),
+    })
+    return yield* decode(data, path)
+  })
+
+/**
+ * The topology `up` runs without a file: 2 zones × 2 controllers × 2 MMRs and
+ * one web lookup, all on loopback.
+ *
+ * @category defaults
+ */
+export const defaultTopology: ConfigInput = {
+  web: [{ id: "web-1", port: 0, trustedProxies: ["loopback"] }],
+  zones: [
+    {
+      id: "eu-west",
+      name: "Europe West (Dublin)",
+      location: { lat: 53.35, lon: -6.26 },
+      controllers: [{ id: "c1" }, { id: "c2" }],
+      mmrs: [{ id: "eu-mmr-1" }, { id: "eu-mmr-2" }],
+    },
+    {
+      id: "us-east",
+      name: "US East (Virginia)",
+      location: { lat: 38.9, lon: -77.04 },
+      controllers: [{ id: "c1" }, { id: "c2" }],
+      mmrs: [{ id: "us-mmr-1" }, { id: "us-mmr-2" }],
+    },
+  ],
+}

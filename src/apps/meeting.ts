@@ -1,0 +1,34 @@
+/**
+ * `meetzone meeting create --web URL [--topic T] [--passcode P]`: prints the new meeting's id.
+ *
+ * @since 0.1.0
+ */
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import * as Lookup from "../actors/client/lookup.js"
+import * as Logging from "./logging.js"
+import { caOption, insecureOption, trust } from "./tls-options.js"
+
+const web = Options.text("web").pipe(Options.withDescription("the web lookup's URL, e.g. https://127.0.0.1:8443"))
+const topic = Options.text("topic").pipe(Options.optional)
+const passcode = Options.text("passcode").pipe(Options.optional)
+
+const create = Command.make(
+  "create",
+  { web, topic, passcode, ca: caOption, insecure: insecureOption },
+  (args) =>
+    Effect.gen(function* () {
+      const http = yield* Lookup.dispatcher(yield* trust(args.ca, args.insecure), Option.none())
+      const meeting = yield* Lookup.createMeeting(http, new URL(args.web), {
+        ...Option.match(args.topic, { onNone: () => ({}), onSome: (t) => ({ topic: t }) }),
+        ...Option.match(args.passcode, { onNone: () => ({}), onSome: (p) => ({ passcode: p }) }),
+        timeoutMs: 10_000,
+      })
+      yield* Console.log(meeting.id)
+    }).pipe(Effect.scoped, Effect.provide(Logging.layer({ level: "warning" }))),
+).pipe(Command.withDescription("Create a meeting; prints its id."))
+
+export const meeting = Command.make("meeting").pipe(
+  Command.withDescription("Meetings."),
+  Command.withSubcommands([create]),
+)

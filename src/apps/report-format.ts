@@ -1,0 +1,30 @@
+/**
+ * The join report for people: one line for the outcome, one per phase.
+ *
+ * @since 0.1.0
+ */
+import type { JoinReport } from "../protocol/join-report.js"
+
+const ms = (x: number) => `${x.toFixed(1)} ms`
+
+/** @category formatting */
+export const format = (report: JoinReport, name?: string): string => {
+  const who = name !== undefined ? ` as ${name}` : ""
+  const head =
+    report.path !== undefined
+      ? `joined meeting ${report.meeting}${who}: ${report.path}${report.proxy ? ` (proxy ${report.proxy})` : ""}, zone ${report.zone}, MMR ${report.mmr}, in ${ms(report.totalMs)}`
+      : `join of meeting ${report.meeting}${who} failed after ${ms(report.totalMs)}`
+  const lines = [head]
+  for (const p of report.phases) {
+    const detail =
+      p.outcome === "ok"
+        ? (p.chosen ?? "")
+        : (p.reason ?? "")
+    const zones =
+      p.zones !== undefined && p.zones.length > 0
+        ? `  [${p.zones.map((z) => `${z.zone}: ${z.latencyMs !== undefined ? `${z.latencyMs} ms` : "no answer"}`).join(", ")}]`
+        : ""
+    lines.push(`  ${p.name.padEnd(15)} ${ms(p.ms).padStart(10)}  ${p.outcome.padEnd(7)} ${detail}${zones}`)
+  }
+  return lines.join("\n")
+}
