@@ -12,6 +12,12 @@ import type { Bucket, BucketOptions, KeyValueShape, KvEntry } from "../../runtim
 import { KeyValue } from "../../runtime/KeyValue.js"
 import { matches } from "./subjects.js"
 
+/** One turn of the event loop; independent of Effect's Clock, so TestClock tests are unaffected. */
+const nextTurn = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
 interface Stored {
   readonly entry: KvEntry
   /** Epoch ms when the entry vanishes; undefined without TTL. */
@@ -44,7 +50,11 @@ const makeBucket = (name: string, options: BucketOptions | undefined): Bucket =>
     for (const w of watchers) if (matches(w.pattern, key)) Queue.unsafeOffer(w.queue, entry)
     return entry.revision
   }
-  const withNow = <A, E>(f: (now: number) => Effect.Effect<A, E>) => Effect.flatMap(Clock.currentTimeMillis, f)
+  // Every operation completes on a later turn of the event loop, as a round
+  // trip to a real store does: other work runs between a read and the write
+  // that depends on it, so races in tests are real races.
+  const withNow = <A, E>(f: (now: number) => Effect.Effect<A, E>) =>
+    Effect.zipRight(nextTurn, Effect.flatMap(Clock.currentTimeMillis, f))
 
   return {
     name,
