@@ -140,7 +140,8 @@ export const scoreZones = (zones: ReadonlyArray<ZoneTarget>, state: SelectionSta
         .flatMap((o) => (o.result._tag === "answered" ? [o.result.rttMs] : []))
       answered += rtts.length
       if (rtts.length === 0) continue
-      const loss = 1 - rtts.length / Math.max(rtts.length, sentPerController)
+      const sent = Math.max(rtts.length, sentPerController)
+      const loss = (sent - rtts.length) / sent
       const jitterMs =
         rtts.length < 2 ? 0 : rtts.slice(1).reduce((sum, rtt, i) => sum + Math.abs(rtt - rtts[i]!), 0) / (rtts.length - 1)
       const latencyMs = median(rtts)

@@ -144,6 +144,7 @@ export const start = (
             )
             return placement
           }
+          yield* Effect.logDebug(`${name}: another controller placed meeting ${meeting} first; reading its placement`)
         }
         return yield* Effect.dieMessage(`${name}: placement of ${meeting} kept changing under five attempts`)
       })
