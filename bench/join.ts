@@ -1,0 +1,119 @@
+/**
+ * Control-plane join time (lookup → MMR joined), p50/p99 over many joins,
+ * beside the primitive round trips a join is made of, measured in the same
+ * run against the same servers: an HTTPS request on a new connection, a NATS
+ * connect, one probe round trip, one Assign, one MMR Join.
+ *
+ *   npm run bench:join [-- --joins 200]
+ *
+ * Each join is a fresh client: new HTTPS connection, new NATS connection,
+ * 2 zones × 2 controllers × 3 probe samples, leaving when done.
+ */
+import { parseArgs } from "node:util"
+import { Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
+import * as Client from "../src/actors/client/Client.js"
+import * as Lookup from "../src/actors/client/lookup.js"
+import * as Selection from "../src/actors/client/zone-selection.js"
+import * as Config from "../src/apps/config.js"
+import * as ControlPlane from "../src/apps/control-plane.js"
+import * as Topology from "../src/apps/topology.js"
+import { Assign, Probe } from "../src/protocol/controller.js"
+import { Join, Leave } from "../src/protocol/mmr.js"
+import { ask } from "../src/runtime/Ask.js"
+import type { ControlBus } from "../src/runtime/ControlBus.js"
+import * as Connector from "../src/transports/connector.js"
+import { connectScoped } from "../src/transports/nats/connection.js"
+import * as NatsServer from "../src/transports/nats/server.js"
+
+const { values: args } = parseArgs({ options: { joins: { type: "string", default: "200" } } })
+const JOINS = Number(args.joins)
+
+const quantile = (xs: ReadonlyArray<number>, q: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!
+}
+const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const t0 = performance.now()
+    const a = yield* effect
+    return [performance.now() - t0, a] as const
+  })
+const f = (ms: number) => `${ms.toFixed(2)} ms`.padStart(10)
+
+const program = Effect.gen(function* () {
+  const server = yield* NatsServer.start()
+  const config = Either.getOrThrow(
+    Config.decode({ ...Config.defaultTopology, tokenSecret: "bench-secret-bench-secret-bench-secret" }),
+  )
+  const context = yield* Layer.build(
+    Layer.merge(ControlPlane.natsLayer({ servers: server.url, name: "bench-topology" }), Topology.services(config)),
+  )
+  const topology = yield* Topology.start(config, [server.url]).pipe(Effect.provide(context))
+  const web = topology.web[0]!.url
+  const tls = { ca: topology.caCert! }
+  const http = yield* Lookup.dispatcher(tls, Option.none())
+  const meeting = (yield* Lookup.createMeeting(http, new URL(web), { timeoutMs: 5000 })).id
+
+  const join = Effect.scoped(
+    Effect.map(Client.join({ web, meeting, tls, proxy: "none" }), (s) => s.report),
+  ).pipe(Effect.provide(Connector.nats))
+  for (let i = 0; i < 20; i++) yield* join // warm-up
+  const joins: Array<number> = []
+  const phases: Record<string, Array<number>> = { lookup: [], "zone-selection": [], "mmr-selection": [] }
+  for (let i = 0; i < JOINS; i++) {
+    // The report's total runs from the start of the lookup to the MMR's Join
+    // reply; leaving and closing connections afterwards are not part of it.
+    const report = yield* join
+    joins.push(report.totalMs)
+    for (const p of report.phases) phases[p.name]?.push(p.ms)
+  }
+
+  // The primitives, each measured the same number of times.
+  const info = yield* Lookup.joinInfo(http, new URL(web), meeting, { timeoutMs: 5000 })
+  const zone = info.zones[0]!
+  const measure = (effect: Effect.Effect<unknown, unknown, never>) =>
+    Effect.gen(function* () {
+      for (let i = 0; i < 10; i++) yield* effect
+      const xs: Array<number> = []
+      for (let i = 0; i < JOINS; i++) xs.push((yield* timed(effect))[0])
+      return quantile(xs, 0.5)
+    })
+  const https = yield* measure(
+    Effect.scoped(Effect.flatMap(Lookup.dispatcher(tls, Option.none()), (h) => Lookup.joinInfo(h, new URL(web), meeting, { timeoutMs: 5000 }))).pipe(Effect.orDie),
+  )
+  const natsConnect = yield* measure(Effect.scoped(connectScoped({ servers: server.url })).pipe(Effect.orDie))
+  // One open client connection for the request/reply primitives.
+  const busContext = yield* Layer.build(ControlPlane.natsLayer({ servers: server.url, name: "bench-client" }))
+  const onOpenBus = <A, E>(e: Effect.Effect<A, E, ControlBus>) => Effect.provide(e, busContext).pipe(Effect.orDie)
+  const probe = yield* measure(onOpenBus(ask(zone.controllers[0]!.subject, new Probe({ client: "bench", sample: 0 }))))
+  const assign = yield* measure(onOpenBus(ask(zone.assignSubject, new Assign({ meeting, token: info.joinToken }))))
+  const placement = yield* onOpenBus(ask(zone.assignSubject, new Assign({ meeting, token: info.joinToken })))
+  const mmrJoin = yield* measure(onOpenBus(ask(placement.subject, new Join({ token: info.joinToken }))))
+  yield* onOpenBus(ask(placement.subject, new Leave({ meeting, participant: info.participant.id })))
+
+  const samples = info.zones.reduce((n, z) => n + z.controllers.length, 0) * Selection.defaults.samples
+  const sum = https + natsConnect + samples * probe + assign + mmrJoin
+  const spacing = (Selection.defaults.samples - 1) * Selection.defaults.sampleSpacingMs
+  const criticalPath = https + natsConnect + spacing + probe + assign + mmrJoin
+
+  console.log(`\ncontrol-plane join, ${JOINS} joins (fresh client each: new HTTPS and NATS connections)`)
+  console.log(`node ${process.version}; 2 zones × 2 controllers × 2 MMRs; nats-server at ${server.url}\n`)
+  console.log(`join (lookup → MMR joined)   p50 ${f(quantile(joins, 0.5))}   p99 ${f(quantile(joins, 0.99))}`)
+  for (const [name, xs] of Object.entries(phases)) {
+    console.log(`  ${name.padEnd(27)} p50 ${f(quantile(xs, 0.5))}   p99 ${f(quantile(xs, 0.99))}`)
+  }
+  console.log(`\nprimitives, p50 of ${JOINS} each:`)
+  console.log(`  HTTPS join-info, new TLS connection ${f(https)}`)
+  console.log(`  NATS connect                        ${f(natsConnect)}`)
+  console.log(`  probe round trip                    ${f(probe)}   × ${samples} samples`)
+  console.log(`  Assign                              ${f(assign)}`)
+  console.log(`  MMR Join                            ${f(mmrJoin)}`)
+  console.log(`  sum (every probe counted)           ${f(sum)}`)
+  console.log(`  critical path (probes in parallel, ${Selection.defaults.samples} samples ${Selection.defaults.sampleSpacingMs} ms apart) ${f(criticalPath)}`)
+  console.log(`\njoin p50 / sum of primitives: ${(quantile(joins, 0.5) / sum).toFixed(2)};  join p50 / critical path: ${(quantile(joins, 0.5) / criticalPath).toFixed(2)}`)
+})
+
+Effect.runPromise(program.pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Error))).catch((e) => {
+  console.error(e)
+  process.exitCode = 1
+})

@@ -1,0 +1,130 @@
+/**
+ * The MMR's control side on the in-process bus and store: who it admits,
+ * what it reports, and how it stops.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Option, Stream, TestClock } from "effect"
+import * as Mmr from "../../src/actors/mmr/Mmr.js"
+import * as Stores from "../../src/actors/stores.js"
+import type { Placement } from "../../src/protocol/meeting.js"
+import { Drain, Join, Leave, Roster } from "../../src/protocol/mmr.js"
+import * as Subjects from "../../src/protocol/subjects.js"
+import { JoinTokens, layerHmac } from "../../src/protocol/token.js"
+import { MmrLoad } from "../../src/protocol/zone.js"
+import { ask } from "../../src/runtime/Ask.js"
+import * as Topic from "../../src/runtime/Topic.js"
+import * as MemoryBus from "../../src/transports/memory/bus.js"
+import * as MemoryKv from "../../src/transports/memory/kv.js"
+
+const subjects = Subjects.make("t")
+const buckets = Subjects.buckets("t")
+const services = Layer.mergeAll(MemoryBus.layer, MemoryKv.layer, layerHmac("y".repeat(32)))
+
+const place = (meeting: string, mmr: string) =>
+  Effect.gen(function* () {
+    const stores = yield* Stores.open({ buckets })
+    const placement: Placement = { meeting, zone: "eu", mmr, subject: subjects.mmr(mmr), placedBy: "test", at: 0 }
+    yield* stores.placements.put(meeting, placement)
+  })
+
+const token = (meeting: string, participant: string, name = participant) =>
+  Effect.flatMap(JoinTokens, (t) => Effect.map(t.sign({ meeting, participant, name }, "1 minute"), (s) => s.token))
+
+const joinAs = (mmr: string, meeting: string, participant: string) =>
+  Effect.flatMap(token(meeting, participant), (t) => ask(subjects.mmr(mmr), new Join({ token: t })))
+
+const startMmr = (id: string, capacity = 100) =>
+  Mmr.start({ id, zone: "eu", capacity, subjects, buckets, reportInterval: "50 millis" })
+
+describe("MMR control", () => {
+  it.scoped("admits participants of meetings placed on it, with the roster", () =>
+    Effect.gen(function* () {
+      yield* startMmr("m1")
+      yield* place("1000000001", "m1")
+      yield* joinAs("m1", "1000000001", "ada")
+      const joined = yield* joinAs("m1", "1000000001", "grace")
+      expect(joined).toMatchObject({ participant: "grace", meeting: "1000000001", mmr: "m1", zone: "eu" })
+      expect(joined.roster.map((p) => p.id).sort()).toEqual(["ada", "grace"])
+    }).pipe(Effect.provide(services)),
+  )
+
+  it.scoped("refuses a meeting placed elsewhere, or nowhere, naming the host", () =>
+    Effect.gen(function* () {
+      yield* startMmr("m1")
+      yield* place("1000000002", "m2")
+      expect(yield* Effect.flip(joinAs("m1", "1000000002", "ada"))).toMatchObject({
+        _tag: "NotHostedHere",
+        hostedBy: "m2",
+      })
+      const nowhere = yield* Effect.flip(joinAs("m1", "1000000003", "ada"))
+      expect(nowhere._tag).toBe("NotHostedHere")
+      expect("hostedBy" in nowhere ? nowhere.hostedBy : undefined).toBeUndefined()
+    }).pipe(Effect.provide(services)),
+  )
+
+  it.scoped("refuses a forged token", () =>
+    Effect.gen(function* () {
+      yield* startMmr("m1")
+      const forged = yield* Effect.flip(ask(subjects.mmr("m1"), new Join({ token: "eyJhbGciOiJIUzI1NiJ9.e30.x" })))
+      expect(forged._tag).toBe("InvalidToken")
+    }).pipe(Effect.provide(services)),
+  )
+
+  it.scoped("is full at capacity, but lets a participant already in rejoin", () =>
+    Effect.gen(function* () {
+      yield* startMmr("m1", 2)
+      yield* place("1000000004", "m1")
+      yield* joinAs("m1", "1000000004", "a")
+      yield* joinAs("m1", "1000000004", "b")
+      expect(yield* Effect.flip(joinAs("m1", "1000000004", "c"))).toMatchObject({ _tag: "MmrFull", capacity: 2 })
+      expect((yield* joinAs("m1", "1000000004", "a")).roster).toHaveLength(2)
+      yield* ask(subjects.mmr("m1"), new Leave({ meeting: "1000000004", participant: "b" }))
+      yield* joinAs("m1", "1000000004", "c")
+    }).pipe(Effect.provide(services)),
+  )
+
+  it.scoped("forgets a meeting when its last participant leaves", () =>
+    Effect.gen(function* () {
+      const mmr = yield* startMmr("m1")
+      yield* place("1000000005", "m1")
+      yield* joinAs("m1", "1000000005", "a")
+      expect((yield* mmr.meetings).size).toBe(1)
+      yield* ask(subjects.mmr("m1"), new Leave({ meeting: "1000000005", participant: "a" }))
+      expect(yield* ask(subjects.mmr("m1"), new Roster({ meeting: "1000000005" }))).toEqual([])
+      expect((yield* mmr.meetings).size).toBe(0)
+    }).pipe(Effect.provide(services)),
+  )
+
+  it.scoped("reports its load, says at once when it drains, and on stop says draining and leaves presence", () =>
+    Effect.gen(function* () {
+      const reports = yield* Topic.subscribe(subjects.zoneLoad("eu"), MmrLoad)
+      const seen: Array<MmrLoad> = []
+      yield* reports.messages.pipe(
+        Stream.runForEach((l) => Effect.sync(() => void seen.push(l))),
+        Effect.forkScoped,
+      )
+      const stores = yield* Stores.open({ buckets })
+      const key = Subjects.presenceKey.mmr("eu", "m7")
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* startMmr("m7")
+          yield* place("1000000006", "m7")
+          yield* joinAs("m7", "1000000006", "a")
+          yield* TestClock.adjust("120 millis") // two more reports
+          yield* Effect.repeatN(Effect.yieldNow(), 50)
+          expect(seen.some((l) => l.participants === 1 && l.meetings === 1 && !l.draining)).toBe(true)
+          expect(yield* ask(subjects.mmr("m7"), new Drain({ draining: true }))).toEqual({
+            mmr: "m7",
+            draining: true,
+            meetings: 1,
+          })
+          const presence = Option.getOrThrow(yield* stores.presence.get(key))
+          expect(presence.value).toMatchObject({ kind: "mmr", load: { draining: true, participants: 1, meetings: 1 } })
+        }),
+      )
+      expect(Option.isNone(yield* stores.presence.get(key))).toBe(true)
+      yield* Effect.repeatN(Effect.yieldNow(), 50)
+      expect(seen.at(-1)).toMatchObject({ mmr: "m7", draining: true })
+    }).pipe(Effect.provide(services)),
+  )
+})
