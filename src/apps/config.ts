@@ -129,18 +129,30 @@ export class ConfigError extends Data.TaggedError("ConfigError")<{
 const uniqueIds = (config: Config): ReadonlyArray<{ path: string; message: string }> => {
   const problems: Array<{ path: string; message: string }> = []
   const seen = new Map<string, string>()
-  const claim = (id: string, path: string) => {
-    const other = seen.get(id)
-    if (other !== undefined) problems.push({ path, message: `id "${id}" is already used at ${other}` })
-    else seen.set(id, path)
+  const claim = (kind: string, scope: string, id: string, path: string) => {
+    const other = seen.get(`${kind}:${scope}:${id}`)
+    if (other !== undefined) problems.push({ path, message: `${kind} id "${id}" is already used at ${other}` })
+    else seen.set(`${kind}:${scope}:${id}`, path)
   }
   config.zones.forEach((z, i) => {
-    claim(`zone:${z.id}`, `zones.${i}.id`)
-    z.controllers.forEach((c, j) => claim(`controller:${z.id}:${c.id}`, `zones.${i}.controllers.${j}.id`))
-    z.mmrs.forEach((m, j) => claim(`mmr:${m.id}`, `zones.${i}.mmrs.${j}.id`))
+    claim("zone", "", z.id, `zones.${i}.id`)
+    z.controllers.forEach((c, j) => claim("controller", z.id, c.id, `zones.${i}.controllers.${j}.id`))
+    // MMR ids name subjects (mz.mmr.<id>), so they are unique across zones.
+    z.mmrs.forEach((m, j) => claim("MMR", "", m.id, `zones.${i}.mmrs.${j}.id`))
   })
-  config.web.forEach((w, i) => claim(`web:${w.id}`, `web.${i}.id`))
+  config.web.forEach((w, i) => claim("web", "", w.id, `web.${i}.id`))
   return problems
+}
+
+/**
+ * One line per problem. An optional field with a default fails twice (as its
+ * type and as "undefined"); the second says nothing useful and is dropped.
+ */
+const explain = (issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>) => {
+  const problems = issues.map((p) => ({ path: p.path.join("."), message: p.message }))
+  return problems.filter(
+    (p) => !(p.message.startsWith("Expected undefined") && problems.some((q) => q.path === p.path && q !== p)),
+  )
 }
 
 /**
@@ -151,10 +163,7 @@ const uniqueIds = (config: Config): ReadonlyArray<{ path: string; message: strin
 export const decode = (input: unknown, source = "configuration"): Either.Either<Config, ConfigError> =>
   Either.flatMap(
     Either.mapLeft(Schema.decodeUnknownEither(Config, { errors: "all", onExcessProperty: "error" })(input), (e) =>
-      new ConfigError({
-        source,
-        problems: ParseResult.ArrayFormatter.formatErrorSync(e).map((p) => ({ path: p.path.join("."), message: p.message })),
-      }),
+      new ConfigError({ source, problems: explain(ParseResult.ArrayFormatter.formatErrorSync(e)) }),
     ),
     (config) => {
       const problems = uniqueIds(config)

@@ -4,9 +4,9 @@
  *
  * @since 0.1.0
  */
-import { Command } from "@effect/cli"
+import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Console, Effect } from "effect"
 import { client } from "./client.js"
 import { meeting } from "./meeting.js"
 import { up } from "./up.js"
@@ -18,4 +18,15 @@ const meetzone = Command.make("meetzone").pipe(
 
 const cli = Command.run(meetzone, { name: "meetzone", version: "0.1.0" })
 
-cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+cli(process.argv).pipe(
+  // A failure is one line for the operator, not a stack; @effect/cli has already
+  // explained argument errors itself.
+  Effect.catchAll((e) =>
+    Effect.zipRight(
+      ValidationError.isValidationError(e) ? Effect.void : Console.error(`meetzone: ${e instanceof Error ? e.message : String(e)}`),
+      Effect.sync(() => void (process.exitCode = 1)),
+    ),
+  ),
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({ disableErrorReporting: false }),
+)

@@ -15,7 +15,7 @@
  */
 import type { Scope } from "effect"
 import type { Duration } from "effect"
-import { Clock, Effect, Option, Schedule } from "effect"
+import { Clock, Effect, Option } from "effect"
 import type { BusError, KvError } from "../../protocol/errors.js"
 import type { Participant } from "../../protocol/mmr.js"
 import { MmrFull, MmrProtocol, NotHostedHere } from "../../protocol/mmr.js"
@@ -116,7 +116,9 @@ export const start = (
         yield* stores.presence.delete(key).pipe(Effect.ignore)
       }),
     )
-    yield* report.pipe(Effect.repeat(Schedule.spaced(config.reportInterval ?? "1 second")), Effect.forkScoped)
+    // The first report before start returns: controllers that start next find this MMR at once.
+    yield* report
+    yield* Effect.sleep(config.reportInterval ?? "1 second").pipe(Effect.zipRight(report), Effect.forever, Effect.forkScoped)
 
     // --- the protocol -------------------------------------------------------------
 

@@ -73,10 +73,11 @@ export const start = (
 
     // --- load reports → the load table -------------------------------------
 
+    // Subscribe first, then read presence: no report can fall between the two.
+    const reports = yield* Topic.subscribe(subjects.zoneLoad(zone), MmrLoad)
     const seeded = yield* stores.presence.values(`mmr.${zone}.*`).pipe(Effect.orElseSucceed(() => []))
     const seededAt = yield* Clock.currentTimeMillis
     for (const { value } of seeded) if (value.kind === "mmr") table.report(value.load, seededAt)
-    const reports = yield* Topic.subscribe(subjects.zoneLoad(zone), MmrLoad)
     yield* reports.messages.pipe(
       Stream.runForEach((load) => Effect.map(Clock.currentTimeMillis, (now) => table.report(load, now))),
       Effect.forkScoped,

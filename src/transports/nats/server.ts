@@ -24,13 +24,14 @@ export class NatsServerError extends Data.TaggedError("NatsServerError")<{ reado
 }
 
 /**
- * Where the binary is: `$NATS_SERVER_BIN`, then PATH, then Debian's /usr/sbin.
+ * Where the binary is: `$NATS_SERVER_BIN` when set (the operator's word is
+ * final; `none` means there is none), else PATH, then Debian's /usr/sbin.
  *
  * @category discovery
  */
 export const findBinary = (): Option.Option<string> => {
   const fromEnv = process.env["NATS_SERVER_BIN"]
-  if (fromEnv !== undefined && existsSync(fromEnv)) return Option.some(fromEnv)
+  if (fromEnv !== undefined && fromEnv !== "") return existsSync(fromEnv) ? Option.some(fromEnv) : Option.none()
   const dirs = [...(process.env["PATH"] ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin", "/usr/local/bin"]
   for (const dir of dirs) {
     if (dir === "") continue
