@@ -55,6 +55,27 @@ export const Phase = Schema.Struct({
 })
 export type Phase = typeof Phase.Type
 
+/** One media kind at the end of a session. @category schemas */
+export const MediaKindReport = Schema.Struct({
+  kind: Schema.Literal("audio", "video", "content"),
+  transport: Schema.Literal("udp", "tcp", "tls"),
+  /** The DSCP the socket was marked with (and whether the OS took it). */
+  dscp: Schema.Int,
+  marked: Schema.Boolean,
+  local: Schema.String,
+  sent: Schema.Int,
+  received: Schema.Int,
+  /** Packets received from each other participant. */
+  receivedFrom: Schema.Record({ key: Schema.String, value: Schema.Int }),
+  /** Fraction of packets lost, over everything received (RTP sequence numbers). */
+  loss: Schema.Number,
+  /** Mean interarrival jitter over the senders (RFC 3550). */
+  jitterMs: Schema.Number,
+  /** "open", or why the connection closed. */
+  status: Schema.String,
+})
+export type MediaKindReport = typeof MediaKindReport.Type
+
 /** @category schemas */
 export const JoinPath = Schema.Literal("direct", "proxy", "tunnel", "web-client")
 export type JoinPath = typeof JoinPath.Type
@@ -71,5 +92,7 @@ export const JoinReport = Schema.Struct({
   phases: Schema.Array(Phase),
   totalMs: Schema.Number,
   startedAt: Schema.String,
+  /** Media per kind, filled in when the session ends. */
+  media: Schema.optional(Schema.Array(MediaKindReport)),
 })
 export type JoinReport = typeof JoinReport.Type

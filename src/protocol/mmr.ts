@@ -6,6 +6,8 @@
  *   Leave  → void
  *   Roster → participants of a meeting
  *   Drain  → DrainState             stop (or resume) taking new meetings
+ *   MediaStats    → per-kind counters of one participant
+ *   MediaCounters → the MMR's media counters (bindings, drops by cause)
  *
  * @since 0.1.0
  */
@@ -14,6 +16,8 @@ import * as Protocol from "../runtime/Protocol.js"
 import { StoreUnavailable } from "./errors.js"
 import { MeetingId } from "./meeting.js"
 import { InvalidToken } from "./token.js"
+import { MediaKind, MediaTransport, Ssrcs } from "./media.js"
+import { MediaTokenSet } from "./media-token.js"
 import { MediaEndpoints } from "./zone.js"
 
 /** @category schemas */
@@ -21,6 +25,8 @@ export const Participant = Schema.Struct({
   id: Schema.String,
   name: Schema.String,
   joinedAt: Schema.Number,
+  /** The RTP streams it sends, so receivers can tell whose packets are whose. */
+  ssrcs: Schema.optional(Ssrcs),
 })
 export type Participant = typeof Participant.Type
 
@@ -33,6 +39,8 @@ export const Joined = Schema.Struct({
   roster: Schema.Array(Participant),
   /** Where to send media, once the media plane is up. */
   media: Schema.optional(MediaEndpoints),
+  /** One per media kind and transport; each binds one connection, once. */
+  mediaTokens: Schema.optional(MediaTokenSet),
 })
 export type Joined = typeof Joined.Type
 
@@ -63,7 +71,7 @@ export class MmrFull extends Schema.TaggedError<MmrFull>()("MmrFull", {
 
 /** @category requests */
 export class Join extends Schema.TaggedRequest<Join>()("Join", {
-  payload: { token: Schema.String },
+  payload: { token: Schema.String, ssrcs: Schema.optional(Ssrcs) },
   success: Joined,
   failure: Schema.Union(InvalidToken, NotHostedHere, MmrFull, StoreUnavailable),
 }) {}
@@ -92,5 +100,38 @@ export class Drain extends Schema.TaggedRequest<Drain>()("Drain", {
   failure: Schema.Never,
 }) {}
 
+/** Counters of one participant's media of one kind. @category schemas */
+export const KindCounters = Schema.Struct({
+  packetsIn: Schema.Number,
+  bytesIn: Schema.Number,
+  packetsOut: Schema.Number,
+  bytesOut: Schema.Number,
+  drops: Schema.Number,
+  refused: Schema.Number,
+  loss: Schema.Number,
+  jitterMs: Schema.Number,
+})
+export type KindCounters = typeof KindCounters.Type
+
+/** @category requests */
+export class MediaStats extends Schema.TaggedRequest<MediaStats>()("MediaStats", {
+  payload: { meeting: MeetingId, participant: Schema.String },
+  success: Schema.Record({ key: MediaKind, value: KindCounters }),
+  failure: Schema.Never,
+}) {}
+
+/** @category schemas */
+export const MediaCountersReply = Schema.Struct({
+  counters: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  bindings: Schema.Record({ key: MediaTransport, value: Schema.Number }),
+})
+
+/** @category requests */
+export class MediaCounters extends Schema.TaggedRequest<MediaCounters>()("MediaCounters", {
+  payload: {},
+  success: MediaCountersReply,
+  failure: Schema.Never,
+}) {}
+
 /** @category protocols */
-export const MmrProtocol = Protocol.make("mmr", Join, Leave, Roster, Drain)
+export const MmrProtocol = Protocol.make("mmr", Join, Leave, Roster, Drain, MediaStats, MediaCounters)
