@@ -1,0 +1,61 @@
+/**
+ * A UDP media port: one socket that receives every datagram for the port and
+ * sends with a per-packet DSCP (IP_TOS switched only when the mark changes,
+ * since one socket carries every media kind).
+ *
+ * @since 0.1.0
+ */
+import type { RemoteInfo, Socket } from "node:dgram"
+import { createSocket } from "node:dgram"
+import { isIPv6 } from "node:net"
+import { setDscp } from "./dscp.js"
+
+/** @category models */
+export interface UdpPort {
+  readonly port: number
+  readonly send: (packet: Buffer, port: number, address: string, dscp: number) => void
+  readonly close: () => Promise<void>
+  /** Send errors so far (the socket never throws them at the forwarding loop). */
+  readonly errors: () => number
+}
+
+/** @category constructors */
+export const open = (options: {
+  readonly host: string
+  readonly port: number
+  readonly onMessage: (packet: Buffer, from: RemoteInfo) => void
+  /** Kernel buffer sizes; bursts of video need room. Default 4 MiB. */
+  readonly bufferBytes?: number
+}): Promise<UdpPort> =>
+  new Promise((resolve, reject) => {
+    const family = isIPv6(options.host) ? 6 : 4
+    const socket: Socket = createSocket({ type: family === 6 ? "udp6" : "udp4", reuseAddr: false })
+    let errors = 0
+    let tos = -1
+    socket.once("error", reject)
+    socket.on("message", options.onMessage)
+    socket.bind(options.port, options.host, () => {
+      socket.off("error", reject)
+      // An unreachable peer or a full buffer is counted, never thrown.
+      socket.on("error", () => void errors++)
+      const bytes = options.bufferBytes ?? 4 * 1024 * 1024
+      try {
+        socket.setRecvBufferSize(bytes)
+        socket.setSendBufferSize(bytes)
+      } catch {
+        // capped by net.core.*mem_max: the defaults still work
+      }
+      resolve({
+        port: socket.address().port,
+        send: (packet, port, address, dscp) => {
+          if (dscp !== tos) {
+            tos = dscp
+            setDscp(socket, dscp, family)
+          }
+          socket.send(packet, port, address)
+        },
+        close: () => new Promise((done) => socket.close(() => done())),
+        errors: () => errors,
+      })
+    })
+  })
