@@ -93,6 +93,18 @@ export const TimingSection = Schema.Struct({
   zoneTimeout: Schema.optionalWith(DurationText, { default: () => "5.5 seconds" }),
 })
 
+const Dscp = Schema.Int.pipe(Schema.between(0, 63))
+
+export const MediaSection = Schema.Struct({
+  /** DSCP per kind; defaults audio 46 (EF), video 34 (AF41), content 26 (AF31). */
+  dscp: Schema.optionalWith(
+    Schema.Struct({ audio: Schema.optional(Dscp), video: Schema.optional(Dscp), content: Schema.optional(Dscp) }),
+    { default: () => ({}) },
+  ),
+  /** A media connection silent this long is closed. */
+  silence: Schema.optionalWith(DurationText, { default: () => "3 seconds" }),
+})
+
 /** @category schemas */
 export const Config = Schema.Struct({
   /** Subject and bucket prefix. */
@@ -111,6 +123,7 @@ export const Config = Schema.Struct({
   }),
   web: Schema.Array(WebSection).pipe(Schema.minItems(1)),
   geo: Schema.optionalWith(GeoSection, { default: () => ({ cidr: [] }) }),
+  media: Schema.optionalWith(MediaSection, { default: () => ({ dscp: {}, silence: "3 seconds" }) }),
   zones: Schema.Array(ZoneSection).pipe(Schema.minItems(1)),
 })
 export type Config = typeof Config.Type

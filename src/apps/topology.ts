@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto"
 import type { Scope } from "effect"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import * as Mmr from "../actors/mmr/Mmr.js"
 import * as Geo from "../actors/web-lookup/geo.js"
 import * as WebLookup from "../actors/web-lookup/WebLookup.js"
@@ -81,6 +81,7 @@ export const start = (
     const controllers = []
     for (const zone of config.zones) {
       for (const m of zone.mmrs) {
+        const advertise = m.advertiseHost ?? m.bindHost
         const handle = yield* Mmr.start({
           id: m.id,
           zone: zone.id,
@@ -90,9 +91,21 @@ export const start = (
           reportInterval,
           presenceTtl,
           replicas,
+          media: {
+            bindHost: m.bindHost,
+            advertiseHost: advertise,
+            port: m.mediaPort,
+            tlsPort: m.tlsPort,
+            tls: yield* identity(undefined, [advertise, m.bindHost]),
+            dscp: config.media.dscp,
+            silenceMs: Duration.toMillis(config.media.silence),
+          },
         })
         mmrs.push({ zone: zone.id, id: m.id, handle })
-        lines.push(`mmr              ${zone.id}/${m.id}  capacity ${m.capacity}  on ${subjects.mmr(m.id)}`)
+        const media = handle.media?.endpoints
+        lines.push(
+          `mmr              ${zone.id}/${m.id}  capacity ${m.capacity}  media ${media?.host}: udp+tcp ${media?.port}, tls ${media?.tlsPort}`,
+        )
       }
       for (const c of zone.controllers) {
         const handle = yield* ZoneController.start({

@@ -8,6 +8,9 @@
  *   Leave  → the participant is gone (an empty meeting is forgotten)
  *   Roster → who is in a meeting
  *   Drain  → no new meetings (existing ones go on); reported at once
+ *   MediaStats, MediaCounters → what the media plane counted
+ *   media: with a media plane, Join admits the participant to the SFU and
+ *          hands out its media tokens; Leave closes its media connections
  *   every second → load report to the zone's controllers, and presence (TTL)
  *   on stop → a last report saying draining, then presence removed
  *
@@ -17,18 +20,20 @@ import type { Scope } from "effect"
 import type { Duration } from "effect"
 import { Clock, Effect, Option } from "effect"
 import type { BusError, KvError } from "../../protocol/errors.js"
-import type { Participant } from "../../protocol/mmr.js"
+import type { KindCounters, Participant } from "../../protocol/mmr.js"
 import { MmrFull, MmrProtocol, NotHostedHere } from "../../protocol/mmr.js"
 import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { presenceKey } from "../../protocol/subjects.js"
 import { JoinTokens } from "../../protocol/token.js"
-import type { MediaEndpoints } from "../../protocol/zone.js"
+import type { MediaKind, Ssrcs } from "../../protocol/media.js"
+import { mediaKinds } from "../../protocol/media.js"
 import { MmrLoad } from "../../protocol/zone.js"
 import * as Actor from "../../runtime/Actor.js"
 import type { ControlBus } from "../../runtime/ControlBus.js"
 import type { KeyValue } from "../../runtime/KeyValue.js"
 import * as Topic from "../../runtime/Topic.js"
 import * as Stores from "../stores.js"
+import * as MediaPlane from "./media-plane.js"
 
 /** @category models */
 export interface MmrConfig {
@@ -42,10 +47,8 @@ export interface MmrConfig {
   readonly reportInterval?: Duration.DurationInput
   readonly presenceTtl?: Duration.DurationInput
   readonly replicas?: number
-  /** Where its media listeners are, once it has them. */
-  readonly media?: MediaEndpoints
-  /** Media packets/s so far, from the media plane. */
-  readonly packetsPerSecond?: () => number
+  /** Media listeners (UDP/TCP and TLS); without them the MMR is control-only. */
+  readonly media?: MediaPlane.MediaPlaneConfig
 }
 
 /** @category models */
@@ -55,6 +58,7 @@ export interface MmrHandle {
   readonly drain: (draining: boolean) => Effect.Effect<void>
   /** Meeting id → participants, now. */
   readonly meetings: Effect.Effect<ReadonlyMap<string, ReadonlyArray<Participant>>>
+  readonly media: MediaPlane.MediaPlane | undefined
 }
 
 /**
@@ -64,13 +68,14 @@ export interface MmrHandle {
  */
 export const start = (
   config: MmrConfig,
-): Effect.Effect<MmrHandle, BusError | KvError, ControlBus | KeyValue | JoinTokens | Scope.Scope> =>
+): Effect.Effect<MmrHandle, BusError | KvError | MediaPlane.MediaPlaneError, ControlBus | KeyValue | JoinTokens | Scope.Scope> =>
   Effect.gen(function* () {
     const { id, zone, capacity, subjects } = config
     const name = `mmr/${zone}/${id}`
     const tokens = yield* JoinTokens
     const stores = yield* Stores.open({ buckets: config.buckets, presenceTtl: config.presenceTtl, replicas: config.replicas })
     const meetings = new Map<string, Map<string, Participant>>()
+    const plane = config.media === undefined ? undefined : yield* MediaPlane.start(config.media)
     let draining = false
     let participantCount = 0
 
@@ -92,9 +97,9 @@ export const start = (
       participants: participantCount,
       capacity,
       cpu: cpu(),
-      packetsPerSecond: config.packetsPerSecond?.() ?? 0,
+      packetsPerSecond: plane?.packetsPerSecond() ?? 0,
       draining,
-      ...(config.media !== undefined ? { media: config.media } : {}),
+      ...(plane !== undefined ? { media: plane.endpoints } : {}),
       at,
     })
     const key = presenceKey.mmr(zone, id)
@@ -124,7 +129,7 @@ export const start = (
 
     const roster = (meeting: string): ReadonlyArray<Participant> => [...(meetings.get(meeting)?.values() ?? [])]
 
-    const join = (token: string) =>
+    const join = (token: string, ssrcs: Ssrcs | undefined) =>
       Effect.gen(function* () {
         const claims = yield* tokens.verify(token)
         const placement = yield* stores.placements
@@ -149,23 +154,47 @@ export const start = (
           id: claims.participant,
           name: claims.name,
           joinedAt: yield* Clock.currentTimeMillis,
+          ...(ssrcs !== undefined ? { ssrcs } : {}),
         })
+        const mediaTokens = plane?.sfu.admit(claims.meeting, claims.participant, ssrcs ?? {})
         return {
           participant: claims.participant,
           meeting: claims.meeting,
           mmr: id,
           zone,
           roster: roster(claims.meeting),
-          ...(config.media !== undefined ? { media: config.media } : {}),
+          ...(plane !== undefined ? { media: plane.endpoints, mediaTokens } : {}),
         }
       })
 
     const leave = (meeting: string, participant: string) =>
       Effect.sync(() => {
+        plane?.sfu.remove(meeting, participant)
         const participants = meetings.get(meeting)
         if (participants?.delete(participant)) participantCount--
         if (participants?.size === 0) meetings.delete(meeting)
       })
+
+    const mediaStats = (meeting: string, participant: string) => {
+      const out: Partial<Record<MediaKind, KindCounters>> = {}
+      const stats = plane?.sfu.participantStats(meeting, participant)
+      if (stats !== undefined) {
+        for (const kind of mediaKinds) {
+          const k = stats[kind]
+          out[kind] = {
+            packetsIn: k.packetsIn,
+            bytesIn: k.bytesIn,
+            packetsOut: k.packetsOut,
+            bytesOut: k.bytesOut,
+            drops: k.drops,
+            refused: k.refused,
+            loss: k.source.loss,
+            jitterMs: k.source.jitterMs,
+          }
+        }
+      }
+      return out as Record<MediaKind, KindCounters>
+    }
 
     const drain = (value: boolean) =>
       Effect.gen(function* () {
@@ -178,11 +207,17 @@ export const start = (
       name,
       listen: [{ subject: subjects.mmr(id) }],
       behaviour: Effect.succeed({
-        Join: ({ token }) => join(token),
+        Join: ({ token, ssrcs }) => join(token, ssrcs),
         Leave: ({ meeting, participant }) => leave(meeting, participant),
         Roster: ({ meeting }) => Effect.sync(() => roster(meeting)),
         Drain: ({ draining: value }) =>
           Effect.as(drain(value), { mmr: id, draining: value, meetings: meetings.size }),
+        MediaStats: ({ meeting, participant }) => Effect.sync(() => mediaStats(meeting, participant)),
+        MediaCounters: () =>
+          Effect.sync(() => ({
+            counters: { ...(plane?.sfu.counters ?? {}) },
+            bindings: plane?.sfu.bindings() ?? { udp: 0, tcp: 0, tls: 0 },
+          })),
       }),
     })
 
@@ -190,6 +225,7 @@ export const start = (
       id,
       ref,
       drain,
+      media: plane,
       meetings: Effect.sync(() => new Map([...meetings].map(([m, ps]) => [m, [...ps.values()]]))),
     }
   })

@@ -1,0 +1,278 @@
+/**
+ * An MMR's media listeners — UDP and TCP on the media port, TLS on its own —
+ * and how their packets reach the SFU:
+ *
+ *   first byte 0–3 (STUN)   Binding Request → the token binds this source/connection
+ *                           Binding Indication → a keepalive
+ *   first byte 128–191      RTP/RTCP from a bound source → forwarded; unbound → dropped, counted
+ *   anything else           dropped, counted
+ *
+ * A stream connection must bind with its first packet, within 10 s; a frame
+ * that is not RFC 4571 closes it. Every 250 ms a sweep closes connections
+ * silent for the configured time and sends keepalives to idle ones.
+ *
+ * @since 0.1.0
+ */
+import type { RemoteInfo } from "node:dgram"
+import { randomBytes } from "node:crypto"
+import type { Scope } from "effect"
+import { Data, Effect, Either } from "effect"
+import { frame } from "../../protocol/framing.js"
+import type { MediaKind, MediaTransport } from "../../protocol/media.js"
+import { defaultDscp } from "../../protocol/media.js"
+import * as MediaToken from "../../protocol/media-token.js"
+import * as Stun from "../../protocol/stun.js"
+import type { MediaEndpoints } from "../../protocol/zone.js"
+import type { StreamConnection, StreamHandlers } from "../../transports/media/stream.js"
+import * as Stream from "../../transports/media/stream.js"
+import * as Udp from "../../transports/media/udp.js"
+import type { TlsIdentity } from "../../transports/tls.js"
+import type { BindRefusal, Binding, MediaEndpoint } from "./sfu.js"
+import { Sfu } from "./sfu.js"
+
+/** @category models */
+export interface MediaPlaneConfig {
+  readonly bindHost: string
+  /** What clients are told to dial; default the bind host. */
+  readonly advertiseHost?: string
+  /** UDP and TCP (0: any free port; the same number for both). */
+  readonly port: number
+  /** TLS (0: any free port). */
+  readonly tlsPort: number
+  readonly tls: TlsIdentity
+  readonly dscp?: Partial<Record<MediaKind, number>>
+  /** A connection silent this long is closed. Default 3000 ms. */
+  readonly silenceMs?: number
+  readonly keepaliveMs?: number
+  readonly tokenTtlSeconds?: number
+}
+
+/** @category models */
+export interface MediaPlane {
+  readonly endpoints: MediaEndpoints
+  readonly sfu: Sfu
+  /** Media packets received per second since the last call. */
+  readonly packetsPerSecond: () => number
+  readonly streamConnections: () => number
+}
+
+/** @category errors */
+export class MediaPlaneError extends Data.TaggedError("MediaPlaneError")<{ readonly detail: string }> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+const refusal: Record<BindRefusal, readonly [number, string]> = {
+  malformed: [400, "malformed media token"],
+  forged: [401, "media token not valid here"],
+  "unknown-participant": [401, "not a participant of that meeting"],
+  expired: [438, "media token expired"],
+  replayed: [438, "media token already used"],
+}
+
+/** Nested maps: the per-packet lookup builds no string key. */
+class UdpSources {
+  private readonly byAddress = new Map<string, Map<number, { binding: Binding; transaction: string }>>()
+  get(address: string, port: number) {
+    return this.byAddress.get(address)?.get(port)
+  }
+  set(address: string, port: number, value: { binding: Binding; transaction: string }) {
+    let ports = this.byAddress.get(address)
+    if (ports === undefined) this.byAddress.set(address, (ports = new Map()))
+    ports.set(port, value)
+  }
+  /** Forgets the source if it still belongs to `endpoint` (a newer binding may have taken it). */
+  delete(address: string, port: number, endpoint: MediaEndpoint) {
+    const ports = this.byAddress.get(address)
+    if (ports?.get(port)?.binding.endpoint === endpoint) ports.delete(port)
+    if (ports?.size === 0) this.byAddress.delete(address)
+  }
+}
+
+/**
+ * Opens the listeners for the life of the scope.
+ *
+ * @category constructors
+ */
+export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, MediaPlaneError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const dscp = { ...defaultDscp, ...config.dscp }
+    const sfu = new Sfu({
+      tokens: MediaToken.make(),
+      ...(config.silenceMs !== undefined ? { silenceMs: config.silenceMs } : {}),
+      ...(config.keepaliveMs !== undefined ? { keepaliveMs: config.keepaliveMs } : {}),
+      ...(config.tokenTtlSeconds !== undefined ? { tokenTtlSeconds: config.tokenTtlSeconds } : {}),
+    })
+    const keepalive = Stun.bindingIndication(randomBytes(12))
+    const keepaliveFramed = frame(keepalive)
+    const sources = new UdpSources()
+    let packetsIn = 0
+    let lastRate = { packets: 0, at: performance.now() }
+
+    const bindReply = (transaction: Buffer, result: Either.Either<Binding, BindRefusal>, address: string, port: number) =>
+      Either.isRight(result)
+        ? Stun.bindingSuccess(transaction, address, port)
+        : Stun.bindingError(transaction, ...refusal[result.left])
+
+    // --- UDP ------------------------------------------------------------------------
+
+    let udp: Udp.UdpPort | undefined
+    const onDatagram = (packet: Buffer, from: RemoteInfo) => {
+      const first = packet[0]
+      if (first !== undefined && first >= 128 && first <= 191) {
+        const source = sources.get(from.address, from.port)
+        if (source === undefined) sfu.counters.unbound++
+        else {
+          packetsIn++
+          sfu.forward(source.binding, packet)
+        }
+        return
+      }
+      const message = first !== undefined && first < 4 ? Stun.decode(packet) : undefined
+      if (message === undefined) {
+        sfu.counters.malformed++
+        return
+      }
+      if (message.type === Stun.Type.BindingIndication) {
+        const source = sources.get(from.address, from.port)
+        if (source !== undefined) sfu.heard(source.binding)
+        return
+      }
+      if (message.type !== Stun.Type.BindingRequest) {
+        sfu.counters.malformed++
+        return
+      }
+      const transaction = message.transactionId.toString("hex")
+      const existing = sources.get(from.address, from.port)
+      if (existing !== undefined && existing.transaction === transaction && !existing.binding.closed) {
+        // A retransmitted request whose answer was lost: answer again.
+        udp!.send(Stun.bindingSuccess(message.transactionId, from.address, from.port), from.port, from.address, dscp[existing.binding.kind])
+        return
+      }
+      const token = Stun.username(message)
+      const result =
+        token === undefined
+          ? Either.left<BindRefusal>("malformed")
+          : sfu.bind(token, "udp", (kind) => {
+              const mark = dscp[kind]
+              const endpoint: MediaEndpoint = {
+                transport: "udp",
+                remote: `${from.address}:${from.port}`,
+                send: (p) => {
+                  udp!.send(p, from.port, from.address, mark)
+                  return true
+                },
+                close: () => sources.delete(from.address, from.port, endpoint),
+              }
+              return endpoint
+            })
+      if (Either.isRight(result)) sources.set(from.address, from.port, { binding: result.right, transaction })
+      const reply = bindReply(message.transactionId, result, from.address, from.port)
+      udp!.send(reply, from.port, from.address, Either.isRight(result) ? dscp[result.right.kind] : 0)
+    }
+
+    // --- TCP and TLS ------------------------------------------------------------------
+
+    const onStream =
+      (transport: Exclude<MediaTransport, "udp">) =>
+      (conn: StreamConnection): StreamHandlers => {
+        let bound: Binding | undefined
+        conn.setIdleTimeout(10_000)
+        return {
+          onPacket: (packet) => {
+            const first = packet[0]!
+            if (bound !== undefined) {
+              if (first >= 128 && first <= 191) {
+                packetsIn++
+                sfu.forward(bound, packet)
+              } else if (first < 4 && Stun.decode(packet)?.type === Stun.Type.BindingIndication) {
+                sfu.heard(bound)
+              } else {
+                sfu.counters.malformed++
+              }
+              return
+            }
+            const message = first < 4 ? Stun.decode(packet) : undefined
+            if (message?.type !== Stun.Type.BindingRequest) {
+              // Nothing may flow before a binding: count it and hang up.
+              if (first >= 128 && first <= 191) sfu.counters.unbound++
+              else sfu.counters.malformed++
+              conn.close()
+              return
+            }
+            const token = Stun.username(message)
+            const result =
+              token === undefined
+                ? Either.left<BindRefusal>("malformed")
+                : sfu.bind(token, transport, (kind) => {
+                    conn.setDscp(dscp[kind])
+                    return {
+                      transport,
+                      remote: conn.remote,
+                      send: (p, framed) => conn.write(framed ?? frame(p)),
+                      close: () => conn.close(),
+                    }
+                  })
+            conn.write(frame(bindReply(message.transactionId, result, conn.remoteAddress, conn.remotePort)))
+            if (Either.isRight(result)) {
+              bound = result.right
+              conn.setIdleTimeout(0)
+            } else {
+              setTimeout(() => conn.close(), 50) // let the error answer out first
+            }
+          },
+          onMalformed: () => void sfu.counters.malformed++,
+          onClose: () => {
+            if (bound !== undefined) sfu.unbind(bound, "connection closed")
+          },
+        }
+      }
+
+    udp = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => Udp.open({ host: config.bindHost, port: config.port, onMessage: onDatagram }),
+        catch: (e) => new MediaPlaneError({ detail: `UDP ${config.bindHost}:${config.port}: ${String(e)}` }),
+      }),
+      (u) => Effect.promise(() => u.close()),
+    )
+    const tcp = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        // TCP takes the port UDP got, so clients dial one number for both.
+        try: () => Stream.listen({ host: config.bindHost, port: udp!.port, onConnection: onStream("tcp") }),
+        catch: (e) => new MediaPlaneError({ detail: `TCP ${config.bindHost}:${udp!.port}: ${String(e)}` }),
+      }),
+      (l) => Effect.promise(() => l.close()),
+    )
+    const tls = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => Stream.listen({ host: config.bindHost, port: config.tlsPort, tls: config.tls, onConnection: onStream("tls") }),
+        catch: (e) => new MediaPlaneError({ detail: `TLS ${config.bindHost}:${config.tlsPort}: ${String(e)}` }),
+      }),
+      (l) => Effect.promise(() => l.close()),
+    )
+
+    // --- housekeeping -------------------------------------------------------------------
+
+    const sweep = setInterval(
+      () =>
+        sfu.sweep((b) => {
+          if (b.endpoint.transport === "udp") b.endpoint.send(keepalive, undefined)
+          else b.endpoint.send(keepalive, keepaliveFramed)
+        }),
+      250,
+    )
+    yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(sweep)))
+
+    return {
+      endpoints: { host: config.advertiseHost ?? config.bindHost, port: udp.port, tlsPort: tls.port },
+      sfu,
+      packetsPerSecond: () => {
+        const now = performance.now()
+        const rate = ((packetsIn - lastRate.packets) * 1000) / Math.max(1, now - lastRate.at)
+        lastRate = { packets: packetsIn, at: now }
+        return rate
+      },
+      streamConnections: () => tcp.connections() + tls.connections(),
+    }
+  })
