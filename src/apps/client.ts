@@ -11,6 +11,7 @@ import { Console, Effect, Option } from "effect"
 import * as Client from "../actors/client/Client.js"
 import type { JoinError } from "../actors/client/errors.js"
 import type { JoinReport } from "../protocol/join-report.js"
+import { mediaKinds, transportOrder } from "../protocol/media.js"
 import * as Connector from "../transports/connector.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
@@ -29,10 +30,34 @@ const duration = Options.float("duration").pipe(
   Options.withDefault(0),
 )
 const json = Options.boolean("json").pipe(Options.withDescription("print the report as one JSON object"))
+const mediaOption = Options.text("media").pipe(
+  Options.withDescription("media kinds to connect and send, comma-separated: audio,video,content"),
+  Options.optional,
+)
+const strategy = Options.choice("strategy", ["race", "sequential"]).pipe(
+  Options.withDescription("transport fallback: race (staggered, RFC 8305) or sequential"),
+  Options.withDefault("race" as const),
+)
+const transports = Options.text("transports").pipe(
+  Options.withDescription("only these transports, in order, e.g. tcp,tls"),
+  Options.optional,
+)
 const zoneTimeout = Options.float("zone-timeout").pipe(
   Options.withDescription("seconds to wait for any zone controller (default 5.5)"),
   Options.optional,
 )
+
+const parseList = <T extends string>(text: string, allowed: ReadonlyArray<T>, flag: string) => {
+  const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "")
+  const bad = items.filter((i) => !allowed.includes(i as T))
+  return bad.length > 0 || items.length === 0
+    ? Effect.fail(new Error(`${flag}: expected some of ${allowed.join(", ")}; got ${text}`))
+    : Effect.succeed(items as unknown as ReadonlyArray<T>)
+}
+
+const joinErrorTags = new Set(["MeetingNotFound", "AccessDenied", "LookupFailed", "ZonesUnreachable", "NoMmrAvailable", "MediaUnreachable"])
+const isJoinError = (e: unknown): e is JoinError =>
+  typeof e === "object" && e !== null && joinErrorTags.has((e as { _tag?: string })._tag ?? "")
 
 const print = (report: JoinReport, asJson: boolean, who: string | undefined, error?: JoinError) =>
   Console.log(
@@ -43,10 +68,33 @@ const print = (report: JoinReport, asJson: boolean, who: string | undefined, err
 
 const join = Command.make(
   "join",
-  { meeting: meetingArg, web, name, passcode, proxy, duration, json, zoneTimeout, ca: caOption, insecure: insecureOption },
+  {
+    meeting: meetingArg,
+    web,
+    name,
+    passcode,
+    proxy,
+    duration,
+    json,
+    zoneTimeout,
+    media: mediaOption,
+    strategy,
+    transports,
+    ca: caOption,
+    insecure: insecureOption,
+  },
   (args) =>
     Effect.gen(function* () {
       const who = Option.getOrUndefined(args.name)
+      const media = Option.isNone(args.media)
+        ? undefined
+        : {
+            kinds: yield* parseList(args.media.value, mediaKinds, "--media"),
+            strategy: args.strategy,
+            ...(Option.isSome(args.transports)
+              ? { transports: yield* parseList(args.transports.value, transportOrder, "--transports") }
+              : {}),
+          }
       const session = yield* Client.join({
         web: args.web,
         meeting: args.meeting,
@@ -55,13 +103,20 @@ const join = Command.make(
         ...Option.match(args.passcode, { onNone: () => ({}), onSome: (p) => ({ passcode: p }) }),
         ...Option.match(args.proxy, { onNone: () => ({}), onSome: (p) => ({ proxy: p }) }),
         ...Option.match(args.zoneTimeout, { onNone: () => ({}), onSome: (s) => ({ zoneSelection: { deadlineMs: s * 1000 } }) }),
+        ...(media !== undefined ? { media } : {}),
       }).pipe(
         Effect.tapError((e) => print(e.report, args.json, who, e)),
         Effect.tapError(() => Effect.sync(() => void (process.exitCode = 1))),
       )
-      yield* print(session.report, args.json, who)
       if (args.duration > 0) yield* Effect.sleep(args.duration * 1000)
-    }).pipe(Effect.scoped, Effect.provide(Connector.nats), Effect.provide(Logging.layer({ level: "warning" })), Effect.ignore),
+      yield* print(yield* session.finalReport, args.json, who)
+    }).pipe(
+      Effect.scoped,
+      // Join errors were printed with their report above; anything else goes to the CLI's handler.
+      Effect.catchIf(isJoinError, () => Effect.void),
+      Effect.provide(Connector.nats),
+      Effect.provide(Logging.layer({ level: "warning" })),
+    ),
 ).pipe(Command.withDescription("Join a meeting through the connection process; prints the join report."))
 
 export const client = Command.make("client").pipe(

@@ -26,5 +26,11 @@ export const format = (report: JoinReport, name?: string): string => {
         : ""
     lines.push(`  ${p.name.padEnd(15)} ${ms(p.ms).padStart(10)}  ${p.outcome.padEnd(7)} ${detail}${zones}`)
   }
+  for (const m of report.media ?? []) {
+    const from = Object.entries(m.receivedFrom).map(([who, n]) => `${who} ${n}`).join(", ")
+    lines.push(
+      `  ${m.kind.padEnd(8)} ${m.transport.padEnd(4)} dscp ${m.dscp}${m.marked ? "" : " (unmarked)"}  sent ${m.sent}  received ${m.received}${from ? ` (${from})` : ""}  loss ${(m.loss * 100).toFixed(1)}%  jitter ${m.jitterMs} ms  ${m.status}`,
+    )
+  }
   return lines.join("\n")
 }

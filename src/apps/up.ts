@@ -42,12 +42,23 @@ const demo = (webUrl: string, caCert: string | undefined, connector: Layer.Layer
     yield* Console.log(`\ndemo: meeting ${meeting.id} created (${meeting.joinUrl})`)
     const sessions: Array<Client.JoinSession> = []
     for (const name of ["Ada", "Grace"]) {
-      const session = yield* Client.join({ web: webUrl, meeting: meeting.id, name, tls, proxy: "none" }).pipe(
+      const session = yield* Client.join({
+        web: webUrl,
+        meeting: meeting.id,
+        name,
+        tls,
+        proxy: "none",
+        media: { kinds: ["audio", "video", "content"] },
+      }).pipe(
         Effect.provide(connector),
         Effect.tapError((e) => Console.log(ReportFormat.format(e.report, name))),
       )
-      yield* Console.log(ReportFormat.format(session.report, name))
       sessions.push(session)
+    }
+    yield* Console.log("demo: both send synthetic audio, video and content for 2 s")
+    yield* Effect.sleep("2 seconds")
+    for (const [i, session] of sessions.entries()) {
+      yield* Console.log(ReportFormat.format(yield* session.finalReport, ["Ada", "Grace"][i]))
     }
     const same = sessions.every((s) => s.mmr === sessions[0]!.mmr)
     yield* Console.log(

@@ -6,6 +6,9 @@
  *                      best zone that answered; none within 5.5 s → ZonesUnreachable
  *   3. MMR selection   Assign in the chosen zone (then the next best), then Join
  *                      that MMR with the join token
+ *   4. media           one connection per media kind: UDP, else TCP, else TLS
+ *                      (sequential or raced), each bound with a media token and
+ *                      marked with its kind's DSCP; TLS alone behind a proxy
  *
  * Every phase is recorded in the join report, which every outcome carries.
  * Closing the session's scope leaves the meeting.
@@ -18,7 +21,9 @@ import { Assign } from "../../protocol/controller.js"
 import type { AskError } from "../../protocol/errors.js"
 import type { JoinReport } from "../../protocol/join-report.js"
 import type { Joined } from "../../protocol/mmr.js"
-import { Join, Leave } from "../../protocol/mmr.js"
+import { Join, Leave, Roster } from "../../protocol/mmr.js"
+import type { MediaKind, MediaTransport, Ssrcs } from "../../protocol/media.js"
+import { defaultDscp, mediaKinds } from "../../protocol/media.js"
 import type { Placement } from "../../protocol/meeting.js"
 import type { JoinInfo, ZoneInfo } from "../../protocol/web-api.js"
 import { ask } from "../../runtime/Ask.js"
@@ -26,12 +31,18 @@ import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
 import { withCorrelationId } from "../../runtime/Correlation.js"
 import { BusConnector } from "../../transports/connector.js"
-import { AccessDenied, LookupFailed, MeetingNotFound, NoMmrAvailable, ZonesUnreachable } from "./errors.js"
+import { randomBytes } from "node:crypto"
+import { AccessDenied, LookupFailed, MediaUnreachable, MeetingNotFound, NoMmrAvailable, ZonesUnreachable } from "./errors.js"
 import type { JoinError } from "./errors.js"
 import * as Lookup from "./lookup.js"
+import * as MediaConnect from "./media-connect.js"
+import * as MediaSession from "./media-session.js"
 import type { TlsTrust } from "./lookup.js"
 import * as Proxy from "./proxy.js"
 import * as Report from "./report.js"
+import * as Synthetic from "./synthetic-media.js"
+import * as TransportDecision from "./transport-decision.js"
+import type { Strategy } from "./transport-decision.js"
 import type { PhaseRecorder } from "./report.js"
 import * as ZoneProbe from "./zone-probe.js"
 import * as Selection from "./zone-selection.js"
@@ -52,6 +63,24 @@ export interface JoinOptions {
   readonly lookupTimeout?: Duration.DurationInput
   /** Per Assign or Join attempt. Default 2 s. */
   readonly requestTimeout?: Duration.DurationInput
+  /** Media to connect; without it the join ends at the MMR. */
+  readonly media?: MediaOptions
+}
+
+/** @category models */
+export interface MediaOptions {
+  /** Kinds to open a connection for (each both sends and receives). */
+  readonly kinds: ReadonlyArray<MediaKind>
+  /** Send synthetic media on every connected kind. Default true. */
+  readonly synthetic?: boolean
+  readonly strategy?: Strategy
+  /** Only these transports, in this order (default UDP, TCP, TLS; TLS alone behind a proxy). */
+  readonly transports?: ReadonlyArray<MediaTransport>
+  readonly staggerMs?: number
+  readonly attemptTimeoutMs?: number
+  readonly dscp?: Partial<Record<MediaKind, number>>
+  readonly keepaliveMs?: number
+  readonly silenceMs?: number
 }
 
 /** @category models */
@@ -63,6 +92,10 @@ export interface JoinSession {
   readonly mmr: string
   /** The control bus the session talks to its MMR over. */
   readonly bus: ControlBusShape
+  /** The media connections, when media was asked for. */
+  readonly media: MediaSession.MediaSession | undefined
+  /** The report with each media kind's figures as they stand now. */
+  readonly finalReport: Effect.Effect<JoinReport>
 }
 
 const msOf = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
@@ -84,6 +117,7 @@ const selectMmr = (
   busOf: (zone: ZoneInfo) => ControlBusShape | undefined,
   meeting: string,
   token: string,
+  ssrcs: Ssrcs,
   timeout: Duration.DurationInput,
   phase: PhaseRecorder,
 ): Effect.Effect<{ readonly placement: Placement; readonly joined: Joined; readonly bus: ControlBusShape }, MmrProblem> =>
@@ -105,7 +139,7 @@ const selectMmr = (
         }
         const { subject, mmr } = placement.right
         const joined = yield* phase
-          .attempt(mmr, `join ${mmr}`, onBus(ask(subject, new Join({ token }), { timeout, retry: transient })))
+          .attempt(mmr, `join ${mmr}`, onBus(ask(subject, new Join({ token, ssrcs }), { timeout, retry: transient })))
           .pipe(Effect.either)
         if (Either.isRight(joined)) return { placement: placement.right, joined: joined.right, bus }
         const e: AskError | { _tag: string; message: string } = joined.left
@@ -163,6 +197,11 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
     }
     const info = lookup.right
     recorder.set({ participant: info.participant.id })
+    const ssrcs: Record<MediaKind, number> = {
+      audio: randomBytes(4).readUInt32BE(0),
+      video: randomBytes(4).readUInt32BE(0),
+      content: randomBytes(4).readUInt32BE(0),
+    }
 
     return yield* Effect.gen(function* () {
       // 2. zone selection
@@ -196,7 +235,8 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
       const selected = yield* recorder
         .phase(
           "mmr-selection",
-          (phase) => selectMmr(answered, (z) => buses.get(z.id), options.meeting, info.joinToken, timeout, phase),
+          (phase) =>
+            selectMmr(answered, (z) => buses.get(z.id), options.meeting, info.joinToken, ssrcs, timeout, phase),
           (s) => ({ chosen: `${s.placement.mmr} in ${s.placement.zone}` }),
         )
         .pipe(Effect.either)
@@ -209,19 +249,99 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
         )
       }
       const { placement, joined, bus } = selected.right
-      recorder.set({ path: Option.isSome(proxy) ? "proxy" : "direct", zone: placement.zone, mmr: placement.mmr })
+      recorder.set({ zone: placement.zone, mmr: placement.mmr })
+      const onMmr = <A, E>(effect: Effect.Effect<A, E, ControlBus>) => Effect.provideService(effect, ControlBus, bus)
       yield* Effect.addFinalizer(() =>
         ask(placement.subject, new Leave({ meeting: options.meeting, participant: info.participant.id }), {
           timeout: "1 second",
         }).pipe(Effect.provideService(ControlBus, bus), Effect.ignore),
       )
+
+      // 4. media
+      let media: MediaSession.MediaSession | undefined
+      if (options.media !== undefined && options.media.kinds.length > 0) {
+        const m = options.media
+        const endpoints = joined.media
+        const tokens = joined.mediaTokens
+        if (endpoints === undefined || tokens === undefined) {
+          yield* recorder.skip("media", `${placement.mmr} has no media plane`)
+        } else {
+          const dscp = { ...defaultDscp, ...m.dscp }
+          const transportOptions = {
+            strategy: m.strategy ?? TransportDecision.defaults.strategy,
+            staggerMs: m.staggerMs ?? TransportDecision.defaults.staggerMs,
+            attemptTimeoutMs: m.attemptTimeoutMs ?? TransportDecision.defaults.attemptTimeoutMs,
+          }
+          const allowed = TransportDecision.candidates(Option.isSome(proxy))
+          const candidates = m.transports === undefined ? allowed : m.transports.filter((t) => allowed.includes(t))
+          const connected = yield* recorder
+            .phase(
+              "media",
+              (phase) =>
+                Effect.forEach(
+                  m.kinds,
+                  (kind) =>
+                    Effect.map(
+                      MediaConnect.connectKind(
+                        kind,
+                        candidates,
+                        { host: endpoints.host, port: endpoints.port, tlsPort: endpoints.tlsPort, tokens: tokens[kind] },
+                        {
+                          ...transportOptions,
+                          dscp: dscp[kind],
+                          tls: options.tls ?? {},
+                          proxy: Option.getOrUndefined(Option.map(proxy, (p) => ({ url: p.url, authorization: p.authorization }))),
+                        },
+                        phase,
+                      ),
+                      (socket): MediaSession.KindConnection => ({ kind, socket, dscp: dscp[kind] }),
+                    ),
+                  { concurrency: "unbounded" },
+                ),
+              (cs) => ({ chosen: cs.map((c) => `${c.kind} ${c.socket.transport}`).join(", ") }),
+            )
+            .pipe(Effect.either)
+          if (Either.isLeft(connected)) {
+            const e = connected.left
+            return yield* fail((report) => new MediaUnreachable({ detail: e.message, report }))
+          }
+          media = yield* MediaSession.start(connected.right, {
+            ...(m.keepaliveMs !== undefined ? { keepaliveMs: m.keepaliveMs } : {}),
+            ...(m.silenceMs !== undefined ? { silenceMs: m.silenceMs } : {}),
+          })
+          if (m.synthetic !== false) {
+            for (const c of connected.right) {
+              const session = media
+              yield* Effect.forkScoped(
+                Synthetic.run(c.kind, ssrcs[c.kind], (p) => session.send(c.kind, p), session.sentCounters[c.kind]),
+              )
+            }
+          }
+        }
+      }
+      recorder.set({ path: Option.isSome(proxy) ? "proxy" : "direct" })
+
+      const session = media
+      // The join ends here: its report's total is the join time, whatever media does later.
+      const report = yield* recorder.report
+      const finalReport = Effect.gen(function* () {
+        if (session === undefined) return report
+        const roster = yield* onMmr(ask(placement.subject, new Roster({ meeting: options.meeting }), { timeout: "1 second" })).pipe(
+          Effect.orElseSucceed(() => []),
+        )
+        const bySsrc = new Map<number, string>()
+        for (const p of roster) for (const kind of mediaKinds) if (p.ssrcs?.[kind] !== undefined) bySsrc.set(p.ssrcs[kind]! >>> 0, p.name)
+        return { ...report, media: session.report((ssrc) => bySsrc.get(ssrc)) }
+      })
       return {
-        report: yield* recorder.report,
+        report,
         info,
         joined,
         zone: placement.zone,
         mmr: placement.mmr,
         bus,
+        media,
+        finalReport,
       } satisfies JoinSession
     }).pipe(withCorrelationId(`join-${info.participant.id}`))
   })

@@ -61,5 +61,15 @@ export class NoMmrAvailable extends Data.TaggedError("NoMmrAvailable")<{
   }
 }
 
+/** An MMR took us, but no transport carried media to it. @category errors */
+export class MediaUnreachable extends Data.TaggedError("MediaUnreachable")<{
+  readonly detail: string
+  readonly report: JoinReport
+}> {
+  override get message(): string {
+    return `media could not reach the MMR: ${this.detail}`
+  }
+}
+
 /** @category errors */
-export type JoinError = MeetingNotFound | AccessDenied | LookupFailed | ZonesUnreachable | NoMmrAvailable
+export type JoinError = MeetingNotFound | AccessDenied | LookupFailed | ZonesUnreachable | NoMmrAvailable | MediaUnreachable

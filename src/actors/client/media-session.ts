@@ -1,0 +1,148 @@
+/**
+ * A client's media once connected: one socket per kind; what arrives is
+ * counted per sender (by SSRC, RFC 3550 loss and jitter) and handed to
+ * whoever listens; keepalives go out when a socket has been quiet; a socket
+ * that hears nothing (no media, no keepalive) for the silence time is closed.
+ *
+ * @since 0.1.0
+ */
+import { randomBytes } from "node:crypto"
+import type { Scope } from "effect"
+import { Effect, Schedule } from "effect"
+import type { MediaKindReport } from "../../protocol/join-report.js"
+import type { MediaKind } from "../../protocol/media.js"
+import { clockRate } from "../../protocol/media.js"
+import { SourceStats, isRtp, ssrc as ssrcOf } from "../../protocol/rtp.js"
+import * as Stun from "../../protocol/stun.js"
+import type { MediaSocket } from "../../transports/media/client.js"
+
+/** @category models */
+export interface KindConnection {
+  readonly kind: MediaKind
+  readonly socket: MediaSocket
+  readonly dscp: number
+}
+
+/** @category models */
+export interface MediaSession {
+  readonly kinds: ReadonlyArray<MediaKind>
+  /** Sends one RTP packet of `kind`; false when dropped or closed. */
+  readonly send: (kind: MediaKind, packet: Buffer) => boolean
+  /** Calls `handler` with every RTP packet of `kind` that arrives. */
+  readonly onReceive: (kind: MediaKind, handler: (packet: Buffer) => void) => void
+  /** Packets sent so far, per kind (the synthetic sender counts into these). */
+  readonly sentCounters: Readonly<Record<MediaKind, { count: number }>>
+  /** Per-kind report; `senderOf` names the participant behind an SSRC. */
+  readonly report: (senderOf: (ssrc: number) => string | undefined) => ReadonlyArray<MediaKindReport>
+}
+
+interface KindState {
+  readonly connection: KindConnection
+  readonly sources: Map<number, SourceStats>
+  readonly listeners: Array<(packet: Buffer) => void>
+  lastHeard: number
+  lastSent: number
+  status: string
+}
+
+/**
+ * Runs the session for the life of the scope; closing the scope closes the sockets.
+ *
+ * @category constructors
+ */
+export const start = (
+  connections: ReadonlyArray<KindConnection>,
+  options: { readonly keepaliveMs?: number; readonly silenceMs?: number } = {},
+): Effect.Effect<MediaSession, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const keepaliveMs = options.keepaliveMs ?? 1000
+    const silenceMs = options.silenceMs ?? 3000
+    const indication = Stun.bindingIndication(randomBytes(12))
+    const states = new Map<MediaKind, KindState>()
+    const sentCounters = { audio: { count: 0 }, video: { count: 0 }, content: { count: 0 } }
+
+    for (const connection of connections) {
+      const state: KindState = {
+        connection,
+        sources: new Map(),
+        listeners: [],
+        lastHeard: performance.now(),
+        lastSent: performance.now(),
+        status: "open",
+      }
+      states.set(connection.kind, state)
+      connection.socket.onPacket((packet) => {
+        state.lastHeard = performance.now()
+        if (!isRtp(packet)) return // keepalives and stray STUN answers
+        const ssrc = ssrcOf(packet)
+        let stats = state.sources.get(ssrc)
+        if (stats === undefined) state.sources.set(ssrc, (stats = new SourceStats(clockRate[connection.kind])))
+        stats.update(packet, state.lastHeard)
+        for (const l of state.listeners) l(packet)
+      })
+      connection.socket.onClose((reason) => {
+        if (state.status === "open") state.status = `closed: ${reason}`
+      })
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const s of states.values()) s.connection.socket.close()
+      }),
+    )
+
+    const housekeeping = Effect.sync(() => {
+      const now = performance.now()
+      for (const s of states.values()) {
+        if (s.status !== "open") continue
+        if (now - s.lastHeard > silenceMs) {
+          s.status = `closed: silent for ${Math.round(now - s.lastHeard)} ms`
+          s.connection.socket.close()
+        } else if (now - s.lastSent >= keepaliveMs) {
+          s.lastSent = now
+          s.connection.socket.send(indication)
+        }
+      }
+    })
+    yield* housekeeping.pipe(Effect.repeat(Schedule.spaced(Math.min(250, keepaliveMs / 2))), Effect.forkScoped)
+
+    return {
+      kinds: connections.map((c) => c.kind),
+      send: (kind, packet) => {
+        const s = states.get(kind)
+        if (s === undefined || s.status !== "open") return false
+        s.lastSent = performance.now()
+        return s.connection.socket.send(packet)
+      },
+      onReceive: (kind, handler) => void states.get(kind)?.listeners.push(handler),
+      sentCounters,
+      report: (senderOf) =>
+        [...states.values()].map((s): MediaKindReport => {
+          let received = 0
+          let expected = 0
+          let lost = 0
+          let jitter = 0
+          const receivedFrom: Record<string, number> = {}
+          for (const [ssrc, stats] of s.sources) {
+            received += stats.packets
+            expected += stats.expected
+            lost += stats.lost
+            jitter += stats.jitterMs
+            const who = senderOf(ssrc) ?? `ssrc:${ssrc}`
+            receivedFrom[who] = (receivedFrom[who] ?? 0) + stats.packets
+          }
+          return {
+            kind: s.connection.kind,
+            transport: s.connection.socket.transport,
+            dscp: s.connection.dscp,
+            marked: s.connection.socket.marked,
+            local: s.connection.socket.local,
+            sent: sentCounters[s.connection.kind].count,
+            received,
+            receivedFrom,
+            loss: expected === 0 ? 0 : Math.round((lost / expected) * 10_000) / 10_000,
+            jitterMs: s.sources.size === 0 ? 0 : Math.round((jitter / s.sources.size) * 100) / 100,
+            status: s.status,
+          }
+        }),
+    }
+  })
