@@ -22,6 +22,20 @@ export const isRtp = (packet: Uint8Array): boolean => {
   return packet.length >= HEADER_SIZE + 4 * (packet[0]! & 0x0f)
 }
 
+/**
+ * Does this look like an RTCP compound packet's first part (RFC 3550 §6,
+ * multiplexed with RTP per RFC 5761): version 2, a control packet type
+ * (SR, RR, SDES, BYE, APP, RTPFB, PSFB: 200–206), and a length that fits?
+ *
+ * @category parsing
+ */
+export const isRtcp = (packet: Uint8Array): boolean => {
+  if (packet.length < 8 || packet[0]! >> 6 !== 2) return false
+  const pt = packet[1]!
+  if (pt < 200 || pt > 206) return false
+  return ((packet[2]! << 8) | packet[3]!) * 4 + 4 <= packet.length
+}
+
 /** @category parsing */
 export const sequenceNumber = (packet: Uint8Array): number => (packet[2]! << 8) | packet[3]!
 /** @category parsing */

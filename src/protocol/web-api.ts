@@ -4,6 +4,7 @@
  *   POST /api/meetings                    CreateMeeting → MeetingView (201)
  *   GET  /api/meetings/:id                MeetingView
  *   GET  /api/meetings/:id/join-info      JoinInfo     (passcode: X-Meeting-Passcode header or ?passcode=)
+ *   GET  /relay                           WebSocket: the client relay (protocol/relay.ts)
  *
  * Errors are `{ "error": { "code", "message", "field"? } }` with 400 (naming
  * the field), 403 (passcode), 404 (unknown meeting).
@@ -69,6 +70,8 @@ export const JoinInfo = Schema.Struct({
   /** Best first: nearest healthy zone, by Geo-IP. */
   zones: Schema.Array(ZoneInfo),
   tunnels: Schema.Array(TunnelInfo),
+  /** Control requests over TLS (WebSocket), for clients that cannot reach NATS. */
+  relay: Schema.String,
   webClientUrl: Schema.String,
   joinToken: Schema.String,
   /** Epoch seconds. */

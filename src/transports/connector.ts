@@ -1,7 +1,8 @@
 /**
- * How a client reaches the control plane a lookup pointed it to: given a
- * zone's NATS endpoints, a ControlBus. Over NATS, one connection per distinct
- * set of endpoints, closed with the scope; in one process, the shared bus.
+ * How a client reaches the control plane a lookup pointed it to: NATS when
+ * it can; otherwise the web tier's relay, over TLS (WebSocket) — always so
+ * behind an HTTP proxy, and as the fallback when NATS does not answer (only
+ * TLS gets through). In one process, the shared bus.
  *
  * @since 0.1.0
  */
@@ -12,39 +13,87 @@ import type { ControlBusShape } from "../runtime/ControlBus.js"
 import { ControlBus } from "../runtime/ControlBus.js"
 import * as NatsBus from "./nats/bus.js"
 import { connectScoped } from "./nats/connection.js"
+import type { ProxyTarget } from "./proxy.js"
+import * as Relay from "./relay/client.js"
+
+/** Where the control plane can be reached. @category models */
+export interface ControlTarget {
+  readonly nats: ReadonlyArray<string>
+  /** The relay's wss:// URL, when the web tier offers one. */
+  readonly relay: string | undefined
+}
+
+/** @category models */
+export interface ConnectOptions {
+  readonly name: string
+  readonly timeoutMs: number
+  /** Behind a proxy only the relay is tried, through it. */
+  readonly proxy?: ProxyTarget
+  readonly tls?: { readonly ca?: string; readonly insecure?: boolean }
+  /** How long NATS gets before the relay is tried. Default 1.5 s. */
+  readonly natsTimeoutMs?: number
+}
+
+/** @category models */
+export interface Connected {
+  readonly bus: ControlBusShape
+  /** What carries it: a NATS URL list, the relay URL, or "in-process". */
+  readonly via: string
+  readonly kind: "nats" | "relay" | "in-process"
+}
 
 /** @category models */
 export interface BusConnectorShape {
-  readonly connect: (
-    endpoints: ReadonlyArray<string>,
-    options: { readonly name: string; readonly timeoutMs: number },
-  ) => Effect.Effect<ControlBusShape, BusError, Scope.Scope>
+  readonly connect: (target: ControlTarget, options: ConnectOptions) => Effect.Effect<Connected, BusError, Scope.Scope>
 }
 
 /** @category tags */
 export class BusConnector extends Context.Tag("meetzone/BusConnector")<BusConnector, BusConnectorShape>() {}
 
+const viaRelay = (target: ControlTarget, options: ConnectOptions, why: string) =>
+  target.relay === undefined
+    ? Effect.fail(new BusError({ operation: "connect", detail: `${why}, and the web tier offers no relay` }))
+    : Effect.map(
+        Relay.connect(target.relay, {
+          timeoutMs: options.timeoutMs,
+          ...(options.tls !== undefined ? { tls: options.tls } : {}),
+          ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
+        }),
+        (bus): Connected => ({ bus, via: target.relay!, kind: "relay" }),
+      )
+
 /**
- * New NATS connections, one per call.
+ * Real connections: NATS, or the relay.
  *
  * @category layers
  */
 export const nats: Layer.Layer<BusConnector> = Layer.succeed(BusConnector, {
-  connect: (endpoints, { name, timeoutMs }) =>
-    endpoints.length === 0
-      ? Effect.fail(new BusError({ operation: "connect", detail: "no NATS endpoint given for this zone" }))
-      : Effect.map(
-          connectScoped({ servers: endpoints, name, connectTimeoutMs: timeoutMs, maxReconnectAttempts: 10 }),
-          NatsBus.make,
-        ),
+  connect: (target, options) => {
+    if (options.proxy !== undefined) return viaRelay(target, options, "behind an HTTP proxy")
+    if (target.nats.length === 0) return viaRelay(target, options, "no NATS endpoint given")
+    const direct = Effect.map(
+      connectScoped({
+        servers: target.nats,
+        name: options.name,
+        connectTimeoutMs: Math.min(options.natsTimeoutMs ?? 1500, options.timeoutMs),
+        maxReconnectAttempts: 10,
+      }),
+      (nc): Connected => ({ bus: NatsBus.make(nc), via: target.nats.join(","), kind: "nats" }),
+    )
+    return Effect.catchAll(direct, (e) =>
+      target.relay === undefined ? Effect.fail(e) : viaRelay(target, options, `NATS unreachable (${e.detail})`),
+    )
+  },
 })
 
 /**
- * The bus already in context, whatever the endpoints (single-process topologies).
+ * The bus already in context, whatever the target (single-process topologies).
  *
  * @category layers
  */
 export const shared: Layer.Layer<BusConnector, never, ControlBus> = Layer.effect(
   BusConnector,
-  Effect.map(ControlBus, (bus) => ({ connect: () => Effect.succeed(bus) })),
+  Effect.map(ControlBus, (bus) => ({
+    connect: () => Effect.succeed({ bus, via: "in-process", kind: "in-process" } satisfies Connected),
+  })),
 )

@@ -17,8 +17,8 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
 
 describe("meetzone CLI", () => {
   it("up --demo starts its own nats-server, joins two clients to one MMR, and exits 0", async () => {
-    const { code, stdout } = await run(["up", "--config", "examples/single-host.yaml", "--demo"])
-    expect(code).toBe(0)
+    const { code, stdout, stderr } = await run(["up", "--config", "examples/single-host.yaml", "--demo"])
+    expect(code, `${stdout}\n${stderr}`).toBe(0)
     expect(stdout).toMatch(/control plane: NATS nats:\/\/127\.0\.0\.1:\d+ \(started for this run\)/)
     expect(stdout.match(/^ {2}(mmr|zone controller|web lookup) /gm)?.length).toBe(9)
     expect(stdout.match(/^joined meeting \d+ as (Ada|Grace): direct, zone \S+, MMR \S+/gm)).toHaveLength(2)
@@ -27,7 +27,7 @@ describe("meetzone CLI", () => {
 
   it("up --demo falls back to the in-process bus without nats-server, and says so", async () => {
     const { code, stdout, stderr } = await run(["up", "--demo"], { NATS_SERVER_BIN: "none" })
-    expect(code).toBe(0)
+    expect(code, `${stdout}\n${stderr}`).toBe(0)
     expect(stdout).toContain("control plane: in-process (no nats-server found)")
     expect(stderr).toContain("nats-server not found")
     expect(stdout).toMatch(/demo: both participants are on \S+/)

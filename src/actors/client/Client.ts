@@ -30,6 +30,7 @@ import { ask } from "../../runtime/Ask.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
 import { withCorrelationId } from "../../runtime/Correlation.js"
+import type { ConnectOptions } from "../../transports/connector.js"
 import { BusConnector } from "../../transports/connector.js"
 import { randomBytes } from "node:crypto"
 import { AccessDenied, LookupFailed, MediaUnreachable, MeetingNotFound, NoMmrAvailable, ZonesUnreachable } from "./errors.js"
@@ -211,7 +212,17 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
           "zone-selection",
           (phase) =>
             Effect.gen(function* () {
-              const buses = yield* connectZones(connector, info.zones, selectionOptions.deadlineMs, phase)
+              const buses = yield* connectZones(
+                connector,
+                info,
+                {
+                  name: "meetzone-client",
+                  timeoutMs: selectionOptions.deadlineMs,
+                  ...(options.tls !== undefined ? { tls: options.tls } : {}),
+                  ...(Option.isSome(proxy) ? { proxy: { url: proxy.value.url, authorization: proxy.value.authorization } } : {}),
+                },
+                phase,
+              )
               const chosen = yield* ZoneProbe.selectZone(
                 info.zones,
                 (z) => buses.get(z.id),
@@ -349,13 +360,13 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
 /** One bus per distinct endpoint set; a zone whose connect fails has none (its probes are not sent). */
 const connectZones = (
   connector: typeof BusConnector.Service,
-  zones: ReadonlyArray<ZoneInfo>,
-  timeoutMs: number,
+  info: JoinInfo,
+  options: ConnectOptions,
   phase: PhaseRecorder,
 ) =>
   Effect.gen(function* () {
     const byEndpoints = new Map<string, Array<ZoneInfo>>()
-    for (const z of zones) {
+    for (const z of info.zones) {
       const key = [...z.nats].sort().join(",")
       byEndpoints.set(key, [...(byEndpoints.get(key) ?? []), z])
     }
@@ -364,9 +375,18 @@ const connectZones = (
       byEndpoints,
       ([key, group]) =>
         phase
-          .attempt(key === "" ? "in-process" : key, "connect", connector.connect(group[0]!.nats, { name: "meetzone-client", timeoutMs }))
+          .attempt(
+            options.proxy !== undefined ? `${info.relay} via ${options.proxy.url}` : key === "" ? "in-process" : key,
+            "connect",
+            connector.connect({ nats: group[0]!.nats, relay: info.relay }, options),
+          )
           .pipe(
-            Effect.map((bus) => group.forEach((z) => buses.set(z.id, bus))),
+            Effect.tap((c) =>
+              Effect.map(phase.at, (at) =>
+                phase.record({ target: c.via, action: `control via ${c.kind}`, startMs: Math.round(at * 100) / 100, ms: 0, outcome: "ok" }),
+              ),
+            ),
+            Effect.map((c) => group.forEach((z) => buses.set(z.id, c.bus))),
             Effect.ignore,
           ),
       { concurrency: "unbounded", discard: true },

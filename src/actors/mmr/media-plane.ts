@@ -229,21 +229,25 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
         }
       }
 
-    udp = yield* Effect.acquireRelease(
-      Effect.tryPromise({
+    // UDP and TCP share one port number. With an ephemeral port, the number UDP
+    // got may be taken for TCP by someone else: then try another pair (bounded).
+    const openPair = Effect.gen(function* () {
+      const u = yield* Effect.tryPromise({
         try: () => Udp.open({ host: config.bindHost, port: config.port, onMessage: onDatagram }),
         catch: (e) => new MediaPlaneError({ detail: `UDP ${config.bindHost}:${config.port}: ${String(e)}` }),
-      }),
-      (u) => Effect.promise(() => u.close()),
+      })
+      const t = yield* Effect.tryPromise({
+        try: () => Stream.listen({ host: config.bindHost, port: u.port, onConnection: onStream("tcp") }),
+        catch: (e) => new MediaPlaneError({ detail: `TCP ${config.bindHost}:${u.port}: ${String(e)}` }),
+      }).pipe(Effect.onError(() => Effect.promise(() => u.close())))
+      return { u, t }
+    })
+    const pair = yield* Effect.acquireRelease(
+      config.port === 0 ? Effect.retry(openPair, { times: 10 }) : openPair,
+      ({ u, t }) => Effect.promise(() => Promise.all([u.close(), t.close()])),
     )
-    const tcp = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        // TCP takes the port UDP got, so clients dial one number for both.
-        try: () => Stream.listen({ host: config.bindHost, port: udp!.port, onConnection: onStream("tcp") }),
-        catch: (e) => new MediaPlaneError({ detail: `TCP ${config.bindHost}:${udp!.port}: ${String(e)}` }),
-      }),
-      (l) => Effect.promise(() => l.close()),
-    )
+    udp = pair.u
+    const tcp = pair.t
     const tls = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => Stream.listen({ host: config.bindHost, port: config.tlsPort, tls: config.tls, onConnection: onStream("tls") }),

@@ -14,7 +14,7 @@ import { frame } from "../../protocol/framing.js"
 import type { MediaKind, MediaTransport } from "../../protocol/media.js"
 import { clockRate, mediaKinds, transportOrder } from "../../protocol/media.js"
 import type { MediaTokenIssuer, MediaTokenSet } from "../../protocol/media-token.js"
-import { SourceStats, isRtp, ssrc as ssrcOf } from "../../protocol/rtp.js"
+import { SourceStats, isRtcp, isRtp, ssrc as ssrcOf } from "../../protocol/rtp.js"
 
 /**
  * One media connection, as a transport gives it to the SFU.
@@ -90,6 +90,8 @@ export interface SfuCounters {
   replayed: number
   /** Tokens for participants not (or no longer) in the meeting. */
   unknownParticipant: number
+  /** Packets from bound connections with an SSRC their participant did not declare. */
+  refused: number
   forwarded: number
   closedSilent: number
 }
@@ -132,6 +134,7 @@ export class Sfu {
     expired: 0,
     replayed: 0,
     unknownParticipant: 0,
+    refused: 0,
     forwarded: 0,
     closedSilent: 0,
   }
@@ -260,9 +263,14 @@ export class Sfu {
       const declared = from.participant.ssrcs[from.kind]
       if (declared !== undefined && ssrcOf(packet) !== declared >>> 0) {
         stats.refused++
+        this.counters.refused++
         return
       }
       stats.source.update(packet, now)
+    } else if (!isRtcp(packet)) {
+      // Neither RTP nor RTCP, even from a bound participant: nobody else gets it.
+      this.counters.malformed++
+      return
     }
     stats.packetsIn++
     stats.bytesIn += packet.length

@@ -8,6 +8,8 @@
  *                                        health), tunnels, web-client URL, and a
  *                                        signed, expiring join token
  *                                        (403 passcode, 404 unknown)
+ *   GET  /relay                        → WebSocket: control requests for clients
+ *                                        that cannot reach NATS (policy-checked)
  *   GET  /healthz                      → 200
  *
  * Anything malformed is a 400 naming the field; nothing malformed is fatal.
@@ -30,7 +32,10 @@ import { JoinTokens } from "../../protocol/token.js"
 import { CreateMeeting, JoinInfoQuery } from "../../protocol/web-api.js"
 import type { JoinInfo, MeetingView, ZoneInfo } from "../../protocol/web-api.js"
 import type { GeoPoint } from "../../protocol/zone.js"
+import { clientPolicy } from "../../protocol/relay.js"
+import { ControlBus } from "../../runtime/ControlBus.js"
 import type { KeyValue } from "../../runtime/KeyValue.js"
+import * as RelayServer from "../../transports/relay/server.js"
 import type { TlsIdentity } from "../../transports/tls.js"
 import * as PresenceView from "../presence-view.js"
 import * as Stores from "../stores.js"
@@ -121,10 +126,12 @@ const readJsonBody = Effect.gen(function* () {
  */
 export const start = (
   config: WebLookupConfig,
-): Effect.Effect<WebLookupHandle, KvError | ServeError, KeyValue | JoinTokens | GeoLocator | Scope.Scope> =>
+): Effect.Effect<WebLookupHandle, KvError | ServeError, ControlBus | KeyValue | JoinTokens | GeoLocator | Scope.Scope> =>
   Effect.gen(function* () {
     const tokens = yield* JoinTokens
     const geo = yield* GeoLocator
+    const bus = yield* ControlBus
+    const policy = clientPolicy(config.subjects.prefix)
     const stores = yield* Stores.open({ buckets: config.buckets, presenceTtl: config.presenceTtl, replicas: config.replicas })
     const presenceTtl = config.presenceTtl ?? "3 seconds"
     const presence = yield* PresenceView.watch(stores, presenceTtl)
@@ -210,6 +217,7 @@ export const start = (
         },
         zones,
         tunnels: tunnels.map((t) => ({ id: t.id, url: t.url })),
+        relay: `${publicUrl!.replace(/^http/, "ws")}/relay`,
         webClientUrl: `${publicUrl}/j/${id}`,
         joinToken: token,
         expiresAt: claims.expiresAt,
@@ -222,6 +230,15 @@ export const start = (
       HttpRouter.get("/api/meetings/:id", getMeeting),
       HttpRouter.get("/api/meetings/:id/join-info", joinInfo),
       HttpRouter.get("/healthz", Effect.succeed(reply(200, { ok: true }))),
+      HttpRouter.get(
+        "/relay",
+        Effect.gen(function* () {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          const socket = yield* request.upgrade
+          yield* RelayServer.serve(socket, { bus, policy })
+          return HttpServerResponse.empty()
+        }),
+      ),
     )
 
     const app = router.pipe(

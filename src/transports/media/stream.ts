@@ -103,10 +103,10 @@ export const listen = (options: {
   new Promise((resolve, reject) => {
     const secureContext = options.tls === undefined ? undefined : createSecureContext({ cert: options.tls.cert, key: options.tls.key })
     const highWater = options.highWater ?? 256 * 1024
-    let count = 0
+    const open = new Set<Socket>()
     const server = createServer((raw) => {
-      count++
-      raw.once("close", () => count--)
+      open.add(raw)
+      raw.once("close", () => open.delete(raw))
       if (secureContext === undefined) {
         connection(raw, raw, options.onConnection, highWater)
         return
@@ -124,8 +124,14 @@ export const listen = (options: {
       const address = server.address()
       resolve({
         port: typeof address === "object" && address !== null ? address.port : options.port,
-        connections: () => count,
-        close: () => new Promise((done) => server.close(() => done())),
+        connections: () => open.size,
+        // server.close waits for every connection to end: end them, or a
+        // listener with connected clients could never stop.
+        close: () =>
+          new Promise((done) => {
+            server.close(() => done())
+            for (const raw of open) raw.destroy()
+          }),
       })
     })
   })

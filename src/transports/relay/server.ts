@@ -1,0 +1,77 @@
+/**
+ * The relay's server side: one WebSocket, requests checked against the
+ * policy and forwarded over the ControlBus, answers sent back as they come.
+ * A connection gets at most `maxInFlight` requests at once; a bad message is
+ * answered with a BadRequest and the connection goes on.
+ *
+ * @since 0.1.0
+ */
+import type { Socket } from "@effect/platform/Socket"
+import { Effect, Either, Schema } from "effect"
+import type { RelayPolicy, RelayReply } from "../../protocol/relay.js"
+import { RelayRequest } from "../../protocol/relay.js"
+import type { ControlBusShape } from "../../runtime/ControlBus.js"
+
+const decodeRequest = Schema.decodeUnknownEither(Schema.parseJson(RelayRequest))
+const text = new TextDecoder()
+
+/** What went over one relay connection. @category models */
+export interface RelayStats {
+  requests: number
+  forbidden: number
+  bad: number
+}
+
+/**
+ * Serves one connection until it closes.
+ *
+ * @category serving
+ */
+export const serve = (
+  socket: Socket,
+  options: { readonly bus: ControlBusShape; readonly policy: RelayPolicy; readonly maxInFlight?: number; readonly stats?: RelayStats },
+): Effect.Effect<void, never> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const write = yield* socket.writer
+      const send = (reply: RelayReply) => write(JSON.stringify(reply)).pipe(Effect.ignore)
+      const maxInFlight = options.maxInFlight ?? 64
+      const stats = options.stats ?? { requests: 0, forbidden: 0, bad: 0 }
+      let inFlight = 0
+
+      yield* socket
+        .runRaw((raw) => {
+          const decoded = decodeRequest(typeof raw === "string" ? raw : text.decode(raw))
+          if (Either.isLeft(decoded)) {
+            stats.bad++
+            return send({ id: null, error: { _tag: "BadRequest", detail: decoded.left.message.slice(0, 300) } })
+          }
+          const request = decoded.right
+          const data = Buffer.from(request.data, "base64")
+          let tag = ""
+          try {
+            tag = String((JSON.parse(data.toString("utf8")) as { _tag?: unknown })._tag ?? "")
+          } catch {
+            // not JSON: no tag, so not allowed
+          }
+          if (!options.policy.allows(request.subject, tag)) {
+            stats.forbidden++
+            return send({ id: request.id, error: { _tag: "Forbidden", detail: `${tag || "this"} may not be sent to ${request.subject}` } })
+          }
+          if (inFlight >= maxInFlight) {
+            return send({ id: request.id, error: { _tag: "Overloaded", detail: `more than ${maxInFlight} requests at once` } })
+          }
+          inFlight++
+          stats.requests++
+          return options.bus.request(request.subject, data, { timeoutMs: request.timeoutMs }).pipe(
+            Effect.matchEffect({
+              onSuccess: (reply) => send({ id: request.id, data: Buffer.from(reply.data).toString("base64") }),
+              onFailure: (e) => send({ id: request.id, error: { _tag: e._tag, detail: e.message } }),
+            }),
+            Effect.ensuring(Effect.sync(() => void inFlight--)),
+            Effect.forkScoped,
+          )
+        })
+        .pipe(Effect.ignore)
+    }),
+  )

@@ -1,0 +1,148 @@
+/**
+ * An MMR's media listeners with raw sockets on loopback: binding, refusals,
+ * forwarding across transports, slow receivers, silence and keepalives.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import type { Socket } from "node:net"
+import { connect } from "node:net"
+import { Effect } from "effect"
+import { frame } from "../../src/protocol/framing.js"
+import * as Stun from "../../src/protocol/stun.js"
+import { MEETING, bind, joined, open, peer, plane, senderOf, until } from "../support/media-peer.js"
+
+describe("MMR media listeners", () => {
+  it.scopedLive("forward each participant's packets to every other, across UDP, TCP and TLS", () =>
+    Effect.gen(function* () {
+      const p = yield* plane()
+      const udp = yield* joined(p, "u", "audio", "udp")
+      const tcp = yield* joined(p, "t", "audio", "tcp")
+      const tls = yield* joined(p, "s", "audio", "tls")
+      for (const sender of [udp, tcp, tls]) sender.send(20)
+      yield* until(() => [udp, tcp, tls].every((x) => x.received.length === 40), "40 packets each")
+      for (const receiver of [udp, tcp, tls]) {
+        const from = new Set(receiver.received.map(senderOf))
+        expect(from.has(receiver.ssrc)).toBe(false) // never its own
+        expect(from.size).toBe(2)
+      }
+      const stats = p.media.sfu.participantStats(MEETING, "t")!.audio
+      expect(stats).toMatchObject({ packetsIn: 20, packetsOut: 40, drops: 0 })
+      expect(stats.source.loss).toBe(0)
+      expect(p.media.sfu.bindings()).toEqual({ udp: 1, tcp: 1, tls: 1 })
+    }),
+  )
+
+  it.scopedLive("refuse forged, expired, replayed and wrong-transport tokens with STUN errors, and count each", () =>
+    Effect.gen(function* () {
+      const p = yield* plane()
+      const tokens = p.media.sfu.admit(MEETING, "ada", {})
+      const ask = (token: string) =>
+        Effect.flatMap(open(p, "udp"), (s) => Effect.map(bind(peer(s), token), (m) => Stun.errorCode(m)?.code ?? "ok"))
+
+      expect(yield* ask(tokens.audio.udp)).toBe("ok")
+      expect(yield* ask(tokens.audio.udp)).toBe(438) // replayed
+      expect(yield* ask(tokens.video.tcp)).toBe(401) // a TCP token on UDP
+      const [payload, signature] = tokens.video.udp.split(".") as [string, string]
+      const tampered = Buffer.from(payload, "base64url").toString().replace('"video"', '"audio"')
+      expect(yield* ask(`${Buffer.from(tampered).toString("base64url")}.${signature}`)).toBe(401) // forged
+      expect(yield* ask("not-a-token")).toBe(400)
+      const other = yield* plane()
+      expect(yield* ask(other.media.sfu.admit(MEETING, "ada", {}).audio.udp)).toBe(401) // another MMR's
+      expect(p.media.sfu.counters).toMatchObject({ bound: 1, replayed: 1, forged: 3, malformed: 1 })
+    }),
+  )
+
+  it.scopedLive("answer a retransmitted Binding Request again instead of calling it a replay", () =>
+    Effect.gen(function* () {
+      const p = yield* plane()
+      const tokens = p.media.sfu.admit(MEETING, "ada", {})
+      const ada = peer(yield* open(p, "udp"))
+      const transaction = Buffer.alloc(12, 7)
+      expect((yield* bind(ada, tokens.audio.udp, transaction)).type).toBe(Stun.Type.BindingSuccess)
+      expect((yield* bind(ada, tokens.audio.udp, transaction)).type).toBe(Stun.Type.BindingSuccess)
+      expect(p.media.sfu.counters.replayed).toBe(0)
+    }),
+  )
+
+  it.scopedLive("drop and count RTP from a source that never bound, forwarding none of it", () =>
+    Effect.gen(function* () {
+      const p = yield* plane()
+      const listener = yield* joined(p, "l", "audio", "udp")
+      const stranger = peer(yield* open(p, "udp"))
+      stranger.send(50)
+      yield* until(() => p.media.sfu.counters.unbound === 50, "50 unbound packets counted")
+      expect(listener.received).toEqual([])
+      // Over TCP, RTP before a binding hangs up the connection.
+      const rude = yield* open(p, "tcp")
+      let closed = false
+      rude.onClose(() => void (closed = true))
+      peer(rude).send(1)
+      yield* until(() => closed, "the rude connection closed")
+    }),
+  )
+
+  it.scopedLive("refuse packets whose SSRC is not the one the participant declared", () =>
+    Effect.gen(function* () {
+      const p = yield* plane()
+      const listener = yield* joined(p, "l", "audio", "udp")
+      const ada = yield* joined(p, "ada", "audio", "udp")
+      const spoof = peer(ada.socket, 12345)
+      spoof.send(5)
+      ada.send(5)
+      yield* until(() => listener.received.length === 5, "the five honest packets")
+      expect(new Set(listener.received.map(senderOf))).toEqual(new Set([ada.ssrc]))
+      expect(p.media.sfu.participantStats(MEETING, "ada")!.audio.refused).toBe(5)
+    }),
+  )
+
+  it.scopedLive("give a slow TCP receiver drops instead of an ever-growing buffer, and keep serving the others", () =>
+    Effect.gen(function* () {
+      const p = yield* plane()
+      const fast = yield* joined(p, "fast", "video", "udp")
+      const sender = yield* joined(p, "sender", "video", "udp")
+      // The slow receiver binds over TCP, then stops reading: its kernel buffers fill, then the MMR's.
+      const tokens = p.media.sfu.admit(MEETING, "slow", {})
+      const slow = yield* Effect.acquireRelease(
+        Effect.async<Socket>((resume) => {
+          const s = connect(p.media.endpoints.port, "127.0.0.1", () => resume(Effect.succeed(s)))
+        }),
+        (s) => Effect.sync(() => s.destroy()),
+      )
+      slow.write(frame(Stun.bindingRequest(Buffer.alloc(12, 1), tokens.video.tcp)))
+      yield* Effect.async<void>((resume) => void slow.once("data", () => resume(Effect.void)))
+      slow.pause()
+
+      for (let burst = 0; burst < 100; burst++) {
+        sender.send(100, 1200)
+        yield* Effect.sleep("5 millis")
+      }
+      // Loopback UDP may lose a few under a loaded machine; the MMR itself must not.
+      yield* until(() => fast.received.length >= 9_900, "the fast receiver keeps getting video", 1000)
+      const stats = p.media.sfu.participantStats(MEETING, "slow")!.video
+      expect(stats.drops).toBeGreaterThan(0)
+      expect(stats.packetsOut + stats.drops).toBe(10_000)
+      // What waits for the slow receiver stays near the 256 KiB bound, not the 12 MB sent.
+      expect(stats.packetsOut * 1202).toBeLessThan(12_000_000)
+    }),
+  )
+
+  it.scopedLive("close a connection silent for the configured time, and keep a quiet one alive with keepalives", () =>
+    Effect.gen(function* () {
+      const p = yield* plane({ silenceMs: 400, keepaliveMs: 100 })
+      const quiet = yield* joined(p, "quiet", "audio", "udp")
+      const silent = yield* joined(p, "silent", "audio", "tcp")
+      let silentClosed = false
+      silent.socket.onClose(() => void (silentClosed = true))
+      // quiet answers keepalives with keepalives; silent says nothing at all.
+      const indication = Stun.bindingIndication(Buffer.alloc(12))
+      for (let i = 0; i < 12; i++) {
+        quiet.socket.send(indication)
+        yield* Effect.sleep("100 millis")
+      }
+      expect(silentClosed).toBe(true)
+      expect(p.media.sfu.counters.closedSilent).toBe(1)
+      expect(p.media.sfu.bindings()).toEqual({ udp: 1, tcp: 0, tls: 0 })
+      expect(quiet.stun.filter((m) => m.type === Stun.Type.BindingIndication).length).toBeGreaterThan(3)
+    }),
+  )
+})
+
