@@ -118,8 +118,10 @@ describe("MMR media listeners", () => {
       // Loopback UDP may lose a few under a loaded machine; the MMR itself must not.
       yield* until(() => fast.received.length >= 9_900, "the fast receiver keeps getting video", 1000)
       const stats = p.media.sfu.participantStats(MEETING, "slow")!.video
+      const received = p.media.sfu.participantStats(MEETING, "sender")!.video.packetsIn
       expect(stats.drops).toBeGreaterThan(0)
-      expect(stats.packetsOut + stats.drops).toBe(10_000)
+      // Every packet the MMR got for the slow receiver was either written or dropped and counted.
+      expect(stats.packetsOut + stats.drops).toBe(received)
       // What waits for the slow receiver stays near the 256 KiB bound, not the 12 MB sent.
       expect(stats.packetsOut * 1202).toBeLessThan(12_000_000)
     }),
