@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { createConnection } from "node:net"
 import type { Scope } from "effect"
 import { Context, Effect, Layer } from "effect"
 import { BusError } from "../protocol/errors.js"
@@ -63,6 +64,37 @@ const viaRelay = (target: ControlTarget, options: ConnectOptions, why: string) =
       )
 
 /**
+ * Can a TCP connection to one of `urls` open within `timeoutMs`? Checked
+ * before nats.js dials: when a firewall silently drops the SYN, nats.js's
+ * connect timeout leaves its socket pending, which keeps a process alive
+ * until the kernel gives up (minutes).
+ */
+const reachable = (urls: ReadonlyArray<string>, timeoutMs: number) =>
+  Effect.async<boolean>((resume) => {
+    const sockets = urls.map((u) => {
+      const url = new URL(u.includes("://") ? u : `nats://${u}`)
+      return createConnection({ host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 4222) })
+    })
+    let pending = sockets.length
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      for (const s of sockets) s.destroy()
+      resume(Effect.succeed(ok))
+    }
+    const timer = setTimeout(() => done(false), timeoutMs)
+    for (const s of sockets) {
+      s.once("connect", () => done(true))
+      s.once("error", () => {
+        if (--pending === 0) done(false)
+      })
+    }
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      for (const s of sockets) s.destroy()
+    })
+  })
+
+/**
  * Real connections: NATS, or the relay.
  *
  * @category layers
@@ -71,14 +103,19 @@ export const nats: Layer.Layer<BusConnector> = Layer.succeed(BusConnector, {
   connect: (target, options) => {
     if (options.proxy !== undefined) return viaRelay(target, options, "behind an HTTP proxy")
     if (target.nats.length === 0) return viaRelay(target, options, "no NATS endpoint given")
-    const direct = Effect.map(
-      connectScoped({
+    const natsTimeoutMs = Math.min(options.natsTimeoutMs ?? 1500, options.timeoutMs)
+    const direct = Effect.flatMap(reachable(target.nats, natsTimeoutMs), (ok) =>
+      ok
+        ? Effect.void
+        : Effect.fail(new BusError({ operation: "connect", detail: `no TCP answer from ${target.nats.join(", ")} in ${natsTimeoutMs} ms` })),
+    ).pipe(
+      Effect.zipRight(connectScoped({
         servers: target.nats,
         name: options.name,
-        connectTimeoutMs: Math.min(options.natsTimeoutMs ?? 1500, options.timeoutMs),
+        connectTimeoutMs: natsTimeoutMs,
         maxReconnectAttempts: 10,
-      }),
-      (nc): Connected => ({ bus: NatsBus.make(nc), via: target.nats.join(","), kind: "nats" }),
+      })),
+      Effect.map((nc): Connected => ({ bus: NatsBus.make(nc), via: target.nats.join(","), kind: "nats" })),
     )
     return Effect.catchAll(direct, (e) =>
       target.relay === undefined ? Effect.fail(e) : viaRelay(target, options, `NATS unreachable (${e.detail})`),

@@ -1,0 +1,209 @@
+/**
+ * The connection process across a real network boundary: the client runs
+ * (as the `meetzone` CLI) in a network namespace of its own, joined to the
+ * servers by a veth pair, with nftables rules making each condition. The join
+ * report must show the path the network allows. Needs root.
+ *
+ *   nothing blocked                  → UDP (and tcpdump sees each kind's DSCP, both ways)
+ *   UDP to the media ports blocked   → TCP
+ *   only TLS ports open              → TLS (control through the relay)
+ *   only an HTTP proxy reachable     → TLS through the proxy (tinyproxy), HTTPS_PROXY set
+ */
+import { spawn } from "node:child_process"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { expect, layer } from "@effect/vitest"
+import { Context, Effect, Layer, Option } from "effect"
+import * as Lookup from "../../src/actors/client/lookup.js"
+import * as ControlPlane from "../../src/apps/control-plane.js"
+import type { JoinReport } from "../../src/protocol/join-report.js"
+import * as NatsServer from "../../src/transports/nats/server.js"
+import * as Netns from "../support/netns.js"
+import * as Tinyproxy from "../support/tinyproxy.js"
+import * as TestTopology from "../support/topology.js"
+
+interface World {
+  readonly ns: Netns.Netns
+  readonly web: string
+  readonly webPort: number
+  readonly caFile: string
+  readonly meeting: string
+  readonly mediaPorts: ReadonlyArray<number>
+  readonly tlsPorts: ReadonlyArray<number>
+  readonly proxy: Tinyproxy.Tinyproxy
+}
+class TheWorld extends Context.Tag("test/TheWorld")<TheWorld, World>() {}
+
+/** Servers on this host's end of the veth, advertising that address; a client namespace. */
+const world = Layer.scoped(
+  TheWorld,
+  Effect.gen(function* () {
+    const ns = yield* Netns.create
+    const nats = yield* Effect.orDie(NatsServer.start({ host: ns.hostIp }))
+    const plane = yield* Layer.build(ControlPlane.natsLayer({ servers: nats.url, name: "net-test" }))
+    const { topology, web, tls } = yield* TestTopology.start(
+      TestTopology.twoZones({
+        prefix: "net",
+        web: [{ id: "web", host: ns.hostIp, port: 0, trustedProxies: [] }],
+        zones: [
+          {
+            id: "eu-west",
+            location: { lat: 53.35, lon: -6.26 },
+            controllers: [{ id: "c1" }, { id: "c2" }],
+            mmrs: [{ id: "net-mmr-1", bindHost: ns.hostIp }, { id: "net-mmr-2", bindHost: ns.hostIp }],
+          },
+        ],
+      }),
+      [nats.url],
+    ).pipe(Effect.provide(plane))
+    const dir = yield* Effect.acquireRelease(
+      Effect.promise(() => mkdtemp(join(tmpdir(), "meetzone-net-"))),
+      (d) => Effect.promise(() => rm(d, { recursive: true, force: true })),
+    )
+    const caFile = join(dir, "ca.pem")
+    yield* Effect.promise(() => writeFile(caFile, tls.ca))
+    const http = yield* Lookup.dispatcher(tls, Option.none())
+    const meeting = (yield* Effect.orDie(Lookup.createMeeting(http, new URL(web), { timeoutMs: 5000 }))).id
+    const proxy = yield* Tinyproxy.start({ listen: ns.hostIp, allow: ns.nsIp })
+    const media = topology.mmrs.map((m) => m.handle.media!.endpoints)
+    return {
+      ns,
+      web,
+      webPort: Number(new URL(web).port),
+      caFile,
+      meeting,
+      mediaPorts: media.map((e) => e.port),
+      tlsPorts: media.map((e) => e.tlsPort),
+      proxy,
+    }
+  }),
+)
+
+/** `meetzone client join` inside the namespace; its JSON report. */
+const joinFromNamespace = (w: World, env: Record<string, string> = {}) =>
+  Effect.gen(function* () {
+    const { code, stdout, stderr } = yield* w.ns.run(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "src/apps/meetzone.ts",
+        "client",
+        "join",
+        w.meeting,
+        "--web",
+        w.web,
+        "--ca",
+        w.caFile,
+        "--media",
+        "audio,video,content",
+        "--duration",
+        "1.5",
+        "--json",
+      ],
+      { env },
+    )
+    expect(code, `client exited ${code}\n${stdout}\n${stderr}`).toBe(0)
+    return JSON.parse(stdout.trim().split("\n").at(-1)!) as JoinReport
+  })
+
+/** A second participant in the root namespace, so the client has media coming back. */
+const peer = (w: World) =>
+  Effect.gen(function* () {
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        spawn(
+          process.execPath,
+          ["--import", "tsx", "src/apps/meetzone.ts", "client", "join", w.meeting, "--web", w.web, "--ca", w.caFile, "--media", "audio,video,content", "--duration", "30", "--name", "Peer"],
+          { stdio: "ignore" },
+        ),
+      ),
+      (c) => Effect.sync(() => c.kill("SIGTERM")),
+    )
+    yield* Effect.sleep("2500 millis") // joined and sending
+    return child
+  })
+
+const mediaOf = (report: JoinReport) => Object.fromEntries((report.media ?? []).map((m) => [m.kind, m]))
+
+layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection process across a network boundary", (it) => {
+  it.scoped("with nothing blocked, takes UDP, and tcpdump sees each kind's DSCP mark in both directions", () =>
+    Effect.gen(function* () {
+      const w = yield* TheWorld
+      yield* w.ns.firewall("flush ruleset")
+      yield* peer(w)
+      const capture = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const p = spawn("tcpdump", ["-i", w.ns.hostInterface, "-n", "-v", "-l", "udp", "and", "host", w.ns.nsIp], {
+            stdio: ["ignore", "pipe", "pipe"],
+          })
+          let text = ""
+          p.stdout.on("data", (c: Buffer) => void (text += c))
+          return { p, text: () => text }
+        }),
+        ({ p }) => Effect.sync(() => p.kill("SIGTERM")),
+      )
+      yield* Effect.sleep("500 millis") // tcpdump is listening
+      const report = yield* joinFromNamespace(w)
+      expect(report.path).toBe("direct")
+      const media = mediaOf(report)
+      for (const kind of ["audio", "video", "content"]) {
+        expect(media[kind]).toMatchObject({ transport: "udp", marked: true })
+        expect(media[kind]!.receivedFrom["Peer"]).toBeGreaterThan(0)
+      }
+      yield* Effect.sleep("300 millis")
+      const packets = [...capture.text().matchAll(/IP \(tos (0x[0-9a-f]+),[^\n]*\n\s+([\d.]+)\.(\d+) > ([\d.]+)\.(\d+): UDP/g)].map(
+        ([, tos, src, srcPort, dst, dstPort]) => ({ tos: Number(tos), src, srcPort: Number(srcPort), dst, dstPort: Number(dstPort) }),
+      )
+      expect(packets.length).toBeGreaterThan(100)
+      for (const kind of ["audio", "video", "content"] as const) {
+        const port = Number(media[kind]!.local.split(":").at(-1))
+        const mark = media[kind]!.dscp << 2
+        const out = packets.filter((p) => p.src === w.ns.nsIp && p.srcPort === port)
+        const back = packets.filter((p) => p.dst === w.ns.nsIp && p.dstPort === port)
+        expect(out.length, `${kind} packets from the client`).toBeGreaterThan(0)
+        expect(back.length, `${kind} packets to the client`).toBeGreaterThan(0)
+        expect(new Set(out.map((p) => p.tos)), `${kind} marks from the client`).toEqual(new Set([mark]))
+        expect(new Set(back.map((p) => p.tos)), `${kind} marks from the MMR`).toEqual(new Set([mark]))
+      }
+    }),
+  )
+
+  it.scoped("with UDP to the media ports blocked, falls back to TCP", () =>
+    Effect.gen(function* () {
+      const w = yield* TheWorld
+      yield* w.ns.firewall(Netns.blockUdpPorts(w.ns.hostIp, w.mediaPorts))
+      const report = yield* joinFromNamespace(w)
+      expect(report.path).toBe("direct")
+      for (const m of report.media ?? []) expect(m.transport).toBe("tcp")
+      const dials = report.phases.find((p) => p.name === "media")!.attempts
+      expect(dials.filter((a) => a.target.endsWith("/udp")).every((a) => a.outcome !== "ok")).toBe(true)
+    }),
+  )
+
+  it.scoped("with only TLS ports open, goes to TLS, and reaches the controllers through the relay", () =>
+    Effect.gen(function* () {
+      const w = yield* TheWorld
+      yield* w.ns.firewall(Netns.onlyTcpPorts(w.ns.hostIp, [w.webPort, ...w.tlsPorts]))
+      const report = yield* joinFromNamespace(w)
+      expect(report.path).toBe("direct")
+      for (const m of report.media ?? []) expect(m.transport).toBe("tls")
+      const selection = report.phases.find((p) => p.name === "zone-selection")!
+      expect(selection.attempts.some((a) => a.action === "control via relay")).toBe(true)
+    }),
+  )
+
+  it.scoped("with only an HTTP proxy reachable and HTTPS_PROXY set, goes straight to TLS through the proxy", () =>
+    Effect.gen(function* () {
+      const w = yield* TheWorld
+      yield* w.ns.firewall(Netns.onlyTcpPorts(w.ns.hostIp, [w.proxy.port]))
+      const report = yield* joinFromNamespace(w, { HTTPS_PROXY: w.proxy.url })
+      expect(report.path).toBe("proxy")
+      expect(report.proxy).toBe(w.proxy.url)
+      for (const m of report.media ?? []) expect(m.transport).toBe("tls")
+      const dials = report.phases.find((p) => p.name === "media")!.attempts
+      expect(dials.map((a) => a.target.split("/")[1])).toEqual(["tls", "tls", "tls"])
+    }),
+  )
+})
