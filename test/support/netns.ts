@@ -76,7 +76,7 @@ export const create = Effect.gen(function* () {
         Effect.ignore,
       ),
   )
-  return {
+  const netns: Netns = {
     name,
     hostIp,
     nsIp,
@@ -105,7 +105,8 @@ export const create = Effect.gen(function* () {
         })
         return Effect.sync(() => child.kill("SIGKILL"))
       }),
-  } satisfies Netns
+  }
+  return netns
 })
 
 /** Only established traffic and the listed TCP ports to `host` may leave the namespace. */
