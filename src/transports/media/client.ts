@@ -49,6 +49,7 @@ export const openUdp = (options: { host: string; port: number; dscp: number }): 
     const socket = createSocket(family === 6 ? "udp6" : "udp4")
     const closed = closeHandlers()
     let packetHandler: (packet: Buffer) => void = () => {}
+    let isClosed = false
     socket.once("error", reject)
     socket.connect(options.port, options.host, () => {
       socket.off("error", reject)
@@ -67,7 +68,10 @@ export const openUdp = (options: { host: string; port: number; dscp: number }): 
         },
         onPacket: (h) => void (packetHandler = h),
         onClose: closed.add,
+        // Idempotent: a session may close for silence and again on its way out.
         close: () => {
+          if (isClosed) return
+          isClosed = true
           closed.fire("closed")
           socket.close()
         },
