@@ -31,7 +31,7 @@ describe("MMR media listeners", () => {
     }),
   )
 
-  it.scopedLive("refuse forged, expired, replayed and wrong-transport tokens with STUN errors, and count each", () =>
+  it.scopedLive("refuse forged, replayed, wrong-transport and other MMRs' tokens with STUN errors, and count each", () =>
     Effect.gen(function* () {
       const p = yield* plane()
       const tokens = p.media.sfu.admit(MEETING, "ada", {})
