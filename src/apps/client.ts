@@ -1,8 +1,9 @@
 /**
  * `meetzone client join MEETING --web URL [--name N] [--duration S] [--json]`:
  * runs the connection process, prints the join report, stays in the meeting
- * for the duration, then leaves. Exit status 1 when the join fails (the report
- * is printed all the same).
+ * for the duration, then leaves. Exit status 2 when nothing reached the
+ * meeting (the web client's URL is printed), 1 when the join failed otherwise;
+ * the report is printed all the same.
  *
  * @since 0.1.0
  */
@@ -55,7 +56,15 @@ const parseList = <T extends string>(text: string, allowed: ReadonlyArray<T>, fl
     : Effect.succeed(items as unknown as ReadonlyArray<T>)
 }
 
-const joinErrorTags = new Set(["MeetingNotFound", "AccessDenied", "LookupFailed", "ZonesUnreachable", "NoMmrAvailable", "MediaUnreachable"])
+const joinErrorTags = new Set([
+  "MeetingNotFound",
+  "AccessDenied",
+  "LookupFailed",
+  "ZonesUnreachable",
+  "NoMmrAvailable",
+  "MediaUnreachable",
+  "UseWebClient",
+])
 const isJoinError = (e: unknown): e is JoinError =>
   typeof e === "object" && e !== null && joinErrorTags.has((e as { _tag?: string })._tag ?? "")
 
@@ -106,7 +115,8 @@ const join = Command.make(
         ...(media !== undefined ? { media } : {}),
       }).pipe(
         Effect.tapError((e) => print(e.report, args.json, who, e)),
-        Effect.tapError(() => Effect.sync(() => void (process.exitCode = 1))),
+        // 2: nothing reached the meeting, use the web client (its URL is printed); 1: any other failure.
+        Effect.tapError((e) => Effect.sync(() => void (process.exitCode = e._tag === "UseWebClient" ? 2 : 1))),
       )
       if (args.duration > 0) yield* Effect.sleep(args.duration * 1000)
       yield* print(yield* session.finalReport, args.json, who)

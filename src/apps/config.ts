@@ -93,6 +93,16 @@ export const TimingSection = Schema.Struct({
   zoneTimeout: Schema.optionalWith(DurationText, { default: () => "5.5 seconds" }),
 })
 
+export const TunnelSection = Schema.Struct({
+  id: Token,
+  host: Schema.optionalWith(Host, { default: () => "127.0.0.1" }),
+  /** 443 in production; 0 = any free port. */
+  port: Schema.optionalWith(Port, { default: () => 0 }),
+  /** What clients dial; default wss://<host>:<port>/tunnel. */
+  publicUrl: Schema.optional(Schema.String),
+  tls: Schema.optional(TlsFiles),
+})
+
 const Dscp = Schema.Int.pipe(Schema.between(0, 63))
 
 export const MediaSection = Schema.Struct({
@@ -125,6 +135,8 @@ export const Config = Schema.Struct({
   geo: Schema.optionalWith(GeoSection, { default: () => ({ cidr: [] }) }),
   media: Schema.optionalWith(MediaSection, { default: () => ({ dscp: {}, silence: "3 seconds" }) }),
   zones: Schema.Array(ZoneSection).pipe(Schema.minItems(1)),
+  /** HTTP tunnels, for clients that reach nothing but HTTPS. */
+  tunnels: Schema.optionalWith(Schema.Array(TunnelSection), { default: () => [] }),
 })
 export type Config = typeof Config.Type
 export type ConfigInput = typeof Config.Encoded
@@ -154,6 +166,7 @@ const uniqueIds = (config: Config): ReadonlyArray<{ path: string; message: strin
     z.mmrs.forEach((m, j) => claim("MMR", "", m.id, `zones.${i}.mmrs.${j}.id`))
   })
   config.web.forEach((w, i) => claim("web", "", w.id, `web.${i}.id`))
+  config.tunnels.forEach((t, i) => claim("tunnel", "", t.id, `tunnels.${i}.id`))
   return problems
 }
 
@@ -226,4 +239,5 @@ export const defaultTopology: ConfigInput = {
       mmrs: [{ id: "us-mmr-1" }, { id: "us-mmr-2" }],
     },
   ],
+  tunnels: [{ id: "tunnel-1" }, { id: "tunnel-2" }],
 }

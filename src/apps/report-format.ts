@@ -11,7 +11,9 @@ const ms = (x: number) => `${x.toFixed(1)} ms`
 export const format = (report: JoinReport, name?: string): string => {
   const who = name !== undefined ? ` as ${name}` : ""
   const head =
-    report.path !== undefined
+    report.path === "web-client"
+      ? `meeting ${report.meeting}${who}: nothing reached the meeting in ${ms(report.totalMs)}; open the web client: ${report.webClient?.url}`
+      : report.path !== undefined
       ? `joined meeting ${report.meeting}${who}: ${report.path}${report.proxy ? ` (proxy ${report.proxy})` : ""}, zone ${report.zone}, MMR ${report.mmr}, in ${ms(report.totalMs)}`
       : `join of meeting ${report.meeting}${who} failed after ${ms(report.totalMs)}`
   const lines = [head]
@@ -26,6 +28,7 @@ export const format = (report: JoinReport, name?: string): string => {
         : ""
     lines.push(`  ${p.name.padEnd(15)} ${ms(p.ms).padStart(10)}  ${p.outcome.padEnd(7)} ${detail}${zones}`)
   }
+  for (const [path, reason] of Object.entries(report.webClient?.reasons ?? {})) lines.push(`  ${path} path failed: ${reason}`)
   for (const m of report.media ?? []) {
     const from = Object.entries(m.receivedFrom).map(([who, n]) => `${who} ${n}`).join(", ")
     lines.push(

@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto"
 import type { Scope } from "effect"
 import { Duration, Effect, Layer } from "effect"
+import * as HttpTunnel from "../actors/http-tunnel/HttpTunnel.js"
 import * as Mmr from "../actors/mmr/Mmr.js"
 import * as Geo from "../actors/web-lookup/geo.js"
 import * as WebLookup from "../actors/web-lookup/WebLookup.js"
@@ -27,6 +28,7 @@ export interface Topology {
   readonly web: ReadonlyArray<WebLookup.WebLookupHandle & { readonly id: string }>
   readonly controllers: ReadonlyArray<{ readonly zone: string; readonly id: string; readonly handle: ZoneController.ZoneControllerHandle }>
   readonly mmrs: ReadonlyArray<{ readonly zone: string; readonly id: string; readonly handle: Mmr.MmrHandle }>
+  readonly tunnels: ReadonlyArray<HttpTunnel.HttpTunnelHandle>
   /** The CA clients must trust, when the topology issued its own certificates. */
   readonly caCert: string | undefined
   /** One line per actor, for a banner. */
@@ -123,6 +125,25 @@ export const start = (
       }
     }
 
+    const tunnels = []
+    for (const t of config.tunnels) {
+      const handle = yield* HttpTunnel.start({
+        id: t.id,
+        host: t.host,
+        port: t.port,
+        ...(t.publicUrl !== undefined ? { publicUrl: t.publicUrl } : {}),
+        tls: yield* identity(t.tls, [t.host]),
+        subjects,
+        buckets,
+        presenceTtl,
+        reportInterval,
+        replicas,
+        dscp: config.media.dscp,
+      })
+      tunnels.push(handle)
+      lines.push(`http tunnel      ${t.id}  ${handle.url}`)
+    }
+
     const web = []
     for (const w of config.web) {
       const handle = yield* WebLookup.start({
@@ -147,5 +168,5 @@ export const start = (
       web.push({ id: w.id, ...handle })
       lines.unshift(`web lookup       ${w.id}  ${handle.url}`)
     }
-    return { web, controllers, mmrs, caCert: ca?.cert, lines }
+    return { web, controllers, mmrs, tunnels, caCert: ca?.cert, lines }
   })

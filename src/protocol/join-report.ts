@@ -58,7 +58,7 @@ export type Phase = typeof Phase.Type
 /** One media kind at the end of a session. @category schemas */
 export const MediaKindReport = Schema.Struct({
   kind: Schema.Literal("audio", "video", "content"),
-  transport: Schema.Literal("udp", "tcp", "tls"),
+  transport: Schema.Literal("udp", "tcp", "tls", "tunnel"),
   /** The DSCP the socket was marked with (and whether the OS took it). */
   dscp: Schema.Int,
   marked: Schema.Boolean,
@@ -94,5 +94,9 @@ export const JoinReport = Schema.Struct({
   startedAt: Schema.String,
   /** Media per kind, filled in when the session ends. */
   media: Schema.optional(Schema.Array(MediaKindReport)),
+  /** When nothing else worked: where the browser web client is, and why each path failed. */
+  webClient: Schema.optional(
+    Schema.Struct({ url: Schema.String, reasons: Schema.Record({ key: Schema.String, value: Schema.String }) }),
+  ),
 })
 export type JoinReport = typeof JoinReport.Type

@@ -90,6 +90,14 @@ export class Roster extends Schema.TaggedRequest<Roster>()("Roster", {
   failure: Schema.Never,
 }) {}
 
+/** Published on every join and leave. @category schemas */
+export const RosterEvent = Schema.Struct({
+  meeting: MeetingId,
+  mmr: Schema.String,
+  roster: Schema.Array(Participant),
+})
+export type RosterEvent = typeof RosterEvent.Type
+
 /** @category schemas */
 export const DrainState = Schema.Struct({ mmr: Schema.String, draining: Schema.Boolean, meetings: Schema.Int })
 

@@ -7,6 +7,7 @@
  *   <p>.zone.<zone>.load                   MMR load reports (published)
  *   <p>.mmr.<id>                           one MMR's control channel
  *   <p>.client.<participant>               events for one participant
+ *   <p>.meeting.<meeting>.roster           the meeting's roster, published on every change
  *
  * @since 0.1.0
  */
@@ -32,6 +33,7 @@ export interface Subjects {
   readonly zoneLoad: (zone: string) => string
   readonly mmr: (mmr: string) => string
   readonly client: (participant: string) => string
+  readonly meetingRoster: (meeting: string) => string
 }
 
 /**
@@ -47,6 +49,7 @@ export const make = (prefix = "mz"): Subjects => ({
   zoneLoad: (zone) => `${prefix}.zone.${zone}.load`,
   mmr: (mmr) => `${prefix}.mmr.${mmr}`,
   client: (participant) => `${prefix}.client.${participant}`,
+  meetingRoster: (meeting) => `${prefix}.meeting.${meeting}.roster`,
 })
 
 /** @category models */

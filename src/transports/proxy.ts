@@ -5,8 +5,12 @@
  *
  * @since 0.1.0
  */
+import type { ClientRequestArgs } from "node:http"
+import { Agent } from "node:https"
 import type { Socket } from "node:net"
 import { connect } from "node:net"
+import type { Duplex } from "node:stream"
+import { connect as tlsConnect } from "node:tls"
 
 /** @category models */
 export interface ProxyTarget {
@@ -73,3 +77,37 @@ export const connectVia = (proxy: ProxyTarget, host: string, port: number, timeo
     }
     socket.on("data", onData)
   })
+
+/**
+ * An https agent whose connections are TLS inside an HTTP CONNECT tunnel:
+ * what a WebSocket (wss://) through a proxy rides on.
+ *
+ * @category connecting
+ */
+export class ProxyTlsAgent extends Agent {
+  constructor(
+    private readonly proxy: ProxyTarget,
+    private readonly tls: { readonly ca?: string; readonly insecure?: boolean },
+    private readonly timeoutMs: number,
+  ) {
+    super({ keepAlive: false })
+  }
+  override createConnection(options: ClientRequestArgs, callback: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
+    const host = options.hostname ?? options.host ?? "localhost"
+    const port = Number(options.port ?? 443)
+    connectVia(this.proxy, host, port, this.timeoutMs).then(
+      (raw) => {
+        const secure = tlsConnect({
+          socket: raw,
+          servername: /^[\d.:]+$/.test(host) ? undefined : host,
+          ...(this.tls.ca !== undefined ? { ca: this.tls.ca } : {}),
+          rejectUnauthorized: this.tls.insecure !== true,
+        })
+        secure.once("secureConnect", () => callback(null, secure))
+        secure.once("error", (e) => callback(e, secure))
+      },
+      (e) => callback(e instanceof Error ? e : new Error(String(e)), undefined as unknown as Duplex),
+    )
+    return undefined
+  }
+}

@@ -15,8 +15,7 @@
  *
  * @since 0.1.0
  */
-import type { Scope } from "effect"
-import { Duration, Effect, Either, Option, Schedule } from "effect"
+import { Duration, Effect, Either, ExecutionStrategy, Exit, Option, Schedule, Scope } from "effect"
 import { Assign } from "../../protocol/controller.js"
 import type { AskError } from "../../protocol/errors.js"
 import type { JoinReport } from "../../protocol/join-report.js"
@@ -31,10 +30,14 @@ import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
 import { withCorrelationId } from "../../runtime/Correlation.js"
 import type { ConnectOptions } from "../../transports/connector.js"
+import type { MediaSocket } from "../../transports/media/client.js"
+import type { ProxyTarget } from "../../transports/proxy.js"
+import * as TunnelClient from "../../transports/tunnel/client.js"
 import { BusConnector } from "../../transports/connector.js"
 import { randomBytes } from "node:crypto"
-import { AccessDenied, LookupFailed, MediaUnreachable, MeetingNotFound, NoMmrAvailable, ZonesUnreachable } from "./errors.js"
+import { AccessDenied, LookupFailed, MediaUnreachable, MeetingNotFound, NoMmrAvailable, UseWebClient, ZonesUnreachable } from "./errors.js"
 import type { JoinError } from "./errors.js"
+import * as Fallback from "./fallback.js"
 import * as Lookup from "./lookup.js"
 import * as MediaConnect from "./media-connect.js"
 import * as MediaSession from "./media-session.js"
@@ -42,6 +45,7 @@ import type { TlsTrust } from "./lookup.js"
 import * as Proxy from "./proxy.js"
 import * as Report from "./report.js"
 import * as Synthetic from "./synthetic-media.js"
+import * as TunnelSelect from "./tunnel-select.js"
 import * as TransportDecision from "./transport-decision.js"
 import type { Strategy } from "./transport-decision.js"
 import type { PhaseRecorder } from "./report.js"
@@ -66,6 +70,8 @@ export interface JoinOptions {
   readonly requestTimeout?: Duration.DurationInput
   /** Media to connect; without it the join ends at the MMR. */
   readonly media?: MediaOptions
+  /** How long tunnels get to answer a ping. Default 3 s. */
+  readonly tunnelTimeoutMs?: number
 }
 
 /** @category models */
@@ -154,8 +160,212 @@ const selectMmr = (
 
 // --- the connection process ---------------------------------------------------------
 
+/** Where a path got to: the MMR that took us, and our media. */
+interface Connected {
+  readonly placement: Placement
+  readonly joined: Joined
+  readonly bus: ControlBusShape
+  readonly media: MediaSession.MediaSession | undefined
+}
+
+/** Why a path ended without a connection: for the fallback, and for the caller. */
+interface PathFailure {
+  readonly ending: Fallback.Ending
+  readonly reason: string
+  readonly error: (report: JoinReport) => JoinError
+}
+
+/** Opens one kind's media connection, recording its attempts in `phase`. */
+type MediaDialer = (kind: MediaKind, target: MediaConnect.MediaTarget, phase: PhaseRecorder) => Effect.Effect<MediaSocket, MediaConnect.MediaUnreachable>
+
+interface JoinContext {
+  readonly options: JoinOptions
+  readonly info: JoinInfo
+  readonly recorder: Report.Recorder
+  readonly ssrcs: Readonly<Record<MediaKind, number>>
+  readonly proxyTarget: ProxyTarget | undefined
+}
+
+/** Phases 3 and 4 over `busOf`'s control and `dial`'s media; shared by the direct and tunnel paths. */
+const joinMmr = (
+  ctx: JoinContext,
+  zones: ReadonlyArray<ZoneInfo>,
+  busOf: (zone: ZoneInfo) => ControlBusShape | undefined,
+  dial: MediaDialer,
+): Effect.Effect<Connected, PathFailure, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { options, info, recorder, ssrcs } = ctx
+    const timeout = options.requestTimeout ?? "2 seconds"
+    const selected = yield* recorder
+      .phase(
+        "mmr-selection",
+        (phase) => selectMmr(zones, busOf, options.meeting, info.joinToken, ssrcs, timeout, phase),
+        (s) => ({ chosen: `${s.placement.mmr} in ${s.placement.zone}` }),
+      )
+      .pipe(
+        Effect.mapError(
+          (e): PathFailure =>
+            e.kind === "denied"
+              ? {
+                  ending: "rejected",
+                  reason: e.detail,
+                  error: (report) => new AccessDenied({ meeting: options.meeting, code: "InvalidToken", detail: e.detail, report }),
+                }
+              : { ending: "no-mmr", reason: e.detail, error: (report) => new NoMmrAvailable({ detail: e.detail, report }) },
+        ),
+      )
+    const { placement, joined, bus } = selected
+    recorder.set({ zone: placement.zone, mmr: placement.mmr })
+    yield* Effect.addFinalizer(() =>
+      ask(placement.subject, new Leave({ meeting: options.meeting, participant: info.participant.id }), {
+        timeout: "1 second",
+      }).pipe(Effect.provideService(ControlBus, bus), Effect.ignore),
+    )
+
+    const m = options.media
+    if (m === undefined || m.kinds.length === 0) return { placement, joined, bus, media: undefined }
+    const endpoints = joined.media
+    const tokens = joined.mediaTokens
+    if (endpoints === undefined || tokens === undefined) {
+      yield* recorder.skip("media", `${placement.mmr} has no media plane`)
+      return { placement, joined, bus, media: undefined }
+    }
+    const dscp = { ...defaultDscp, ...m.dscp }
+    const connections = yield* recorder
+      .phase(
+        "media",
+        (phase) =>
+          Effect.forEach(
+            m.kinds,
+            (kind) =>
+              Effect.map(
+                dial(kind, { host: endpoints.host, port: endpoints.port, tlsPort: endpoints.tlsPort, tokens: tokens[kind] }, phase),
+                (socket): MediaSession.KindConnection => ({ kind, socket, dscp: dscp[kind] }),
+              ),
+            { concurrency: "unbounded" },
+          ),
+        (cs) => ({ chosen: cs.map((c) => `${c.kind} ${c.socket.transport}`).join(", ") }),
+      )
+      .pipe(
+        Effect.mapError(
+          (e): PathFailure => ({
+            ending: "media-unreachable",
+            reason: e.message,
+            error: (report) => new MediaUnreachable({ detail: e.message, report }),
+          }),
+        ),
+      )
+    const media = yield* MediaSession.start(connections, {
+      ...(m.keepaliveMs !== undefined ? { keepaliveMs: m.keepaliveMs } : {}),
+      ...(m.silenceMs !== undefined ? { silenceMs: m.silenceMs } : {}),
+    })
+    if (m.synthetic !== false) {
+      for (const c of connections) {
+        yield* Effect.forkScoped(Synthetic.run(c.kind, ssrcs[c.kind], (p) => media.send(c.kind, p), media.sentCounters[c.kind]))
+      }
+    }
+    return { placement, joined, bus, media }
+  })
+
+/** The direct path: NATS (or the relay), probes, MMR, media straight to it. */
+const directPath = (ctx: JoinContext, connector: typeof BusConnector.Service): Effect.Effect<Connected, PathFailure, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { options, info, recorder } = ctx
+    const selectionOptions = { ...Selection.defaults, ...options.zoneSelection }
+    const choice = yield* recorder
+      .phase(
+        "zone-selection",
+        (phase) =>
+          Effect.gen(function* () {
+            const buses = yield* connectZones(
+              connector,
+              info,
+              {
+                name: "meetzone-client",
+                timeoutMs: selectionOptions.deadlineMs,
+                ...(options.tls !== undefined ? { tls: options.tls } : {}),
+                ...(ctx.proxyTarget !== undefined ? { proxy: ctx.proxyTarget } : {}),
+              },
+              phase,
+            )
+            const chosen = yield* ZoneProbe.selectZone(info.zones, (z) => buses.get(z.id), selectionOptions, info.participant.id, phase)
+            return { ...chosen, buses }
+          }),
+        (c) => ({ chosen: c.zone.id, zones: c.scores }),
+      )
+      .pipe(
+        Effect.mapError(
+          (e): PathFailure => ({
+            ending: "zones-unreachable",
+            reason: `no zone controller answered within ${Math.round(e.elapsedMs)} ms`,
+            error: (report) => new ZonesUnreachable({ zones: e.scores, elapsedMs: e.elapsedMs, report }),
+          }),
+        ),
+      )
+    const m = options.media
+    const transportOptions = {
+      strategy: m?.strategy ?? TransportDecision.defaults.strategy,
+      staggerMs: m?.staggerMs ?? TransportDecision.defaults.staggerMs,
+      attemptTimeoutMs: m?.attemptTimeoutMs ?? TransportDecision.defaults.attemptTimeoutMs,
+    }
+    const allowed = TransportDecision.candidates(ctx.proxyTarget !== undefined)
+    const candidates = m?.transports === undefined ? allowed : m.transports.filter((t) => allowed.includes(t))
+    const dscp = { ...defaultDscp, ...m?.dscp }
+    return yield* joinMmr(ctx, choice.answered, (z) => choice.buses.get(z.id), (kind, target, phase) =>
+      MediaConnect.connectKind(
+        kind,
+        candidates,
+        target,
+        { ...transportOptions, dscp: dscp[kind], tls: options.tls ?? {}, proxy: ctx.proxyTarget },
+        phase,
+      ),
+    )
+  })
+
+/** The tunnel path: the first tunnel to answer carries control and media. */
+const tunnelPath = (ctx: JoinContext): Effect.Effect<Connected, PathFailure, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { options, info, recorder } = ctx
+    const timeoutMs = options.tunnelTimeoutMs ?? 3000
+    const tunnelFailed = (reason: string): PathFailure => ({
+      ending: "tunnel-failed",
+      reason,
+      error: (report) => new NoMmrAvailable({ detail: `through the tunnel: ${reason}`, report }),
+    })
+    const tunnel = yield* recorder
+      .phase(
+        "tunnel",
+        (phase) =>
+          Effect.gen(function* () {
+            const chosen = yield* TunnelSelect.select(
+              info.tunnels.map((t) => t.url),
+              (url) =>
+                TunnelClient.connect(url, {
+                  timeoutMs,
+                  ...(options.tls !== undefined ? { tls: options.tls } : {}),
+                  ...(ctx.proxyTarget !== undefined ? { proxy: ctx.proxyTarget } : {}),
+                }),
+              timeoutMs,
+              phase,
+            )
+            yield* Effect.addFinalizer(() => Effect.sync(() => chosen.close()))
+            yield* phase.attempt(chosen.url, "hello", chosen.hello(info.joinToken))
+            return chosen
+          }),
+        (t) => ({ chosen: `${t.tunnel} (${t.url}), ping ${t.rttMs.toFixed(1)} ms` }),
+      )
+      .pipe(Effect.mapError((e) => tunnelFailed(e.message)))
+    const timeout = options.media?.attemptTimeoutMs ?? TransportDecision.defaults.attemptTimeoutMs
+    return yield* joinMmr(ctx, info.zones, () => tunnel.bus, (kind, target, phase) =>
+      phase
+        .attempt(`${kind}/tunnel`, `dial via ${tunnel.tunnel}`, MediaConnect.dialTunnel(kind, tunnel, target, timeout))
+        .pipe(Effect.mapError((e) => new MediaConnect.MediaUnreachable({ kind, tried: [e.message] }))),
+    ).pipe(Effect.mapError((f) => (f.ending === "rejected" ? f : tunnelFailed(f.reason))))
+  })
+
 /**
- * Joins a meeting. The session lasts as long as the scope; closing it leaves.
+ * Joins a meeting: direct if it can, else through the tunnel, else the
+ * answer is the web client. The session lasts as long as the scope.
  *
  * @category joining
  */
@@ -183,7 +393,7 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
               timeoutMs: msOf(options.lookupTimeout ?? "10 seconds"),
             }),
           ),
-        (info) => ({ chosen: `${info.zones.length} zones, participant ${info.participant.id}` }),
+        (info) => ({ chosen: `${info.zones.length} zones, ${info.tunnels.length} tunnels, participant ${info.participant.id}` }),
       )
       .pipe(Effect.either)
     if (Either.isLeft(lookup)) {
@@ -198,163 +408,66 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
     }
     const info = lookup.right
     recorder.set({ participant: info.participant.id })
-    const ssrcs: Record<MediaKind, number> = {
-      audio: randomBytes(4).readUInt32BE(0),
-      video: randomBytes(4).readUInt32BE(0),
-      content: randomBytes(4).readUInt32BE(0),
+    const ctx: JoinContext = {
+      options,
+      info,
+      recorder,
+      ssrcs: {
+        audio: randomBytes(4).readUInt32BE(0),
+        video: randomBytes(4).readUInt32BE(0),
+        content: randomBytes(4).readUInt32BE(0),
+      },
+      proxyTarget: Option.getOrUndefined(Option.map(proxy, (p) => ({ url: p.url, authorization: p.authorization }))),
     }
 
     return yield* Effect.gen(function* () {
-      // 2. zone selection
-      const selectionOptions = { ...Selection.defaults, ...options.zoneSelection }
-      const choice = yield* recorder
-        .phase(
-          "zone-selection",
-          (phase) =>
-            Effect.gen(function* () {
-              const buses = yield* connectZones(
-                connector,
-                info,
-                {
-                  name: "meetzone-client",
-                  timeoutMs: selectionOptions.deadlineMs,
-                  ...(options.tls !== undefined ? { tls: options.tls } : {}),
-                  ...(Option.isSome(proxy) ? { proxy: { url: proxy.value.url, authorization: proxy.value.authorization } } : {}),
-                },
-                phase,
-              )
-              const chosen = yield* ZoneProbe.selectZone(
-                info.zones,
-                (z) => buses.get(z.id),
-                selectionOptions,
-                info.participant.id,
-                phase,
-              )
-              return { ...chosen, buses }
-            }),
-          (c) => ({ chosen: c.zone.id, zones: c.scores }),
+      // 2–4, direct; then the last resorts.
+      const scope = yield* Effect.scope
+      const reasons: Record<string, string> = {}
+      let path: Fallback.Path = "direct"
+      for (;;) {
+        const attempt = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+        const outcome = yield* (path === "direct" ? directPath(ctx, connector) : tunnelPath(ctx)).pipe(
+          Scope.extend(attempt),
+          Effect.either,
         )
-        .pipe(Effect.either)
-      if (Either.isLeft(choice)) {
-        const e = choice.left
-        return yield* fail((report) => new ZonesUnreachable({ zones: e.scores, elapsedMs: e.elapsedMs, report }))
-      }
-      const { answered, buses } = choice.right
-
-      // 3. MMR selection
-      const timeout = options.requestTimeout ?? "2 seconds"
-      const selected = yield* recorder
-        .phase(
-          "mmr-selection",
-          (phase) =>
-            selectMmr(answered, (z) => buses.get(z.id), options.meeting, info.joinToken, ssrcs, timeout, phase),
-          (s) => ({ chosen: `${s.placement.mmr} in ${s.placement.zone}` }),
-        )
-        .pipe(Effect.either)
-      if (Either.isLeft(selected)) {
-        const e = selected.left
-        return yield* fail((report) =>
-          e.kind === "denied"
-            ? new AccessDenied({ meeting: options.meeting, code: "InvalidToken", detail: e.detail, report })
-            : new NoMmrAvailable({ detail: e.detail, report }),
-        )
-      }
-      const { placement, joined, bus } = selected.right
-      recorder.set({ zone: placement.zone, mmr: placement.mmr })
-      const onMmr = <A, E>(effect: Effect.Effect<A, E, ControlBus>) => Effect.provideService(effect, ControlBus, bus)
-      yield* Effect.addFinalizer(() =>
-        ask(placement.subject, new Leave({ meeting: options.meeting, participant: info.participant.id }), {
-          timeout: "1 second",
-        }).pipe(Effect.provideService(ControlBus, bus), Effect.ignore),
-      )
-
-      // 4. media
-      let media: MediaSession.MediaSession | undefined
-      if (options.media !== undefined && options.media.kinds.length > 0) {
-        const m = options.media
-        const endpoints = joined.media
-        const tokens = joined.mediaTokens
-        if (endpoints === undefined || tokens === undefined) {
-          yield* recorder.skip("media", `${placement.mmr} has no media plane`)
-        } else {
-          const dscp = { ...defaultDscp, ...m.dscp }
-          const transportOptions = {
-            strategy: m.strategy ?? TransportDecision.defaults.strategy,
-            staggerMs: m.staggerMs ?? TransportDecision.defaults.staggerMs,
-            attemptTimeoutMs: m.attemptTimeoutMs ?? TransportDecision.defaults.attemptTimeoutMs,
-          }
-          const allowed = TransportDecision.candidates(Option.isSome(proxy))
-          const candidates = m.transports === undefined ? allowed : m.transports.filter((t) => allowed.includes(t))
-          const connected = yield* recorder
-            .phase(
-              "media",
-              (phase) =>
-                Effect.forEach(
-                  m.kinds,
-                  (kind) =>
-                    Effect.map(
-                      MediaConnect.connectKind(
-                        kind,
-                        candidates,
-                        { host: endpoints.host, port: endpoints.port, tlsPort: endpoints.tlsPort, tokens: tokens[kind] },
-                        {
-                          ...transportOptions,
-                          dscp: dscp[kind],
-                          tls: options.tls ?? {},
-                          proxy: Option.getOrUndefined(Option.map(proxy, (p) => ({ url: p.url, authorization: p.authorization }))),
-                        },
-                        phase,
-                      ),
-                      (socket): MediaSession.KindConnection => ({ kind, socket, dscp: dscp[kind] }),
-                    ),
-                  { concurrency: "unbounded" },
-                ),
-              (cs) => ({ chosen: cs.map((c) => `${c.kind} ${c.socket.transport}`).join(", ") }),
-            )
-            .pipe(Effect.either)
-          if (Either.isLeft(connected)) {
-            const e = connected.left
-            return yield* fail((report) => new MediaUnreachable({ detail: e.message, report }))
-          }
-          media = yield* MediaSession.start(connected.right, {
-            ...(m.keepaliveMs !== undefined ? { keepaliveMs: m.keepaliveMs } : {}),
-            ...(m.silenceMs !== undefined ? { silenceMs: m.silenceMs } : {}),
-          })
-          if (m.synthetic !== false) {
-            for (const c of connected.right) {
-              const session = media
-              yield* Effect.forkScoped(
-                Synthetic.run(c.kind, ssrcs[c.kind], (p) => session.send(c.kind, p), session.sentCounters[c.kind]),
-              )
-            }
-          }
+        if (Either.isRight(outcome)) {
+          recorder.set({ path: path === "tunnel" ? "tunnel" : Option.isSome(proxy) ? "proxy" : "direct" })
+          return yield* session(ctx, outcome.right)
         }
+        yield* Scope.close(attempt, Exit.void) // what this path opened, it closes
+        const failure = outcome.left
+        reasons[path] = failure.reason
+        const next = Fallback.next(path, failure.ending, info.tunnels.length > 0)
+        if (next === "done") return yield* fail(failure.error)
+        if (next === "web-client") {
+          if (path === "direct") reasons["tunnel"] = "the lookup listed no tunnel"
+          recorder.set({ path: "web-client", webClient: { url: info.webClientUrl, reasons: { ...reasons } } })
+          yield* recorder.skip("media", "no path reached the meeting: use the web client")
+          return yield* fail((report) => new UseWebClient({ url: info.webClientUrl, reasons: { ...reasons }, report }))
+        }
+        path = next
       }
-      recorder.set({ path: Option.isSome(proxy) ? "proxy" : "direct" })
-
-      const session = media
-      // The join ends here: its report's total is the join time, whatever media does later.
-      const report = yield* recorder.report
-      const finalReport = Effect.gen(function* () {
-        if (session === undefined) return report
-        const roster = yield* onMmr(ask(placement.subject, new Roster({ meeting: options.meeting }), { timeout: "1 second" })).pipe(
-          Effect.orElseSucceed(() => []),
-        )
-        const bySsrc = new Map<number, string>()
-        for (const p of roster) for (const kind of mediaKinds) if (p.ssrcs?.[kind] !== undefined) bySsrc.set(p.ssrcs[kind]! >>> 0, p.name)
-        return { ...report, media: session.report((ssrc) => bySsrc.get(ssrc)) }
-      })
-      return {
-        report,
-        info,
-        joined,
-        zone: placement.zone,
-        mmr: placement.mmr,
-        bus,
-        media,
-        finalReport,
-      } satisfies JoinSession
     }).pipe(withCorrelationId(`join-${info.participant.id}`))
+  })
+
+/** The session a connected path hands back. */
+const session = (ctx: JoinContext, connected: Connected) =>
+  Effect.gen(function* () {
+    const { placement, joined, bus, media } = connected
+    // The join ends here: its report's total is the join time, whatever media does later.
+    const report = yield* ctx.recorder.report
+    const finalReport = Effect.gen(function* () {
+      if (media === undefined) return report
+      const roster = yield* ask(placement.subject, new Roster({ meeting: ctx.options.meeting }), { timeout: "1 second" }).pipe(
+        Effect.provideService(ControlBus, bus),
+        Effect.orElseSucceed(() => []),
+      )
+      const bySsrc = new Map<number, string>()
+      for (const p of roster) for (const kind of mediaKinds) if (p.ssrcs?.[kind] !== undefined) bySsrc.set(p.ssrcs[kind]! >>> 0, p.name)
+      return { ...report, media: media.report((ssrc) => bySsrc.get(ssrc)) }
+    })
+    return { report, info: ctx.info, joined, zone: placement.zone, mmr: placement.mmr, bus, media, finalReport } satisfies JoinSession
   })
 
 /** One bus per distinct endpoint set; a zone whose connect fails has none (its probes are not sent). */

@@ -71,5 +71,28 @@ export class MediaUnreachable extends Data.TaggedError("MediaUnreachable")<{
   }
 }
 
+/**
+ * Nothing reached the meeting — no controller, no tunnel: the browser web
+ * client is the way in. Carries its URL and why each path failed.
+ *
+ * @category errors
+ */
+export class UseWebClient extends Data.TaggedError("UseWebClient")<{
+  readonly url: string
+  readonly reasons: Readonly<Record<string, string>>
+  readonly report: JoinReport
+}> {
+  override get message(): string {
+    return `no path reached the meeting (${Object.entries(this.reasons).map(([p, r]) => `${p}: ${r}`).join("; ")}); use the web client: ${this.url}`
+  }
+}
+
 /** @category errors */
-export type JoinError = MeetingNotFound | AccessDenied | LookupFailed | ZonesUnreachable | NoMmrAvailable | MediaUnreachable
+export type JoinError =
+  | MeetingNotFound
+  | AccessDenied
+  | LookupFailed
+  | ZonesUnreachable
+  | NoMmrAvailable
+  | MediaUnreachable
+  | UseWebClient

@@ -13,6 +13,7 @@ import * as Stun from "../../protocol/stun.js"
 import type { MediaSocket } from "../../transports/media/client.js"
 import { openStream, openUdp } from "../../transports/media/client.js"
 import type { ProxyTarget } from "../../transports/proxy.js"
+import type { TunnelConnection } from "../../transports/tunnel/client.js"
 import type { TlsTrust } from "./lookup.js"
 import type { PhaseRecorder } from "./report.js"
 import type { TransportOptions } from "./transport-decision.js"
@@ -35,7 +36,7 @@ export interface DialOptions {
 }
 
 /** @category errors */
-export class DialFailed extends Data.TaggedError("DialFailed")<{ readonly transport: MediaTransport; readonly detail: string }> {
+export class DialFailed extends Data.TaggedError("DialFailed")<{ readonly transport: MediaTransport | "tunnel"; readonly detail: string }> {
   override get message(): string {
     return `${this.transport}: ${this.detail}`
   }
@@ -52,33 +53,19 @@ export class MediaUnreachable extends Data.TaggedError("MediaUnreachable")<{
 }
 
 /**
- * Opens `transport` to the MMR and binds it; the socket is closed unless
- * this succeeds (and stays open if it does: the caller owns it then).
+ * Binds an open socket with `token` (a STUN Binding Request, asked again at
+ * 100, 200, 400 ms… when the path loses packets); closes it unless bound.
  *
  * @category dialing
  */
-export const dial = (
-  transport: MediaTransport,
-  target: MediaTarget,
-  options: DialOptions,
+export const bindSocket = (
+  socket: MediaSocket,
+  token: string,
+  retransmit: boolean,
   timeoutMs: number,
 ): Effect.Effect<MediaSocket, DialFailed> =>
   Effect.gen(function* () {
-    const failed = (detail: string) => new DialFailed({ transport, detail })
-    const socket = yield* Effect.tryPromise({
-      try: () =>
-        transport === "udp"
-          ? openUdp({ host: target.host, port: target.port, dscp: options.dscp })
-          : openStream({
-              host: target.host,
-              port: transport === "tls" ? target.tlsPort : target.port,
-              dscp: options.dscp,
-              timeoutMs,
-              ...(transport === "tls" ? { tls: options.tls } : {}),
-              ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
-            }),
-      catch: (e) => failed(e instanceof Error ? e.message : String(e)),
-    })
+    const failed = (detail: string) => new DialFailed({ transport: socket.transport, detail })
     const answered = yield* Deferred.make<void, DialFailed>()
     const transaction = randomBytes(12)
     socket.onClose((reason) => Deferred.unsafeDone(answered, Effect.fail(failed(reason))))
@@ -91,18 +78,60 @@ export const dial = (
         Deferred.unsafeDone(answered, Effect.fail(failed(`refused: ${e?.code} ${e?.reason}`)))
       }
     })
-    const request = Stun.bindingRequest(transaction, target.tokens[transport])
+    const request = Stun.bindingRequest(transaction, token)
     const send = Effect.sync(() => void socket.send(request))
-    // UDP loses packets: ask again after 100, 200, 400 ms… until the answer or the timeout.
-    const retransmit = (wait: number): Effect.Effect<never> =>
-      Effect.zipRight(Effect.zipRight(send, Effect.sleep(wait)), Effect.suspend(() => retransmit(Math.min(wait * 2, 1000))))
-    const asking: Effect.Effect<never> = transport === "udp" ? retransmit(100) : Effect.zipRight(send, Effect.never)
+    const again = (wait: number): Effect.Effect<never> =>
+      Effect.zipRight(Effect.zipRight(send, Effect.sleep(wait)), Effect.suspend(() => again(Math.min(wait * 2, 1000))))
+    const asking: Effect.Effect<never> = retransmit ? again(100) : Effect.zipRight(send, Effect.never)
     return yield* Effect.raceFirst(Deferred.await(answered), asking).pipe(
       Effect.timeoutFail({ duration: timeoutMs, onTimeout: () => failed(`no answer in ${timeoutMs} ms`) }),
       Effect.as(socket),
       Effect.onExit((exit) => (exit._tag === "Success" ? Effect.void : Effect.sync(() => socket.close()))),
     )
   })
+
+/**
+ * Opens `transport` straight to the MMR and binds it with that transport's token.
+ *
+ * @category dialing
+ */
+export const dial = (
+  transport: MediaTransport,
+  target: MediaTarget,
+  options: DialOptions,
+  timeoutMs: number,
+): Effect.Effect<MediaSocket, DialFailed> =>
+  Effect.tryPromise({
+    try: () =>
+      transport === "udp"
+        ? openUdp({ host: target.host, port: target.port, dscp: options.dscp })
+        : openStream({
+            host: target.host,
+            port: transport === "tls" ? target.tlsPort : target.port,
+            dscp: options.dscp,
+            timeoutMs,
+            ...(transport === "tls" ? { tls: options.tls } : {}),
+            ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
+          }),
+    catch: (e) => new DialFailed({ transport, detail: e instanceof Error ? e.message : String(e) }),
+  }).pipe(Effect.flatMap((socket) => bindSocket(socket, target.tokens[transport], transport === "udp", timeoutMs)))
+
+/**
+ * Opens a media channel inside the tunnel and binds it. The tunnel's hop to
+ * the MMR is UDP, so the UDP token binds it, asked again when lost.
+ *
+ * @category dialing
+ */
+export const dialTunnel = (
+  kind: MediaKind,
+  tunnel: TunnelConnection,
+  target: MediaTarget,
+  timeoutMs: number,
+): Effect.Effect<MediaSocket, DialFailed> =>
+  tunnel.openMedia(kind, target.host, target.port).pipe(
+    Effect.mapError((e) => new DialFailed({ transport: "tunnel", detail: e.detail })),
+    Effect.flatMap((socket) => bindSocket(socket, target.tokens.udp, true, timeoutMs)),
+  )
 
 /**
  * Chooses and opens the transport for one media kind.

@@ -35,7 +35,7 @@ export interface Recorder {
   ) => Effect.Effect<A, E, R>
   /** Marks a phase that did not run, and why. */
   readonly skip: (name: PhaseName, reason: string) => Effect.Effect<void>
-  readonly set: (fields: Partial<Pick<JoinReport, "participant" | "path" | "proxy" | "zone" | "mmr">>) => void
+  readonly set: (fields: Partial<Pick<JoinReport, "participant" | "path" | "proxy" | "zone" | "mmr" | "webClient">>) => void
   /** The report as it stands. */
   readonly report: Effect.Effect<JoinReport>
 }
@@ -52,7 +52,7 @@ export const make = (meeting: string): Effect.Effect<Recorder> =>
     const started = yield* nowMs
     const startedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
     const phases: Array<Phase> = []
-    const fields: Partial<Pick<JoinReport, "participant" | "path" | "proxy" | "zone" | "mmr">> = {}
+    const fields: Partial<Pick<JoinReport, "participant" | "path" | "proxy" | "zone" | "mmr" | "webClient">> = {}
     const since = Effect.map(nowMs, (t) => t - started)
 
     return {

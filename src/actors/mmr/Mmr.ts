@@ -6,7 +6,7 @@
  *
  *   Join   → token checked, placement checked, room checked → Joined with the roster
  *   Leave  → the participant is gone (an empty meeting is forgotten)
- *   Roster → who is in a meeting
+ *   Roster → who is in a meeting (also published on every change)
  *   Drain  → no new meetings (existing ones go on); reported at once
  *   MediaStats, MediaCounters → what the media plane counted
  *   media: with a media plane, Join admits the participant to the SFU and
@@ -21,7 +21,7 @@ import type { Duration } from "effect"
 import { Clock, Effect, Option } from "effect"
 import type { BusError, KvError } from "../../protocol/errors.js"
 import type { KindCounters, Participant } from "../../protocol/mmr.js"
-import { MmrFull, MmrProtocol, NotHostedHere } from "../../protocol/mmr.js"
+import { MmrFull, MmrProtocol, NotHostedHere, RosterEvent } from "../../protocol/mmr.js"
 import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { presenceKey } from "../../protocol/subjects.js"
 import { JoinTokens } from "../../protocol/token.js"
@@ -129,6 +129,13 @@ export const start = (
 
     const roster = (meeting: string): ReadonlyArray<Participant> => [...(meetings.get(meeting)?.values() ?? [])]
 
+    /** Tells whoever follows the meeting (tunnels, clients) who is in it now. */
+    const announce = (meeting: string) =>
+      Topic.publish(subjects.meetingRoster(meeting), RosterEvent, { meeting, mmr: id, roster: roster(meeting) }).pipe(
+        Effect.catchAll((e) => Effect.logDebug(`${name}: roster of ${meeting} not announced: ${e.message}`)),
+        Effect.provide(busContext),
+      )
+
     const join = (token: string, ssrcs: Ssrcs | undefined) =>
       Effect.gen(function* () {
         const claims = yield* tokens.verify(token)
@@ -157,6 +164,7 @@ export const start = (
           ...(ssrcs !== undefined ? { ssrcs } : {}),
         })
         const mediaTokens = plane?.sfu.admit(claims.meeting, claims.participant, ssrcs ?? {})
+        yield* announce(claims.meeting)
         return {
           participant: claims.participant,
           meeting: claims.meeting,
@@ -168,12 +176,15 @@ export const start = (
       })
 
     const leave = (meeting: string, participant: string) =>
-      Effect.sync(() => {
-        plane?.sfu.remove(meeting, participant)
-        const participants = meetings.get(meeting)
-        if (participants?.delete(participant)) participantCount--
-        if (participants?.size === 0) meetings.delete(meeting)
-      })
+      Effect.zipRight(
+        Effect.sync(() => {
+          plane?.sfu.remove(meeting, participant)
+          const participants = meetings.get(meeting)
+          if (participants?.delete(participant)) participantCount--
+          if (participants?.size === 0) meetings.delete(meeting)
+        }),
+        announce(meeting),
+      )
 
     const mediaStats = (meeting: string, participant: string) => {
       const out: Partial<Record<MediaKind, KindCounters>> = {}

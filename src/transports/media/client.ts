@@ -18,7 +18,8 @@ import { setDscp } from "./dscp.js"
 
 /** @category models */
 export interface MediaSocket {
-  readonly transport: MediaTransport
+  /** How the packets travel: straight to the MMR, or inside the HTTP tunnel. */
+  readonly transport: MediaTransport | "tunnel"
   /** `address:port` of our end. */
   readonly local: string
   /** Whether the DSCP mark took. */

@@ -6,10 +6,6 @@
  *
  * @since 0.1.0
  */
-import type { ClientRequestArgs } from "node:http"
-import { Agent } from "node:https"
-import type { Duplex } from "node:stream"
-import { connect as tlsConnect } from "node:tls"
 import type { Scope } from "effect"
 import { Effect, Either, Schema } from "effect"
 import WebSocket from "ws"
@@ -17,38 +13,9 @@ import { BusError, NoResponders, RequestTimeout } from "../../protocol/errors.js
 import { RelayReply } from "../../protocol/relay.js"
 import type { ControlBusShape, ReplyMessage } from "../../runtime/ControlBus.js"
 import type { ProxyTarget } from "../proxy.js"
-import { connectVia } from "../proxy.js"
+import { ProxyTlsAgent } from "../proxy.js"
 
 const decodeReply = Schema.decodeUnknownEither(Schema.parseJson(RelayReply))
-
-/** An https agent whose connections are TLS inside an HTTP CONNECT tunnel. */
-class ProxyTlsAgent extends Agent {
-  constructor(
-    private readonly proxy: ProxyTarget,
-    private readonly tls: { readonly ca?: string; readonly insecure?: boolean },
-    private readonly timeoutMs: number,
-  ) {
-    super({ keepAlive: false })
-  }
-  override createConnection(options: ClientRequestArgs, callback: (err: Error | null, socket: Duplex) => void): Duplex | undefined {
-    const host = options.hostname ?? options.host ?? "localhost"
-    const port = Number(options.port ?? 443)
-    connectVia(this.proxy, host, port, this.timeoutMs).then(
-      (raw) => {
-        const secure = tlsConnect({
-          socket: raw,
-          servername: /^[\d.:]+$/.test(host) ? undefined : host,
-          ...(this.tls.ca !== undefined ? { ca: this.tls.ca } : {}),
-          rejectUnauthorized: this.tls.insecure !== true,
-        })
-        secure.once("secureConnect", () => callback(null, secure))
-        secure.once("error", (e) => callback(e, secure))
-      },
-      (e) => callback(e instanceof Error ? e : new Error(String(e)), undefined as unknown as Duplex),
-    )
-    return undefined
-  }
-}
 
 /**
  * Opens the relay at `url` (wss://…/relay) for the life of the scope.

@@ -10,6 +10,7 @@ import type { Socket } from "@effect/platform/Socket"
 import { Effect, Either, Schema } from "effect"
 import type { RelayPolicy, RelayReply } from "../../protocol/relay.js"
 import { RelayRequest } from "../../protocol/relay.js"
+import { forward } from "./forward.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 
 const decodeRequest = Schema.decodeUnknownEither(Schema.parseJson(RelayRequest))
@@ -47,27 +48,15 @@ export const serve = (
             return send({ id: null, error: { _tag: "BadRequest", detail: decoded.left.message.slice(0, 300) } })
           }
           const request = decoded.right
-          const data = Buffer.from(request.data, "base64")
-          let tag = ""
-          try {
-            tag = String((JSON.parse(data.toString("utf8")) as { _tag?: unknown })._tag ?? "")
-          } catch {
-            // not JSON: no tag, so not allowed
-          }
-          if (!options.policy.allows(request.subject, tag)) {
-            stats.forbidden++
-            return send({ id: request.id, error: { _tag: "Forbidden", detail: `${tag || "this"} may not be sent to ${request.subject}` } })
-          }
           if (inFlight >= maxInFlight) {
             return send({ id: request.id, error: { _tag: "Overloaded", detail: `more than ${maxInFlight} requests at once` } })
           }
           inFlight++
-          stats.requests++
-          return options.bus.request(request.subject, data, { timeoutMs: request.timeoutMs }).pipe(
-            Effect.matchEffect({
-              onSuccess: (reply) => send({ id: request.id, data: Buffer.from(reply.data).toString("base64") }),
-              onFailure: (e) => send({ id: request.id, error: { _tag: e._tag, detail: e.message } }),
-            }),
+          return forward(options.bus, options.policy, request).pipe(
+            Effect.tap((answer) =>
+              Effect.sync(() => void ("error" in answer && answer.error._tag === "Forbidden" ? stats.forbidden++ : stats.requests++)),
+            ),
+            Effect.flatMap((answer) => send({ id: request.id, ...answer })),
             Effect.ensuring(Effect.sync(() => void inFlight--)),
             Effect.forkScoped,
           )

@@ -1,0 +1,121 @@
+/**
+ * The HTTP tunnel: for clients that reach nothing but HTTPS. A TLS server
+ * whose `/tunnel` WebSocket carries a client's whole session (see
+ * protocol/tunnel.ts):
+ *
+ *   ping            → pong at once (clients race the tunnels by ping)
+ *   hello(token)    → the join token checked; the meeting's roster events follow
+ *   request         → forwarded onto NATS under the client policy; the reply back
+ *   media channel   → a UDP socket to a live MMR's media port, packets both ways
+ *   every second    → presence `tunnel.<id>` with its URL and session count
+ *
+ * @since 0.1.0
+ */
+import { createServer } from "node:https"
+import type { Duration, Scope } from "effect"
+import { Clock, Effect, Schedule } from "effect"
+import { WebSocketServer } from "ws"
+import type { KvError } from "../../protocol/errors.js"
+import type { MediaKind } from "../../protocol/media.js"
+import { defaultDscp } from "../../protocol/media.js"
+import { clientPolicy } from "../../protocol/relay.js"
+import type { Buckets, Subjects } from "../../protocol/subjects.js"
+import { presenceKey } from "../../protocol/subjects.js"
+import { JoinTokens } from "../../protocol/token.js"
+import { ControlBus } from "../../runtime/ControlBus.js"
+import type { KeyValue } from "../../runtime/KeyValue.js"
+import type { TlsIdentity } from "../../transports/tls.js"
+import type { TunnelStats } from "../../transports/tunnel/server.js"
+import * as TunnelServer from "../../transports/tunnel/server.js"
+import * as PresenceView from "../presence-view.js"
+import * as Stores from "../stores.js"
+
+/** @category models */
+export interface HttpTunnelConfig {
+  readonly id: string
+  readonly host: string
+  /** 0 picks a free port; 443 in production. */
+  readonly port: number
+  /** What clients dial; default `wss://<host>:<port>/tunnel`. */
+  readonly publicUrl?: string
+  readonly tls: TlsIdentity
+  readonly subjects: Subjects
+  readonly buckets: Buckets
+  readonly presenceTtl?: Duration.DurationInput
+  readonly reportInterval?: Duration.DurationInput
+  readonly replicas?: number
+  readonly dscp?: Partial<Record<MediaKind, number>>
+}
+
+/** @category models */
+export interface HttpTunnelHandle {
+  readonly id: string
+  readonly url: string
+  readonly port: number
+  readonly stats: TunnelStats
+}
+
+/** @category errors */
+export class TunnelListenError extends Error {}
+
+/**
+ * Starts a tunnel for the life of the scope.
+ *
+ * @category constructors
+ */
+export const start = (
+  config: HttpTunnelConfig,
+): Effect.Effect<HttpTunnelHandle, KvError | TunnelListenError, ControlBus | KeyValue | JoinTokens | Scope.Scope> =>
+  Effect.gen(function* () {
+    const bus = yield* ControlBus
+    const tokens = yield* JoinTokens
+    const stores = yield* Stores.open({ buckets: config.buckets, presenceTtl: config.presenceTtl, replicas: config.replicas })
+    const presence = yield* PresenceView.watch(stores, config.presenceTtl ?? "3 seconds")
+    const runtime = yield* Effect.runtime<never>()
+
+    const server = createServer({ cert: config.tls.cert, key: config.tls.key }, (_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" }).end(`meetzone tunnel ${config.id}\n`)
+    })
+    const wss = new WebSocketServer({ server, path: "/tunnel", maxPayload: 64 * 1024 })
+    const stats = TunnelServer.attach(
+      wss,
+      {
+        id: config.id,
+        bus,
+        policy: clientPolicy(config.subjects.prefix),
+        tokens,
+        rosterSubject: config.subjects.meetingRoster,
+        dscp: { ...defaultDscp, ...config.dscp },
+        isMediaTarget: (host, port) =>
+          Effect.map(presence.mmrs(), (mmrs) => mmrs.some((m) => m.media?.host === host && m.media.port === port)),
+      },
+      runtime,
+    )
+    const port = yield* Effect.acquireRelease(
+      Effect.async<number, TunnelListenError>((resume) => {
+        server.once("error", (e) => resume(Effect.fail(new TunnelListenError(`tunnel ${config.host}:${config.port}: ${e.message}`))))
+        server.listen(config.port, config.host, () => {
+          const address = server.address()
+          resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : config.port))
+        })
+      }),
+      () =>
+        Effect.async<void>((resume) => {
+          for (const client of wss.clients) client.terminate()
+          wss.close()
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        }),
+    )
+    const url = config.publicUrl ?? `wss://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}/tunnel`
+
+    const key = presenceKey.tunnel(config.id)
+    const report = Effect.flatMap(Clock.currentTimeMillis, (at) =>
+      stores.presence.put(key, { kind: "tunnel", id: config.id, url, sessions: stats.sessions, at }),
+    ).pipe(Effect.catchAll((e) => Effect.logWarning(`tunnel ${config.id}: presence not renewed: ${e.message}`)))
+    yield* Effect.addFinalizer(() => stores.presence.delete(key).pipe(Effect.ignore))
+    yield* report
+    yield* report.pipe(Effect.repeat(Schedule.spaced(config.reportInterval ?? "1 second")), Effect.forkScoped)
+    yield* Effect.logInfo(`tunnel ${config.id} at ${url}`)
+    return { id: config.id, url, port, stats }
+  })

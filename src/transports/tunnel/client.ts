@@ -1,0 +1,242 @@
+/**
+ * The tunnel's client side: one WebSocket (through an HTTP proxy with
+ * CONNECT when there is one) carrying control requests — as a ControlBus —
+ * media channels — as MediaSockets — and the meeting's roster events.
+ *
+ * @since 0.1.0
+ */
+import { Data, Effect, Either, Schema } from "effect"
+import WebSocket from "ws"
+import { BusError, NoResponders, RequestTimeout } from "../../protocol/errors.js"
+import type { MediaKind } from "../../protocol/media.js"
+import type { TunnelMessage } from "../../protocol/tunnel.js"
+import { TunnelMessage as TunnelMessageSchema, channelOf } from "../../protocol/tunnel.js"
+import type { ControlBusShape, ReplyMessage } from "../../runtime/ControlBus.js"
+import type { MediaSocket } from "../media/client.js"
+import type { ProxyTarget } from "../proxy.js"
+import { ProxyTlsAgent } from "../proxy.js"
+
+const decode = Schema.decodeUnknownEither(Schema.parseJson(TunnelMessageSchema))
+
+/** @category errors */
+export class TunnelError extends Data.TaggedError("TunnelError")<{ readonly url: string; readonly detail: string }> {
+  override get message(): string {
+    return `tunnel ${this.url}: ${this.detail}`
+  }
+}
+
+/** @category models */
+export interface TunnelConnection {
+  /** The tunnel's id, from its pong. */
+  readonly tunnel: string
+  readonly url: string
+  /** From sending the ping to its pong. */
+  readonly rttMs: number
+  /** Presents the join token; nothing else is relayed before. */
+  readonly hello: (token: string) => Effect.Effect<{ readonly meeting: string; readonly participant: string }, TunnelError>
+  /** Control requests through the tunnel. */
+  readonly bus: ControlBusShape
+  /** A media channel for `kind` to an MMR's UDP media port. */
+  readonly openMedia: (kind: MediaKind, host: string, port: number) => Effect.Effect<MediaSocket, TunnelError>
+  readonly onEvent: (handler: (subject: string, data: Buffer) => void) => void
+  readonly close: () => void
+}
+
+/**
+ * Connects and pings; succeeds when the tunnel answers. The caller closes it.
+ *
+ * @category connecting
+ */
+export const connect = (
+  url: string,
+  options: {
+    readonly tls?: { readonly ca?: string; readonly insecure?: boolean }
+    readonly proxy?: ProxyTarget
+    readonly timeoutMs: number
+  },
+): Effect.Effect<TunnelConnection, TunnelError> =>
+  Effect.async<TunnelConnection, TunnelError>((resume) => {
+    const tls = options.tls ?? {}
+    const failed = (detail: string) => new TunnelError({ url, detail })
+    const ws = new WebSocket(url, {
+      handshakeTimeout: options.timeoutMs,
+      ...(options.proxy !== undefined
+        ? { agent: new ProxyTlsAgent(options.proxy, tls, options.timeoutMs) }
+        : { ...(tls.ca !== undefined ? { ca: tls.ca } : {}), rejectUnauthorized: tls.insecure !== true }),
+    })
+    const say = (m: object) => ws.send(JSON.stringify(m))
+    let nextId = 1
+    let settled = false
+    const pingId = nextId++
+    let pingAt = 0
+    type Pending = { readonly subject: string; readonly timeoutMs: number; readonly settle: (e: Either.Either<ReplyMessage, RequestTimeout | NoResponders | BusError>) => void }
+    const requests = new Map<number, Pending>()
+    const hellos: Array<(m: TunnelMessage) => void> = []
+    const channels = new Map<number, { packet: (p: Buffer) => void; closed: (reason: string) => void; opened?: (m: TunnelMessage) => void }>()
+    const events: Array<(subject: string, data: Buffer) => void> = []
+    const timer = setTimeout(() => fail(`no pong in ${options.timeoutMs} ms`), options.timeoutMs)
+
+    const fail = (detail: string) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      ws.terminate()
+      resume(Effect.fail(failed(detail)))
+    }
+    const lost = (reason: string) => {
+      for (const [, p] of requests) p.settle(Either.left(new BusError({ operation: "request", subject: p.subject, detail: `tunnel: ${reason}` })))
+      requests.clear()
+      for (const [, c] of channels) c.closed(`tunnel: ${reason}`)
+      channels.clear()
+    }
+
+    ws.on("open", () => {
+      pingAt = performance.now()
+      say({ type: "ping", id: pingId })
+    })
+    ws.on("error", (e: Error) => (settled ? lost(e.message) : fail(e.message)))
+    ws.on("close", () => (settled ? lost("closed") : fail("closed before answering")))
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        channels.get(data[0]!)?.packet(data.subarray(1))
+        return
+      }
+      const decoded = decode(data.toString("utf8"))
+      if (Either.isLeft(decoded)) return
+      const m = decoded.right
+      switch (m.type) {
+        case "pong":
+          if (m.id !== pingId || settled) return
+          settled = true
+          clearTimeout(timer)
+          resume(Effect.succeed(connection(m.tunnel, performance.now() - pingAt)))
+          return
+        case "welcome":
+        case "error":
+          for (const h of hellos.splice(0)) h(m)
+          return
+        case "reply": {
+          const p = requests.get(m.id)
+          if (p === undefined) return
+          requests.delete(m.id)
+          if ("data" in m) p.settle(Either.right({ subject: p.subject, data: Buffer.from(m.data, "base64"), header: () => undefined }))
+          else
+            p.settle(
+              Either.left(
+                m.error._tag === "RequestTimeout"
+                  ? new RequestTimeout({ subject: p.subject, timeoutMs: p.timeoutMs })
+                  : m.error._tag === "NoResponders"
+                    ? new NoResponders({ subject: p.subject })
+                    : new BusError({ operation: "request", subject: p.subject, detail: `tunnel: ${m.error._tag}: ${m.error.detail}` }),
+              ),
+            )
+          return
+        }
+        case "media-open":
+        case "media-refused":
+          channels.get(m.channel)?.opened?.(m)
+          return
+        case "event":
+          for (const h of events) h(m.subject, Buffer.from(m.data, "base64"))
+          return
+      }
+    })
+
+    const notSupported = (operation: string) =>
+      Effect.fail(new BusError({ operation, detail: "the tunnel carries requests only" }))
+
+    const bus: ControlBusShape = {
+      kind: "tunnel",
+      publish: (subject) => notSupported(`publish ${subject}`),
+      subscribe: (subject) => notSupported(`subscribe ${subject}`),
+      flush: Effect.void,
+      request: (subject, data, { timeoutMs }) =>
+        Effect.async((done) => {
+          const id = nextId++
+          const t = setTimeout(() => {
+            requests.delete(id)
+            done(Effect.fail(new RequestTimeout({ subject, timeoutMs })))
+          }, timeoutMs + 250)
+          requests.set(id, {
+            subject,
+            timeoutMs,
+            settle: (r) => {
+              clearTimeout(t)
+              done(Either.isRight(r) ? Effect.succeed(r.right) : Effect.fail(r.left))
+            },
+          })
+          say({ type: "request", id, subject, data: Buffer.from(data).toString("base64"), timeoutMs })
+          return Effect.sync(() => {
+            clearTimeout(t)
+            requests.delete(id)
+          })
+        }),
+    }
+
+    const connection = (tunnel: string, rttMs: number): TunnelConnection => ({
+      tunnel,
+      url,
+      rttMs,
+      bus,
+      hello: (token) =>
+        Effect.async((done) => {
+          hellos.push((m) =>
+            done(
+              m.type === "welcome"
+                ? Effect.succeed({ meeting: m.meeting, participant: m.participant })
+                : Effect.fail(failed(m.type === "error" ? m.detail : "unexpected answer to hello")),
+            ),
+          )
+          say({ type: "hello", token })
+        }),
+      openMedia: (kind, host, port) =>
+        Effect.async((done) => {
+          const channel = channelOf[kind]
+          let packetHandler: (p: Buffer) => void = () => {}
+          const closeHandlers: Array<(reason: string) => void> = []
+          let closed = false
+          const socket: MediaSocket = {
+            transport: "tunnel",
+            local: `${url}#${kind}`,
+            marked: false, // the TLS connection carries every kind; only the tunnel's UDP hop is marked
+            send: (packet) => {
+              if (closed || ws.readyState !== ws.OPEN || ws.bufferedAmount > 1024 * 1024) return false
+              const frame = Buffer.allocUnsafe(packet.length + 1)
+              frame[0] = channel
+              packet.copy(frame, 1)
+              ws.send(frame)
+              return true
+            },
+            onPacket: (h) => void (packetHandler = h),
+            onClose: (h) => void closeHandlers.push(h),
+            close: () => {
+              if (closed) return
+              closed = true
+              channels.delete(channel)
+              if (ws.readyState === ws.OPEN) say({ type: "close-media", channel })
+              for (const h of closeHandlers) h("closed")
+            },
+          }
+          channels.set(channel, {
+            packet: (p) => packetHandler(p),
+            closed: (reason) => {
+              closed = true
+              for (const h of closeHandlers) h(reason)
+            },
+            opened: (m) =>
+              done(m.type === "media-open" ? Effect.succeed(socket) : Effect.fail(failed(m.type === "media-refused" ? m.detail : "refused"))),
+          })
+          say({ type: "media", channel, host, port })
+        }),
+      onEvent: (h) => void events.push(h),
+      close: () => ws.close(),
+    })
+
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      if (!settled) {
+        settled = true
+        ws.terminate()
+      }
+    })
+  })
