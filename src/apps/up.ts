@@ -108,6 +108,7 @@ export const up = Command.make("up", { config: configOption, nats: natsOption, d
         `control plane: ${plane.kind === "memory" ? "in-process (no nats-server found)" : `NATS ${plane.urls.join(", ")}${plane.kind === "nats-started" ? " (started for this run)" : ""}`}`,
         ...topology.lines.map((l) => `  ${l}`),
         ...(caFile !== undefined ? [`clients trust the development CA in ${caFile} (--ca ${caFile})`] : []),
+        ...(topology.tunnels.length > 0 ? [`browsers join at ${web.url}/j/<meeting> (through the tunnels)`] : []),
       ].join("\n"),
     )
 

@@ -10,6 +10,8 @@
  *                                        (403 passcode, 404 unknown)
  *   GET  /relay                        → WebSocket: control requests for clients
  *                                        that cannot reach NATS (policy-checked)
+ *   GET  /j/:id                        → the browser web client for a meeting
+ *   GET  /web/*                        → its scripts and styles (web/)
  *   GET  /healthz                      → 200
  *
  * Anything malformed is a 400 naming the field; nothing malformed is fatal.
@@ -39,6 +41,7 @@ import * as RelayServer from "../../transports/relay/server.js"
 import type { TlsIdentity } from "../../transports/tls.js"
 import * as PresenceView from "../presence-view.js"
 import * as Stores from "../stores.js"
+import * as WebAssets from "./web-assets.js"
 import * as ClientAddress from "./client-address.js"
 import { GeoLocator } from "./geo.js"
 import * as Meetings from "./meetings.js"
@@ -225,11 +228,27 @@ export const start = (
       return reply(200, info)
     })
 
+    const serveAsset = (relative: string) =>
+      Effect.map(WebAssets.read(relative), (asset) =>
+        Option.match(asset, {
+          onNone: () => apiError(404, "NotFound", "no such file"),
+          onSome: (a) => HttpServerResponse.uint8Array(a.body, { contentType: a.contentType, headers: a.headers }),
+        }),
+      )
+
     const router = HttpRouter.empty.pipe(
       HttpRouter.post("/api/meetings", createMeeting),
       HttpRouter.get("/api/meetings/:id", getMeeting),
       HttpRouter.get("/api/meetings/:id/join-info", joinInfo),
       HttpRouter.get("/healthz", Effect.succeed(reply(200, { ok: true }))),
+      HttpRouter.get("/j/:id", Effect.zipRight(meetingFromPath, serveAsset("client/index.html"))),
+      HttpRouter.get(
+        "/web/*",
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          // The path as the client sent it, percent-escapes left alone: no file under web/ needs one.
+          serveAsset(new URL(request.url, "https://x").pathname.slice("/web/".length)),
+        ),
+      ),
       HttpRouter.get(
         "/relay",
         Effect.gen(function* () {

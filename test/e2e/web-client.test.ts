@@ -1,0 +1,155 @@
+/**
+ * The browser web client in a real browser: two chromium pages (fake camera
+ * and microphone; Opus and VP8 through WebCodecs) and a headless CLI client
+ * (a separate `meetzone client join` process) in one meeting. The pages go
+ * through the HTTP tunnel; the CLI client goes direct. Everyone must receive
+ * everyone else's audio and video, and the pages must decode each other's.
+ */
+import { execFile } from "node:child_process"
+import { mkdtemp, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join as joinPath } from "node:path"
+import { expect, layer } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import type { Page } from "playwright-core"
+import * as Lookup from "../../src/actors/client/lookup.js"
+import * as Browser from "../support/browser.js"
+import { TestNats, serverWithClient } from "../support/nats.js"
+import * as TestTopology from "../support/topology.js"
+
+interface Received {
+  readonly kind: "audio" | "video"
+  readonly from: string
+  readonly packets: number
+  readonly decoded: number
+  readonly decodeErrors: number
+  readonly foreign: number
+}
+interface PageSummary {
+  readonly phase: string
+  readonly error?: string
+  readonly tunnel: string
+  readonly mmr: string
+  readonly roster: ReadonlyArray<{ name: string }>
+  readonly sent: Record<"audio" | "video", { packets: number; transport: string }>
+  readonly received: ReadonlyArray<Received>
+}
+
+const summaryOf = (page: Page) =>
+  Effect.promise(() => page.evaluate(() => (window as unknown as { meetzone: { summary: () => PageSummary } }).meetzone.summary()))
+
+/** Polls the page until `ok` holds (bounded: `tries` × 100 ms). */
+const until = (page: Page, ok: (s: PageSummary) => boolean, what: string, tries = 150) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < tries; i++) {
+      const s = yield* summaryOf(page)
+      if (ok(s)) return s
+      if (s.phase === "failed") return yield* Effect.dieMessage(`${what}: the page failed: ${s.error}`)
+      yield* Effect.sleep("100 millis")
+    }
+    return yield* Effect.dieMessage(`${what}: not within ${tries / 10} s: ${JSON.stringify(yield* summaryOf(page))}`)
+  })
+
+const cliJoin = (args: ReadonlyArray<string>) =>
+  Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
+    const child = execFile(
+      process.execPath,
+      ["--import", "tsx", "src/apps/meetzone.ts", "client", "join", ...args],
+      { timeout: 60_000, env: { ...process.env, HTTPS_PROXY: "", https_proxy: "" } },
+      (error, stdout, stderr) => resume(Effect.succeed({ code: error === null ? 0 : ((error.code as number) ?? 1), stdout, stderr })),
+    )
+    return Effect.sync(() => void child.kill())
+  })
+
+layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("browser web client", (it) => {
+  it.scoped("a browser and a headless CLI client in one meeting each receive the other's media", () =>
+    Effect.gen(function* () {
+      const nats = yield* TestNats
+      const { web, tls } = yield* TestTopology.start(TestTopology.twoZones({ prefix: "e2e" }), [nats.url])
+      const http = yield* Lookup.dispatcher(tls, Option.none())
+      const meeting = (yield* Lookup.createMeeting(http, new URL(web), { topic: "browser test", timeoutMs: 5000 })).id
+      const dir = yield* Effect.promise(() => mkdtemp(joinPath(tmpdir(), "meetzone-e2e-")))
+      const caFile = joinPath(dir, "ca.pem")
+      yield* Effect.promise(() => writeFile(caFile, tls.ca))
+
+      const { context } = yield* Browser.launch
+      const pages: Array<Page> = []
+      for (const name of ["Ada", "Bob"]) {
+        const page = yield* Effect.promise(() => context.newPage())
+        const errors: Array<string> = []
+        page.on("pageerror", (e) => errors.push(e.message))
+        yield* Effect.promise(() => page.goto(`${web}/j/${meeting}`))
+        yield* Effect.promise(() => page.fill("#name", name))
+        yield* Effect.promise(() => page.click("button[type=submit]"))
+        pages.push(page)
+        yield* Effect.addFinalizer(() => Effect.sync(() => expect(errors, `${name}: uncaught errors in the page`).toEqual([])))
+      }
+      for (const page of pages) {
+        const s = yield* until(page, (s) => s.phase === "joined" && s.sent.video.packets > 0 && s.sent.audio.packets > 0, "browser join")
+        expect(s.sent.audio.transport).toBe("tunnel")
+        expect(s.tunnel).toMatch(/^tunnel-[12]$/)
+      }
+
+      // The headless client joins the same meeting directly and sends synthetic media for 4 s.
+      const cli = yield* cliJoin([meeting, "--web", web, "--ca", caFile, "--name", "Cli", "--media", "audio,video", "--duration", "4", "--json"])
+      expect(cli.code, cli.stderr).toBe(0)
+      const report = JSON.parse(cli.stdout) as {
+        path: string
+        mmr: string
+        media: ReadonlyArray<{ kind: string; transport: string; receivedFrom: Record<string, number> }>
+      }
+      expect(report.path).toBe("direct")
+      for (const kind of ["audio", "video"]) {
+        const m = report.media.find((x) => x.kind === kind)!
+        expect(m.transport).toBe("udp")
+        // Opus at 50 packets/s and VP8 at 15 frames/s from each browser, for 4 s: well over 20 either way.
+        expect(m.receivedFrom["Ada"], `CLI ${kind} from Ada`).toBeGreaterThan(20)
+        expect(m.receivedFrom["Bob"], `CLI ${kind} from Bob`).toBeGreaterThan(20)
+      }
+
+      for (const [page, other] of [[pages[0]!, "Bob"], [pages[1]!, "Ada"]] as const) {
+        const s = yield* summaryOf(page)
+        expect(s.mmr).toBe(report.mmr) // one meeting, one MMR
+        expect(s.roster.map((p) => p.name)).toEqual(expect.arrayContaining(["Ada", "Bob"]))
+        const from = (who: string, kind: string) => s.received.find((r) => r.from === who && r.kind === kind)
+        // The CLI client's synthetic media arrives; its video is noise, so nothing of it may reach a decoder as a frame.
+        expect(from("Cli", "audio")?.packets, "page: audio from Cli").toBeGreaterThan(50)
+        expect(from("Cli", "video")?.packets, "page: video from Cli").toBeGreaterThan(50)
+        expect(from("Cli", "video")?.decoded).toBe(0)
+        // Its audio is noise too: the page stops feeding it to a decoder after a few failures.
+        expect(from("Cli", "audio")!.decodeErrors).toBeLessThanOrEqual(5)
+        // The other browser's media is real: decoded, without errors.
+        const audio = from(other, "audio")!
+        const video = from(other, "video")!
+        expect(audio.decoded, `${other}'s audio decoded`).toBeGreaterThan(50)
+        expect(video.decoded, `${other}'s video decoded`).toBeGreaterThan(10)
+        expect(audio.decodeErrors + video.decodeErrors).toBe(0)
+      }
+      const shot = yield* Effect.promise(() => Browser.artifacts("web-client.png"))
+      yield* Effect.promise(() => pages[0]!.screenshot({ path: shot, fullPage: true }))
+    }),
+  )
+
+  it.scoped("says why it cannot join: an unknown meeting, a wrong passcode", () =>
+    Effect.gen(function* () {
+      const nats = yield* TestNats
+      const { web, tls } = yield* TestTopology.start(TestTopology.twoZones({ prefix: "e2e2" }), [nats.url])
+      const http = yield* Lookup.dispatcher(tls, Option.none())
+      const locked = (yield* Lookup.createMeeting(http, new URL(web), { passcode: "s3cret", timeoutMs: 5000 })).id
+      const { context } = yield* Browser.launch
+      const page = yield* Effect.promise(() => context.newPage())
+
+      yield* Effect.promise(() => page.goto(`${web}/j/1234567890`))
+      yield* Effect.promise(() => page.click("button[type=submit]"))
+      const unknown = yield* until(page, (s) => s.phase === "failed", "unknown meeting", 50)
+      expect(unknown.error).toMatch(/not found|unknown|no meeting/i)
+      expect(yield* Effect.promise(() => page.textContent("#status"))).toContain("could not join")
+
+      yield* Effect.promise(() => page.goto(`${web}/j/${locked}`))
+      yield* Effect.promise(() => page.fill("#passcode", "wrong"))
+      yield* Effect.promise(() => page.click("button[type=submit]"))
+      const denied = yield* until(page, (s) => s.phase === "failed", "wrong passcode", 50)
+      expect(denied.error).toMatch(/passcode/i)
+    }),
+  )
+})

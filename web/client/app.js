@@ -1,0 +1,326 @@
+// @ts-check
+/**
+ * The meetzone web client: the last resort of the connection process, for
+ * people whose network lets nothing but HTTPS through — or who have nothing
+ * but a browser. Served by the web lookup at /j/:meetingId.
+ *
+ *   1. lookup     GET /api/meetings/:id/join-info (same origin)
+ *   2. tunnel     ping every tunnel the lookup listed; the first to answer carries the session
+ *   3. hello      the join token, checked by the tunnel
+ *   4. placement  Assign to the zones in the lookup's order, then Join on the MMR that hosts the meeting
+ *   5. media      a channel per kind to the MMR's media port, bound with a STUN request carrying
+ *                 the media token; Opus and VP8 in RTP out, everyone else's in
+ *
+ * The page's state is on `window.meetzone` (tests read it).
+ */
+import { RemoteSource, sendAudio, sendVideo } from "./media.js"
+import { parseRtp } from "./rtp.js"
+import * as Stun from "./stun.js"
+import { TunnelSession } from "./tunnel.js"
+
+/** @typedef {"audio" | "video"} Kind */
+const KINDS = /** @type {const} */ (["audio", "video"])
+const TUNNEL_TIMEOUT_MS = 5_500
+const BIND_TIMEOUT_MS = 5_000
+
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id))
+const leaveButton = () => /** @type {HTMLButtonElement} */ ($("leave"))
+const meetingId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] ?? "")
+
+const state = {
+  /** @type {"idle" | "joining" | "joined" | "left" | "failed"} */
+  phase: "idle",
+  meeting: meetingId,
+  topic: "",
+  participant: "",
+  tunnel: "",
+  zone: "",
+  mmr: "",
+  /** @type {string | undefined} */
+  error: undefined,
+  /** @type {Array<{ id: string, name: string, ssrcs?: { audio?: number, video?: number, content?: number } }>} */
+  roster: [],
+  /** @type {Record<Kind, import("./media.js").SendCounters & { transport: string }>} */
+  sent: {
+    audio: { packets: 0, bytes: 0, frames: 0, dropped: 0, errors: 0, transport: "" },
+    video: { packets: 0, bytes: 0, frames: 0, dropped: 0, errors: 0, transport: "" },
+  },
+  /** @type {Map<number, RemoteSource>} */
+  sources: new Map(),
+  /** @type {Array<{ at: number, step: string, detail: string }>} */
+  log: [],
+  /** Packets that were neither RTP nor STUN. */
+  malformed: 0,
+}
+
+/** A plain snapshot, for tests and for the stats table. */
+const summary = () => ({
+  phase: state.phase,
+  meeting: state.meeting,
+  participant: state.participant,
+  tunnel: state.tunnel,
+  zone: state.zone,
+  mmr: state.mmr,
+  error: state.error,
+  roster: state.roster.map((p) => ({ id: p.id, name: p.name })),
+  sent: state.sent,
+  received: [...state.sources.values()].map((s) => ({
+    ssrc: s.ssrc,
+    kind: s.kind,
+    from: senderOf(s.ssrc)?.name ?? `ssrc:${s.ssrc}`,
+    packets: s.stats.packets,
+    bytes: s.stats.bytes,
+    loss: Math.round(s.stats.loss * 1000) / 1000,
+    jitterMs: Math.round(s.stats.jitterMs * 100) / 100,
+    decoded: s.decoded,
+    decodeErrors: s.decodeErrors,
+    foreign: s.foreign,
+    framesDropped: s.assembler.framesDropped,
+  })),
+  malformed: state.malformed,
+  log: state.log,
+})
+Object.assign(window, { meetzone: { state, summary } })
+
+const t0 = performance.now()
+/** @param {string} step @param {string} detail */
+const log = (step, detail) => {
+  state.log.push({ at: Math.round(performance.now() - t0), step, detail })
+  const line = document.createElement("li")
+  line.textContent = `${Math.round(performance.now() - t0)} ms  ${step}: ${detail}`
+  $("log").append(line)
+}
+
+/** @param {number} ssrc */
+const senderOf = (ssrc) => state.roster.find((p) => p.ssrcs?.audio === ssrc || p.ssrcs?.video === ssrc || p.ssrcs?.content === ssrc)
+
+const setStatus = (/** @type {string} */ text) => void ($("status").textContent = text)
+
+/** @param {string} passcode */
+const lookup = async (/** @type {string} */ name, passcode) => {
+  const response = await fetch(`/api/meetings/${encodeURIComponent(meetingId)}/join-info?name=${encodeURIComponent(name)}`, {
+    headers: passcode !== "" ? { "x-meeting-passcode": passcode } : {},
+  })
+  const body = await response.json()
+  if (!response.ok) throw new Error(body?.error?.message ?? `lookup failed with ${response.status}`)
+  return body
+}
+
+/**
+ * Binds a media channel: STUN Binding Requests (retransmitted 100 ms, 200 ms, … up to 1 s apart)
+ * carrying the media token, until the MMR answers.
+ *
+ * @param {(p: Uint8Array) => boolean} send
+ * @param {string} token
+ * @param {{ stun?: (m: { type: number, transactionId: Uint8Array, error?: string }) => void }} hooks
+ */
+const bind = (send, token, hooks) =>
+  new Promise((resolve, reject) => {
+    const tid = Stun.transactionId()
+    const request = Stun.bindingRequest(tid, token)
+    let wait = 100
+    /** @type {number} */
+    let timer
+    const finish = (/** @type {Error | undefined} */ e) => {
+      clearTimeout(timer)
+      clearTimeout(deadline)
+      hooks.stun = undefined
+      e === undefined ? resolve(undefined) : reject(e)
+    }
+    const deadline = setTimeout(() => finish(new Error(`no answer to the binding request in ${BIND_TIMEOUT_MS} ms`)), BIND_TIMEOUT_MS)
+    hooks.stun = (m) => {
+      if (!Stun.sameTransaction(m.transactionId, tid)) return
+      if (m.type === Stun.BINDING_SUCCESS) finish(undefined)
+      else if (m.type === Stun.BINDING_ERROR) finish(new Error(`refused: ${m.error ?? "binding error"}`))
+    }
+    const again = () => {
+      send(request)
+      timer = setTimeout(again, wait)
+      wait = Math.min(wait * 2, 1000)
+    }
+    again()
+  })
+
+/** @type {Array<() => void>} */
+const stops = []
+/** @type {TunnelSession | undefined} */
+let session
+/** @type {{ subject: string, token: string } | undefined} */
+let leaveWith
+
+const canvasFor = (/** @type {number} */ ssrc) => () => {
+  const id = `tile-${ssrc}`
+  let canvas = /** @type {HTMLCanvasElement | null} */ (document.getElementById(id))
+  if (canvas === null) {
+    const figure = document.createElement("figure")
+    canvas = document.createElement("canvas")
+    canvas.id = id
+    const caption = document.createElement("figcaption")
+    caption.dataset.ssrc = String(ssrc)
+    figure.append(canvas, caption)
+    $("tiles").append(figure)
+  }
+  return canvas
+}
+
+/** @param {string} name @param {string} passcode */
+const join = async (name, passcode) => {
+  state.phase = "joining"
+  setStatus("joining…")
+  const info = await lookup(name, passcode)
+  state.topic = info.meeting.topic
+  state.participant = info.participant.id
+  $("meeting").textContent = `${info.meeting.topic || "meeting"} · ${info.meeting.id}`
+  log("lookup", `participant ${info.participant.id}; ${info.zones.length} zone(s), ${info.tunnels.length} tunnel(s)`)
+
+  session = await TunnelSession.connectFirst(
+    info.tunnels.map((/** @type {{ url: string }} */ t) => t.url),
+    TUNNEL_TIMEOUT_MS,
+    (url, outcome, ms) => log("tunnel", `${url} ${outcome} after ${Math.round(ms)} ms`),
+  )
+  const tunnel = session
+  state.tunnel = tunnel.tunnel
+  tunnel.onClose = () => {
+    if (state.phase === "joined") fail(new Error("the tunnel closed"))
+  }
+  log("tunnel", `using ${tunnel.tunnel} (${Math.round(tunnel.rttMs)} ms)`)
+  await tunnel.hello(info.joinToken)
+
+  /** @type {any} */
+  let placement
+  for (const zone of info.zones) {
+    try {
+      placement = await tunnel.request(zone.assignSubject, { _tag: "Assign", meeting: meetingId, token: info.joinToken }, 3_000)
+      log("placement", `${placement.mmr} in ${zone.id}`)
+      break
+    } catch (e) {
+      log("placement", `${zone.id}: ${e instanceof Error ? e.message : e}`)
+    }
+  }
+  if (placement === undefined) throw new Error("no zone could place the meeting")
+
+  const ssrcs = { audio: crypto.getRandomValues(new Uint32Array(1))[0], video: crypto.getRandomValues(new Uint32Array(1))[0] }
+  const joined = await tunnel.request(placement.subject, { _tag: "Join", token: info.joinToken, ssrcs }, 5_000)
+  leaveWith = { subject: placement.subject, token: info.joinToken }
+  state.zone = joined.zone
+  state.mmr = joined.mmr
+  state.roster = joined.roster
+  tunnel.onEvent((_subject, body) => {
+    const event = /** @type {{ roster?: typeof state.roster, meeting?: string }} */ (body)
+    if (event.meeting === meetingId && Array.isArray(event.roster)) state.roster = event.roster
+  })
+  log("join", `joined ${joined.mmr} in ${joined.zone}`)
+  if (joined.media === undefined || joined.mediaTokens === undefined) throw new Error(`${joined.mmr} has no media plane`)
+
+  /** @type {MediaStream | undefined} */
+  let stream
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240, frameRate: 15 } })
+    const self = /** @type {HTMLVideoElement} */ ($("self"))
+    self.srcObject = stream
+  } catch (e) {
+    log("devices", `receiving only: ${e instanceof Error ? e.message : e}`)
+  }
+  const audioContext = new AudioContext({ sampleRate: 48_000 })
+  void audioContext.resume()
+
+  for (const kind of KINDS) {
+    /** @type {{ stun?: (m: { type: number, transactionId: Uint8Array, error?: string }) => void }} */
+    const hooks = {}
+    const onPacket = (/** @type {Uint8Array} */ packet) => {
+      const stun = Stun.parse(packet)
+      if (stun !== undefined) return hooks.stun?.(stun)
+      const rtp = parseRtp(packet)
+      if (rtp === undefined) return void state.malformed++
+      let source = state.sources.get(rtp.ssrc)
+      if (source === undefined) {
+        source = new RemoteSource(kind, rtp.ssrc, kind === "audio" ? { audio: audioContext } : { canvas: canvasFor(rtp.ssrc) })
+        state.sources.set(rtp.ssrc, source)
+      }
+      source.receive(rtp, packet.length)
+    }
+    const send = await tunnel.openMedia(kind, joined.media.host, joined.media.port, onPacket)
+    await bind(send, joined.mediaTokens[kind].udp, hooks)
+    state.sent[kind].transport = "tunnel"
+    log("media", `${kind} bound through ${tunnel.tunnel}`)
+    // Keepalives, so a quiet channel is not taken for a dead one (the MMR closes silent ones).
+    const keepalive = setInterval(() => send(Stun.bindingIndication()), 1_000)
+    stops.push(() => clearInterval(keepalive))
+    const track = kind === "audio" ? stream?.getAudioTracks()[0] : stream?.getVideoTracks()[0]
+    if (track !== undefined) {
+      const clone = track.clone()
+      stops.push((kind === "audio" ? sendAudio : sendVideo)(clone, ssrcs[kind], send, state.sent[kind]))
+      stops.push(() => clone.stop())
+    }
+  }
+  stops.push(() => stream?.getTracks().forEach((t) => t.stop()))
+  stops.push(() => void audioContext.close())
+
+  // The roster also comes with every change; asking now and then covers a missed event.
+  const refresh = setInterval(() => {
+    tunnel
+      .request(placement.subject, { _tag: "Roster", meeting: meetingId }, 3_000)
+      .then((roster) => void (state.roster = roster))
+      .catch(() => {})
+  }, 5_000)
+  stops.push(() => clearInterval(refresh))
+
+  state.phase = "joined"
+  setStatus(`joined via tunnel ${tunnel.tunnel} · ${joined.mmr} in ${joined.zone}`)
+  leaveButton().disabled = false
+}
+
+/** @param {unknown} e */
+const fail = (e) => {
+  state.phase = "failed"
+  state.error = e instanceof Error ? e.message : String(e)
+  log("failed", state.error)
+  setStatus(`could not join: ${state.error}`)
+  leave(false)
+}
+
+const leave = (/** @type {boolean} */ asked) => {
+  for (const stop of stops.splice(0)) stop()
+  for (const s of state.sources.values()) s.close()
+  if (asked && session !== undefined && leaveWith !== undefined) {
+    void session
+      .request(leaveWith.subject, { _tag: "Leave", meeting: meetingId, participant: state.participant }, 2_000)
+      .catch(() => {})
+      .finally(() => session?.close())
+  } else session?.close()
+  if (asked) {
+    state.phase = "left"
+    setStatus("left the meeting")
+  }
+  leaveButton().disabled = true
+}
+
+const render = () => {
+  const rows = summary().received.map(
+    (r) =>
+      `<tr><td>${escape(r.from)}</td><td>${r.kind}</td><td>${r.packets}</td><td>${(r.bytes / 1024).toFixed(0)} KiB</td>` +
+      `<td>${(r.loss * 100).toFixed(1)} %</td><td>${r.jitterMs.toFixed(1)} ms</td><td>${r.decoded}</td><td>${r.decodeErrors + r.foreign}</td></tr>`,
+  )
+  $("stats").innerHTML = rows.join("")
+  $("roster").innerHTML = state.roster
+    .map((p) => `<li${p.id === state.participant ? ' class="me"' : ""}>${escape(p.name)}</li>`)
+    .join("")
+  $("sent").textContent = KINDS.map((k) => `${k}: ${state.sent[k].packets} packets, ${state.sent[k].frames} frames`).join(" · ")
+  for (const caption of document.querySelectorAll("figcaption[data-ssrc]")) {
+    const who = senderOf(Number(/** @type {HTMLElement} */ (caption).dataset.ssrc))
+    caption.textContent = who?.name ?? "…"
+  }
+}
+const escape = (/** @type {string} */ s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+
+$("join").addEventListener("submit", (e) => {
+  e.preventDefault()
+  if (state.phase === "joining" || state.phase === "joined") return
+  const name = /** @type {HTMLInputElement} */ ($("name")).value.trim() || "guest"
+  const passcode = /** @type {HTMLInputElement} */ ($("passcode")).value
+  join(name, passcode).catch(fail)
+})
+$("leave").addEventListener("click", () => leave(true))
+window.addEventListener("pagehide", () => leave(true))
+$("meeting").textContent = meetingId
+setInterval(render, 500)
