@@ -8,6 +8,8 @@
  *   UDP to the media ports blocked   → TCP
  *   only TLS ports open              → TLS (control through the relay)
  *   only an HTTP proxy reachable     → TLS through the proxy (tinyproxy), HTTPS_PROXY set
+ *   only the web tier and the tunnels → the HTTP tunnel, media both ways inside it
+ *   only the web tier                 → the web-client result (exit status 2, its URL printed)
  */
 import { spawn } from "node:child_process"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
@@ -31,6 +33,7 @@ interface World {
   readonly meeting: string
   readonly mediaPorts: ReadonlyArray<number>
   readonly tlsPorts: ReadonlyArray<number>
+  readonly tunnelPorts: ReadonlyArray<number>
   readonly proxy: Tinyproxy.Tinyproxy
 }
 class TheWorld extends Context.Tag("test/TheWorld")<TheWorld, World>() {}
@@ -46,6 +49,10 @@ const world = Layer.scoped(
       TestTopology.twoZones({
         prefix: "net",
         web: [{ id: "web", host: ns.hostIp, port: 0, trustedProxies: [] }],
+        tunnels: [
+          { id: "net-tunnel-1", host: ns.hostIp },
+          { id: "net-tunnel-2", host: ns.hostIp },
+        ],
         zones: [
           {
             id: "eu-west",
@@ -75,13 +82,14 @@ const world = Layer.scoped(
       meeting,
       mediaPorts: media.map((e) => e.port),
       tlsPorts: media.map((e) => e.tlsPort),
+      tunnelPorts: topology.tunnels.map((t) => Number(new URL(t.url).port)),
       proxy,
     }
   }),
 )
 
 /** `meetzone client join` inside the namespace; its JSON report. */
-const joinFromNamespace = (w: World, env: Record<string, string> = {}) =>
+const joinFromNamespace = (w: World, env: Record<string, string> = {}, expectedCode = 0) =>
   Effect.gen(function* () {
     const { code, stdout, stderr } = yield* w.ns.run(
       process.execPath,
@@ -104,7 +112,7 @@ const joinFromNamespace = (w: World, env: Record<string, string> = {}) =>
       ],
       { env },
     )
-    expect(code, `client exited ${code}\n${stdout}\n${stderr}`).toBe(0)
+    expect(code, `client exited ${code}\n${stdout}\n${stderr}`).toBe(expectedCode)
     return JSON.parse(stdout.trim().split("\n").at(-1)!) as JoinReport
   })
 
@@ -204,6 +212,40 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
       for (const m of report.media ?? []) expect(m.transport).toBe("tls")
       const dials = report.phases.find((p) => p.name === "media")!.attempts
       expect(dials.map((a) => a.target.split("/")[1])).toEqual(["tls", "tls", "tls"])
+    }),
+  )
+
+  it.scoped("with only the web tier and the tunnels reachable, joins through the tunnel with media both ways", () =>
+    Effect.gen(function* () {
+      const w = yield* TheWorld
+      yield* w.ns.firewall(Netns.onlyTcpPorts(w.ns.hostIp, [w.webPort, ...w.tunnelPorts]))
+      yield* peer(w)
+      const report = yield* joinFromNamespace(w)
+      expect(report.path).toBe("tunnel")
+      // Controllers answered through the web tier's relay; the MMR's media ports did not: the tunnel carried media.
+      expect(report.phases.find((p) => p.name === "media")!.outcome).toBe("failed")
+      const tunnel = report.phases.find((p) => p.name === "tunnel")!
+      expect(tunnel.outcome).toBe("ok")
+      expect(tunnel.attempts.filter((a) => a.action === "ping")).toHaveLength(2)
+      const media = mediaOf(report)
+      for (const kind of ["audio", "video", "content"]) {
+        expect(media[kind]!.transport).toBe("tunnel")
+        expect(media[kind]!.sent).toBeGreaterThan(0)
+        expect(media[kind]!.receivedFrom["Peer"], `${kind} from Peer, through the tunnel`).toBeGreaterThan(0)
+      }
+    }),
+  )
+
+  it.scoped("with nothing but the web tier reachable, ends with the web client: exit status 2 and its URL", () =>
+    Effect.gen(function* () {
+      const w = yield* TheWorld
+      yield* w.ns.firewall(Netns.onlyTcpPorts(w.ns.hostIp, [w.webPort]))
+      const report = yield* joinFromNamespace(w, {}, 2)
+      expect(report.path).toBe("web-client")
+      expect(report.webClient?.url).toBe(`${w.web}/j/${w.meeting}`)
+      const reasons = report.webClient?.reasons ?? {}
+      expect(Object.keys(reasons).sort()).toEqual(["direct", "tunnel"])
+      expect(report.phases.find((p) => p.name === "tunnel")!.outcome).not.toBe("ok")
     }),
   )
 })
