@@ -121,6 +121,6 @@ describe("tunnel selection, on a test clock", () => {
         const kept = result._tag === "Right" ? result.right.url : undefined
         for (const c of h.opened) expect(c.closed).toBe(c.url !== kept)
       }),
-    { fastCheck: { numRuns: 200 } },
+    { fastCheck: { numRuns: 100 } },
   )
 })
