@@ -69,6 +69,8 @@ export const WebSection = Schema.Struct({
   tls: Schema.optional(TlsFiles),
   /** Peers whose X-Forwarded-For is believed (proxy-addr syntax: CIDRs, "loopback"…). */
   trustedProxies: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  /** Bearer token for the operators' dashboard (/ops); without it the dashboard is off. */
+  opsToken: Schema.optional(Schema.String.pipe(Schema.minLength(16))),
 })
 
 export const GeoSection = Schema.Struct({
@@ -91,6 +93,8 @@ export const TimingSection = Schema.Struct({
   joinTokenTtl: Schema.optionalWith(DurationText, { default: () => "5 minutes" }),
   /** No controller answer within this → tunnel. */
   zoneTimeout: Schema.optionalWith(DurationText, { default: () => "5.5 seconds" }),
+  /** How long a stopping MMR waits for its participants to move to another MMR. */
+  drainGrace: Schema.optionalWith(DurationText, { default: () => "5 seconds" }),
 })
 
 export const TunnelSection = Schema.Struct({
@@ -115,6 +119,18 @@ export const MediaSection = Schema.Struct({
   silence: Schema.optionalWith(DurationText, { default: () => "3 seconds" }),
 })
 
+export const MetricsSection = Schema.Struct({
+  host: Schema.optionalWith(Host, { default: () => "127.0.0.1" }),
+  port: Schema.optionalWith(Port, { default: () => 0 }),
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+})
+
+export const TracingSection = Schema.Struct({
+  /** e.g. http://collector:4318/v1/traces */
+  otlpEndpoint: Schema.String.pipe(Schema.pattern(/^https?:\/\//, { message: () => "an http(s):// URL" })),
+  serviceName: Schema.optionalWith(Schema.String, { default: () => "meetzone" }),
+})
+
 /** @category schemas */
 export const Config = Schema.Struct({
   /** Subject and bucket prefix. */
@@ -129,6 +145,7 @@ export const Config = Schema.Struct({
       mmrTtl: "3 seconds",
       joinTokenTtl: "5 minutes",
       zoneTimeout: "5.5 seconds",
+      drainGrace: "5 seconds",
     }),
   }),
   web: Schema.Array(WebSection).pipe(Schema.minItems(1)),
@@ -137,6 +154,16 @@ export const Config = Schema.Struct({
   zones: Schema.Array(ZoneSection).pipe(Schema.minItems(1)),
   /** HTTP tunnels, for clients that reach nothing but HTTPS. */
   tunnels: Schema.optionalWith(Schema.Array(TunnelSection), { default: () => [] }),
+  /**
+   * A development CA on disk (`meetzone dev-ca`): actors without certificate
+   * files issue theirs from it, so clients of a multi-process deployment trust
+   * one CA file. Absent: each process makes its own.
+   */
+  devCa: Schema.optional(TlsFiles),
+  /** Where each process serves Prometheus text (/metrics); port 0 = any free port. */
+  metrics: Schema.optionalWith(MetricsSection, { default: () => ({ host: "127.0.0.1", port: 0, enabled: true }) }),
+  /** OpenTelemetry trace export (OTLP over HTTP); absent: spans stay in-process. */
+  tracing: Schema.optional(TracingSection),
 })
 export type Config = typeof Config.Type
 export type ConfigInput = typeof Config.Encoded

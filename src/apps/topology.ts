@@ -1,8 +1,8 @@
 /**
- * A whole topology from a configuration, in one process: web lookups, and
- * per zone its controllers and MMRs. The control plane (ControlBus +
- * KeyValue) comes from the caller, so the same topology runs over NATS or
- * in-process.
+ * A topology from a configuration: every actor in it (`meetzone up`), or the
+ * ones a selection picks (`meetzone mmr --id …` runs one). The control plane
+ * (ControlBus + KeyValue) comes from the caller, so the same topology runs
+ * over NATS or in-process.
  *
  * @since 0.1.0
  */
@@ -22,6 +22,24 @@ import type { ControlBus } from "../runtime/ControlBus.js"
 import type { KeyValue } from "../runtime/KeyValue.js"
 import * as Tls from "../transports/tls.js"
 import type { Config } from "./config.js"
+
+/** One actor of a configuration. @category models */
+export interface ActorRef {
+  readonly role: "web" | "controller" | "mmr" | "tunnel"
+  readonly id: string
+  /** Controllers and MMRs belong to a zone. */
+  readonly zone?: string
+}
+
+/** Every actor `config` describes. @category models */
+export const actorsOf = (config: Config): ReadonlyArray<ActorRef> => [
+  ...config.web.map((w) => ({ role: "web" as const, id: w.id })),
+  ...config.zones.flatMap((z) => [
+    ...z.controllers.map((c) => ({ role: "controller" as const, id: c.id, zone: z.id })),
+    ...z.mmrs.map((m) => ({ role: "mmr" as const, id: m.id, zone: z.id })),
+  ]),
+  ...config.tunnels.map((t) => ({ role: "tunnel" as const, id: t.id })),
+]
 
 /** @category models */
 export interface Topology {
@@ -59,6 +77,7 @@ export const services = (
 export const start = (
   config: Config,
   natsUrls: ReadonlyArray<string>,
+  only: (actor: ActorRef) => boolean = () => true,
 ): Effect.Effect<
   Topology,
   unknown,
@@ -70,7 +89,7 @@ export const start = (
     const { presenceTtl, reportInterval, mmrTtl, joinTokenTtl } = config.timing
     const replicas = config.nats.replicas
     const lines: Array<string> = []
-    let ca: Tls.DevCa | undefined
+    let ca: Tls.DevCa | undefined = config.devCa !== undefined ? yield* Tls.devCaFromFiles(config.devCa) : undefined
     const identity = (files: { certFile: string; keyFile: string } | undefined, hosts: ReadonlyArray<string>) =>
       files !== undefined
         ? Tls.fromFiles(files)
@@ -83,6 +102,7 @@ export const start = (
     const controllers = []
     for (const zone of config.zones) {
       for (const m of zone.mmrs) {
+        if (!only({ role: "mmr", id: m.id, zone: zone.id })) continue
         const advertise = m.advertiseHost ?? m.bindHost
         const handle = yield* Mmr.start({
           id: m.id,
@@ -93,6 +113,7 @@ export const start = (
           reportInterval,
           presenceTtl,
           replicas,
+          drainGrace: config.timing.drainGrace,
           media: {
             bindHost: m.bindHost,
             advertiseHost: advertise,
@@ -110,6 +131,7 @@ export const start = (
         )
       }
       for (const c of zone.controllers) {
+        if (!only({ role: "controller", id: c.id, zone: zone.id })) continue
         const handle = yield* ZoneController.start({
           zone: zone.id,
           id: c.id,
@@ -127,6 +149,7 @@ export const start = (
 
     const tunnels = []
     for (const t of config.tunnels) {
+      if (!only({ role: "tunnel", id: t.id })) continue
       const handle = yield* HttpTunnel.start({
         id: t.id,
         host: t.host,
@@ -146,6 +169,7 @@ export const start = (
 
     const web = []
     for (const w of config.web) {
+      if (!only({ role: "web", id: w.id })) continue
       const handle = yield* WebLookup.start({
         id: w.id,
         host: w.host,
@@ -164,6 +188,7 @@ export const start = (
         presenceTtl,
         replicas,
         joinTokenTtl,
+        ...(w.opsToken !== undefined ? { opsToken: w.opsToken } : {}),
       })
       web.push({ id: w.id, ...handle })
       lines.unshift(`web lookup       ${w.id}  ${handle.url}`)

@@ -51,31 +51,40 @@ export const devCa = (name = "meetzone dev CA"): Effect.Effect<DevCa> =>
         { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
       ],
     } as Parameters<typeof generate>[1]),
-  ).pipe(
-    Effect.map((ca) => ({
-      cert: ca.cert,
-      key: ca.private,
-      issue: (hosts: ReadonlyArray<string>) =>
-        Effect.promise(() =>
-          generate([{ name: "commonName", value: hosts[0] ?? "localhost" }], {
-            keyType: "ec",
-            curve: "P-256",
-            algorithm: "sha256",
-            notAfterDate: inTenYears(),
-            ca: { key: ca.private, cert: ca.cert },
-            extensions: [
-              { name: "basicConstraints", cA: false },
-              { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
-              { name: "extKeyUsage", serverAuth: true },
-              {
-                name: "subjectAltName",
-                altNames: hosts.map((h) => (isIP(h) !== 0 ? { type: 7 as const, ip: h } : { type: 2 as const, value: h })),
-              },
-            ],
-          } as Parameters<typeof generate>[1]),
-        ).pipe(Effect.map((issued) => ({ cert: issued.cert, key: issued.private }))),
-    })),
-  )
+  ).pipe(Effect.map((ca) => caOf(ca.cert, ca.private)))
+
+/**
+ * A development CA kept on disk (`meetzone dev-ca`), so that actors in
+ * separate processes issue certificates clients trust with one CA file.
+ *
+ * @category constructors
+ */
+export const devCaFromFiles = (files: { readonly certFile: string; readonly keyFile: string }): Effect.Effect<DevCa, TlsError> =>
+  Effect.map(fromFiles(files), (id) => caOf(id.cert, id.key))
+
+const caOf = (cert: string, key: string): DevCa => ({
+  cert,
+  key,
+  issue: (hosts: ReadonlyArray<string>) =>
+    Effect.promise(() =>
+      generate([{ name: "commonName", value: hosts[0] ?? "localhost" }], {
+        keyType: "ec",
+        curve: "P-256",
+        algorithm: "sha256",
+        notAfterDate: inTenYears(),
+        ca: { key, cert },
+        extensions: [
+          { name: "basicConstraints", cA: false },
+          { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
+          { name: "extKeyUsage", serverAuth: true },
+          {
+            name: "subjectAltName",
+            altNames: hosts.map((h) => (isIP(h) !== 0 ? { type: 7 as const, ip: h } : { type: 2 as const, value: h })),
+          },
+        ],
+      } as Parameters<typeof generate>[1]),
+    ).pipe(Effect.map((issued) => ({ cert: issued.cert, key: issued.private }))),
+})
 
 /**
  * Reads a certificate and key from PEM files.
