@@ -94,6 +94,20 @@ export const JoinReport = Schema.Struct({
   startedAt: Schema.String,
   /** Media per kind, filled in when the session ends. */
   media: Schema.optional(Schema.Array(MediaKindReport)),
+  /** The session's moves to another MMR (its MMR stopped), in order. */
+  moves: Schema.optional(
+    Schema.Array(
+      Schema.Struct({
+        from: Schema.String,
+        to: Schema.optional(Schema.String),
+        /** Since the join began. */
+        atMs: Schema.Number,
+        ms: Schema.Number,
+        outcome: Schema.Literal("ok", "failed"),
+        detail: Schema.optional(Schema.String),
+      }),
+    ),
+  ),
   /** When nothing else worked: where the browser web client is, and why each path failed. */
   webClient: Schema.optional(
     Schema.Struct({ url: Schema.String, reasons: Schema.Record({ key: Schema.String, value: Schema.String }) }),

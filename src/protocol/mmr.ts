@@ -90,11 +90,17 @@ export class Roster extends Schema.TaggedRequest<Roster>()("Roster", {
   failure: Schema.Never,
 }) {}
 
-/** Published on every join and leave. @category schemas */
+/**
+ * Published on every join and leave — and when the MMR stops: `leaving` asks
+ * every participant to re-join (the controllers place the meeting elsewhere).
+ *
+ * @category schemas
+ */
 export const RosterEvent = Schema.Struct({
   meeting: MeetingId,
   mmr: Schema.String,
   roster: Schema.Array(Participant),
+  leaving: Schema.optional(Schema.Boolean),
 })
 export type RosterEvent = typeof RosterEvent.Type
 

@@ -73,6 +73,8 @@ export const JoinInfo = Schema.Struct({
   /** Control requests over TLS (WebSocket), for clients that cannot reach NATS. */
   relay: Schema.String,
   webClientUrl: Schema.String,
+  /** Where the meeting's roster events are published (joins, leaves, an MMR leaving). */
+  meetingEvents: Schema.optional(Schema.String),
   joinToken: Schema.String,
   /** Epoch seconds. */
   expiresAt: Schema.Number,

@@ -53,6 +53,8 @@ export const MmrLoad = Schema.Struct({
   packetsPerSecond: Schema.Number.pipe(Schema.nonNegative()),
   /** Draining: no new meetings. */
   draining: Schema.Boolean,
+  /** Stopping: its meetings move to other MMRs (controllers re-place them). */
+  leaving: Schema.optional(Schema.Boolean),
   media: Schema.optional(MediaEndpoints),
   /** Epoch ms at the MMR when it sent this. */
   at: Schema.Number,

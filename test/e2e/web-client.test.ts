@@ -128,6 +128,8 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
       const shot = yield* Effect.promise(() => Browser.artifacts("web-client.png"))
       yield* Effect.promise(() => pages[0]!.screenshot({ path: shot, fullPage: true }))
     }),
+    // Two browsers with real codecs and a 4 s CLI session: about 30 s on 2 cores.
+    90_000,
   )
 
   it.scoped("says why it cannot join: an unknown meeting, a wrong passcode", () =>

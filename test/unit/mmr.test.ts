@@ -3,11 +3,12 @@
  * what it reports, and how it stops.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option, Stream, TestClock } from "effect"
+import type { Duration } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Option, Scope, Stream, TestClock } from "effect"
 import * as Mmr from "../../src/actors/mmr/Mmr.js"
 import * as Stores from "../../src/actors/stores.js"
 import type { Placement } from "../../src/protocol/meeting.js"
-import { Drain, Join, Leave, Roster } from "../../src/protocol/mmr.js"
+import { Drain, Join, Leave, Roster, RosterEvent } from "../../src/protocol/mmr.js"
 import * as Subjects from "../../src/protocol/subjects.js"
 import { JoinTokens, layerHmac } from "../../src/protocol/token.js"
 import { MmrLoad } from "../../src/protocol/zone.js"
@@ -33,8 +34,8 @@ const token = (meeting: string, participant: string, name = participant) =>
 const joinAs = (mmr: string, meeting: string, participant: string) =>
   Effect.flatMap(token(meeting, participant), (t) => ask(subjects.mmr(mmr), new Join({ token: t })))
 
-const startMmr = (id: string, capacity = 100) =>
-  Mmr.start({ id, zone: "eu", capacity, subjects, buckets, reportInterval: "50 millis" })
+const startMmr = (id: string, capacity = 100, drainGrace: Duration.DurationInput = 0) =>
+  Mmr.start({ id, zone: "eu", capacity, subjects, buckets, reportInterval: "50 millis", drainGrace })
 
 describe("MMR control", () => {
   it.scoped("admits participants of meetings placed on it, with the roster", () =>
@@ -125,6 +126,44 @@ describe("MMR control", () => {
       expect(Option.isNone(yield* stores.presence.get(key))).toBe(true)
       yield* Effect.repeatN(Effect.yieldNow(), 50)
       expect(seen.at(-1)).toMatchObject({ mmr: "m7", draining: true })
+    }).pipe(Effect.provide(services)),
+  )
+
+  it.scoped("stopping with a meeting on it: says leaving, waits for its participants to move, at most drainGrace", () =>
+    Effect.gen(function* () {
+      const stop = (moved: boolean) =>
+        Effect.gen(function* () {
+          const events = yield* Topic.subscribe(subjects.meetingRoster("1000000007"), RosterEvent)
+          const leavingSaid = yield* Deferred.make<RosterEvent>()
+          yield* events.messages.pipe(
+            Stream.filter((e) => e.leaving === true),
+            Stream.runForEach((e) => Deferred.succeed(leavingSaid, e)),
+            Effect.forkScoped,
+          )
+          const scope = yield* Scope.make()
+          yield* startMmr("m8", 100, "3 seconds").pipe(Scope.extend(scope))
+          yield* place("1000000007", "m8")
+          yield* joinAs("m8", "1000000007", "a")
+          yield* joinAs("m8", "1000000007", "b")
+          const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+          expect(yield* Deferred.await(leavingSaid)).toMatchObject({ mmr: "m8", leaving: true })
+          // Still answering while it drains: the moving participants' Leave.
+          if (moved) {
+            yield* ask(subjects.mmr("m8"), new Leave({ meeting: "1000000007", participant: "a" }))
+            yield* ask(subjects.mmr("m8"), new Leave({ meeting: "1000000007", participant: "b" }))
+          }
+          // Virtual time the stop takes, in 100 ms steps (bounded).
+          let waited = 0
+          while (Option.isNone(yield* Fiber.poll(closing)) && waited < 10_000) {
+            yield* TestClock.adjust("100 millis")
+            waited += 100
+          }
+          yield* Fiber.join(closing)
+          return waited
+        })
+      // Everyone moved → stops at once; nobody moved → stops after the grace.
+      expect(yield* stop(true)).toBeLessThan(3000)
+      expect(yield* stop(false)).toBe(3000)
     }).pipe(Effect.provide(services)),
   )
 })

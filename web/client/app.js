@@ -91,8 +91,17 @@ const log = (step, detail) => {
   $("log").append(line)
 }
 
+/** Everyone seen in the roster, by SSRC: what arrived from someone who has left still carries their name. */
+const senders = new Map()
+
+/** @param {typeof state.roster} roster */
+const setRoster = (roster) => {
+  state.roster = roster
+  for (const p of roster) for (const ssrc of Object.values(p.ssrcs ?? {})) senders.set(ssrc, p)
+}
+
 /** @param {number} ssrc */
-const senderOf = (ssrc) => state.roster.find((p) => p.ssrcs?.audio === ssrc || p.ssrcs?.video === ssrc || p.ssrcs?.content === ssrc)
+const senderOf = (ssrc) => senders.get(ssrc)
 
 const setStatus = (/** @type {string} */ text) => void ($("status").textContent = text)
 
@@ -204,10 +213,10 @@ const join = async (name, passcode) => {
   leaveWith = { subject: placement.subject, token: info.joinToken }
   state.zone = joined.zone
   state.mmr = joined.mmr
-  state.roster = joined.roster
+  setRoster(joined.roster)
   tunnel.onEvent((_subject, body) => {
     const event = /** @type {{ roster?: typeof state.roster, meeting?: string }} */ (body)
-    if (event.meeting === meetingId && Array.isArray(event.roster)) state.roster = event.roster
+    if (event.meeting === meetingId && Array.isArray(event.roster)) setRoster(event.roster)
   })
   log("join", `joined ${joined.mmr} in ${joined.zone}`)
   if (joined.media === undefined || joined.mediaTokens === undefined) throw new Error(`${joined.mmr} has no media plane`)
@@ -260,7 +269,7 @@ const join = async (name, passcode) => {
   const refresh = setInterval(() => {
     tunnel
       .request(placement.subject, { _tag: "Roster", meeting: meetingId }, 3_000)
-      .then((roster) => void (state.roster = roster))
+      .then((roster) => setRoster(roster))
       .catch(() => {})
   }, 5_000)
   stops.push(() => clearInterval(refresh))

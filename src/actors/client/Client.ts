@@ -15,12 +15,12 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Either, ExecutionStrategy, Exit, Option, Schedule, Scope } from "effect"
+import { Duration, Effect, Either, ExecutionStrategy, Exit, Option, Queue, Schedule, Schema, Scope } from "effect"
 import { Assign } from "../../protocol/controller.js"
 import type { AskError } from "../../protocol/errors.js"
 import type { JoinReport } from "../../protocol/join-report.js"
 import type { Joined } from "../../protocol/mmr.js"
-import { Join, Leave, Roster } from "../../protocol/mmr.js"
+import { Join, Leave, Roster, RosterEvent } from "../../protocol/mmr.js"
 import type { MediaKind, MediaTransport, Ssrcs } from "../../protocol/media.js"
 import { defaultDscp, mediaKinds } from "../../protocol/media.js"
 import type { Placement } from "../../protocol/meeting.js"
@@ -127,6 +127,8 @@ const selectMmr = (
   ssrcs: Ssrcs,
   timeout: Duration.DurationInput,
   phase: PhaseRecorder,
+  /** An MMR not to join (it is leaving): a placement still naming it is a problem, not an answer. */
+  avoid?: string,
 ): Effect.Effect<{ readonly placement: Placement; readonly joined: Joined; readonly bus: ControlBusShape }, MmrProblem> =>
   Effect.gen(function* () {
     let lastProblem = "no zone answered"
@@ -145,6 +147,10 @@ const selectMmr = (
           break
         }
         const { subject, mmr } = placement.right
+        if (mmr === avoid) {
+          lastProblem = `${zone.id}: the meeting is still placed on ${mmr}, which is leaving`
+          break
+        }
         const joined = yield* phase
           .attempt(mmr, `join ${mmr}`, onBus(ask(subject, new Join({ token, ssrcs }), { timeout, retry: transient })))
           .pipe(Effect.either)
@@ -160,12 +166,21 @@ const selectMmr = (
 
 // --- the connection process ---------------------------------------------------------
 
+/** The MMR a session is on, and the bus that reaches it; changes when the session moves. */
+interface OnMmr {
+  placement: Placement
+  joined: Joined
+  bus: ControlBusShape
+}
+
 /** Where a path got to: the MMR that took us, and our media. */
 interface Connected {
-  readonly placement: Placement
-  readonly joined: Joined
-  readonly bus: ControlBusShape
+  readonly current: OnMmr
   readonly media: MediaSession.MediaSession | undefined
+  /** Joins the meeting on another MMR than `current` (which is leaving) and moves media there. */
+  readonly move: (recorder: Report.Recorder) => Effect.Effect<void, PathFailure, Scope.Scope>
+  /** Calls `handler` with each event of the meeting (joins, leaves, an MMR leaving), while the scope lasts. */
+  readonly listen: (subject: string, handler: (data: Uint8Array) => void) => Effect.Effect<void, never, Scope.Scope>
 }
 
 /** Why a path ended without a connection: for the fallback, and for the caller. */
@@ -192,69 +207,86 @@ const joinMmr = (
   zones: ReadonlyArray<ZoneInfo>,
   busOf: (zone: ZoneInfo) => ControlBusShape | undefined,
   dial: MediaDialer,
+  listen: Connected["listen"],
 ): Effect.Effect<Connected, PathFailure, Scope.Scope> =>
   Effect.gen(function* () {
     const { options, info, recorder, ssrcs } = ctx
     const timeout = options.requestTimeout ?? "2 seconds"
-    const selected = yield* recorder
-      .phase(
+    const placeAndJoin = (recorder: Report.Recorder, ordered: ReadonlyArray<ZoneInfo>, avoid?: string) =>
+      recorder.phase(
         "mmr-selection",
-        (phase) => selectMmr(zones, busOf, options.meeting, info.joinToken, ssrcs, timeout, phase),
+        (phase) => selectMmr(ordered, busOf, options.meeting, info.joinToken, ssrcs, timeout, phase, avoid),
         (s) => ({ chosen: `${s.placement.mmr} in ${s.placement.zone}` }),
       )
-      .pipe(
-        Effect.mapError(
-          (e): PathFailure =>
-            e.kind === "denied"
-              ? {
-                  ending: "rejected",
-                  reason: e.detail,
-                  error: (report) => new AccessDenied({ meeting: options.meeting, code: "InvalidToken", detail: e.detail, report }),
-                }
-              : { ending: "no-mmr", reason: e.detail, error: (report) => new NoMmrAvailable({ detail: e.detail, report }) },
-        ),
-      )
-    const { placement, joined, bus } = selected
-    recorder.set({ zone: placement.zone, mmr: placement.mmr })
-    yield* Effect.addFinalizer(() =>
-      ask(placement.subject, new Leave({ meeting: options.meeting, participant: info.participant.id }), {
+    /** The session's own zone first: a move stays in the zone when it can. */
+    const zonesFrom = (zone: string) => [...zones.filter((z) => z.id === zone), ...zones.filter((z) => z.id !== zone)]
+    const toFailure = (e: MmrProblem): PathFailure =>
+      e.kind === "denied"
+        ? {
+            ending: "rejected",
+            reason: e.detail,
+            error: (report) => new AccessDenied({ meeting: options.meeting, code: "InvalidToken", detail: e.detail, report }),
+          }
+        : { ending: "no-mmr", reason: e.detail, error: (report) => new NoMmrAvailable({ detail: e.detail, report }) }
+    const selected = yield* placeAndJoin(recorder, zones).pipe(Effect.mapError(toFailure))
+    const current: OnMmr = { ...selected }
+    const leave = (on: OnMmr) =>
+      ask(on.placement.subject, new Leave({ meeting: options.meeting, participant: info.participant.id }), {
         timeout: "1 second",
-      }).pipe(Effect.provideService(ControlBus, bus), Effect.ignore),
-    )
+      }).pipe(Effect.provideService(ControlBus, on.bus), Effect.ignore)
+    recorder.set({ zone: current.placement.zone, mmr: current.placement.mmr })
+    // Whichever MMR the session is on when it ends.
+    yield* Effect.addFinalizer(() => Effect.suspend(() => leave(current)))
 
     const m = options.media
-    if (m === undefined || m.kinds.length === 0) return { placement, joined, bus, media: undefined }
-    const endpoints = joined.media
-    const tokens = joined.mediaTokens
-    if (endpoints === undefined || tokens === undefined) {
-      yield* recorder.skip("media", `${placement.mmr} has no media plane`)
-      return { placement, joined, bus, media: undefined }
+    const withoutMedia = (why: string | undefined) =>
+      Effect.as(why === undefined ? Effect.void : recorder.skip("media", why), {
+        current,
+        media: undefined,
+        listen,
+        move: (r: Report.Recorder) =>
+          Effect.gen(function* () {
+            const next = yield* placeAndJoin(r, zonesFrom(current.placement.zone), current.placement.mmr).pipe(Effect.mapError(toFailure))
+            const old = { ...current }
+            Object.assign(current, next)
+            yield* leave(old)
+          }),
+      } satisfies Connected)
+    if (m === undefined || m.kinds.length === 0) return yield* withoutMedia(undefined)
+    if (selected.joined.media === undefined || selected.joined.mediaTokens === undefined) {
+      return yield* withoutMedia(`${selected.placement.mmr} has no media plane`)
     }
     const dscp = { ...defaultDscp, ...m.dscp }
-    const connections = yield* recorder
-      .phase(
-        "media",
-        (phase) =>
-          Effect.forEach(
-            m.kinds,
-            (kind) =>
-              Effect.map(
-                dial(kind, { host: endpoints.host, port: endpoints.port, tlsPort: endpoints.tlsPort, tokens: tokens[kind] }, phase),
-                (socket): MediaSession.KindConnection => ({ kind, socket, dscp: dscp[kind] }),
-              ),
-            { concurrency: "unbounded" },
+    const connectMedia = (recorder: Report.Recorder, joined: Joined) =>
+      recorder
+        .phase(
+          "media",
+          (phase) =>
+            Effect.forEach(
+              m.kinds,
+              (kind) =>
+                Effect.map(
+                  dial(
+                    kind,
+                    { host: joined.media!.host, port: joined.media!.port, tlsPort: joined.media!.tlsPort, tokens: joined.mediaTokens![kind] },
+                    phase,
+                  ),
+                  (socket): MediaSession.KindConnection => ({ kind, socket, dscp: dscp[kind] }),
+                ),
+              { concurrency: "unbounded" },
+            ),
+          (cs) => ({ chosen: cs.map((c) => `${c.kind} ${c.socket.transport}`).join(", ") }),
+        )
+        .pipe(
+          Effect.mapError(
+            (e): PathFailure => ({
+              ending: "media-unreachable",
+              reason: e.message,
+              error: (report) => new MediaUnreachable({ detail: e.message, report }),
+            }),
           ),
-        (cs) => ({ chosen: cs.map((c) => `${c.kind} ${c.socket.transport}`).join(", ") }),
-      )
-      .pipe(
-        Effect.mapError(
-          (e): PathFailure => ({
-            ending: "media-unreachable",
-            reason: e.message,
-            error: (report) => new MediaUnreachable({ detail: e.message, report }),
-          }),
-        ),
-      )
+        )
+    const connections = yield* connectMedia(recorder, selected.joined)
     const media = yield* MediaSession.start(connections, {
       ...(m.keepaliveMs !== undefined ? { keepaliveMs: m.keepaliveMs } : {}),
       ...(m.silenceMs !== undefined ? { silenceMs: m.silenceMs } : {}),
@@ -264,7 +296,16 @@ const joinMmr = (
         yield* Effect.forkScoped(Synthetic.run(c.kind, ssrcs[c.kind], (p) => media.send(c.kind, p), media.sentCounters[c.kind]))
       }
     }
-    return { placement, joined, bus, media }
+    const move = (r: Report.Recorder) =>
+      Effect.gen(function* () {
+        const next = yield* placeAndJoin(r, zonesFrom(current.placement.zone), current.placement.mmr).pipe(Effect.mapError(toFailure))
+        const moved = yield* connectMedia(r, next.joined).pipe(Effect.tapError(() => leave(next)))
+        media.replace(moved)
+        const old = { ...current }
+        Object.assign(current, next)
+        yield* leave(old)
+      })
+    return { current, media, move, listen } satisfies Connected
   })
 
 /** The direct path: NATS (or the relay), probes, MMR, media straight to it. */
@@ -311,6 +352,13 @@ const directPath = (ctx: JoinContext, connector: typeof BusConnector.Service): E
     const allowed = TransportDecision.candidates(ctx.proxyTarget !== undefined)
     const candidates = m?.transports === undefined ? allowed : m.transports.filter((t) => allowed.includes(t))
     const dscp = { ...defaultDscp, ...m?.dscp }
+    // Meeting events come over each distinct bus (usually one); a bus that cannot subscribe (the relay) gives none.
+    const listen: Connected["listen"] = (subject, handler) =>
+      Effect.forEach(
+        new Set(choice.buses.values()),
+        (bus) => bus.subscribe(subject, {}, (message) => handler(message.data)).pipe(Effect.ignore),
+        { discard: true },
+      )
     return yield* joinMmr(ctx, choice.answered, (z) => choice.buses.get(z.id), (kind, target, phase) =>
       MediaConnect.connectKind(
         kind,
@@ -318,7 +366,7 @@ const directPath = (ctx: JoinContext, connector: typeof BusConnector.Service): E
         target,
         { ...transportOptions, dscp: dscp[kind], tls: options.tls ?? {}, proxy: ctx.proxyTarget },
         phase,
-      ),
+      ), listen,
     )
   })
 
@@ -360,6 +408,7 @@ const tunnelPath = (ctx: JoinContext): Effect.Effect<Connected, PathFailure, Sco
       phase
         .attempt(`${kind}/tunnel`, `dial via ${tunnel.tunnel}`, MediaConnect.dialTunnel(kind, tunnel, target, timeout))
         .pipe(Effect.mapError((e) => new MediaConnect.MediaUnreachable({ kind, tried: [e.message] }))),
+      (subject, handler) => Effect.sync(() => tunnel.onEvent((s, data) => s === subject && handler(data))),
     ).pipe(Effect.mapError((f) => (f.ending === "rejected" ? f : tunnelFailed(f.reason))))
   })
 
@@ -451,23 +500,73 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
     }).pipe(withCorrelationId(`join-${info.participant.id}`))
   })
 
-/** The session a connected path hands back. */
+const decodeRosterEvent = Schema.decodeUnknownOption(Schema.parseJson(RosterEvent))
+
+/**
+ * The session a connected path hands back. It follows the meeting's events:
+ * when its MMR says it is leaving, the session joins the meeting again on
+ * another MMR and moves its media there (each move is in the final report).
+ */
 const session = (ctx: JoinContext, connected: Connected) =>
   Effect.gen(function* () {
-    const { placement, joined, bus, media } = connected
+    const { current, media } = connected
     // The join ends here: its report's total is the join time, whatever media does later.
     const report = yield* ctx.recorder.report
+    const joinedAt = report.totalMs
+    const started = performance.now() - joinedAt
+    const moves: Array<NonNullable<JoinReport["moves"]>[number]> = []
+    const subject = ctx.info.meetingEvents
+    if (subject !== undefined) {
+      const leaving = yield* Queue.sliding<string>(16)
+      yield* connected.listen(subject, (data) => {
+        const event = decodeRosterEvent(new TextDecoder().decode(data))
+        if (Option.isSome(event) && event.value.leaving === true) Queue.unsafeOffer(leaving, event.value.mmr)
+      })
+      const moveOnce = (from: string) =>
+        Effect.gen(function* () {
+          const at = performance.now() - started
+          const recorder = yield* Report.make(ctx.options.meeting)
+          const outcome = yield* connected.move(recorder).pipe(
+            // The controllers may not have heard yet that the MMR is leaving: ask again shortly.
+            Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.intersect(Schedule.recurs(15)))),
+            Effect.either,
+          )
+          const ms = Math.round((performance.now() - started - at) * 100) / 100
+          if (Either.isRight(outcome)) {
+            moves.push({ from, to: current.placement.mmr, atMs: Math.round(at), ms, outcome: "ok" })
+            yield* Effect.logInfo(`moved from ${from} to ${current.placement.mmr} in ${ms} ms`)
+          } else {
+            moves.push({ from, atMs: Math.round(at), ms, outcome: "failed", detail: outcome.left.reason })
+            yield* Effect.logWarning(`could not move from ${from}: ${outcome.left.reason}`)
+          }
+        })
+      yield* Queue.take(leaving).pipe(
+        Effect.flatMap((mmr) => (mmr === current.placement.mmr ? moveOnce(mmr) : Effect.void)),
+        Effect.forever,
+        Effect.forkScoped,
+      )
+    }
     const finalReport = Effect.gen(function* () {
-      if (media === undefined) return report
-      const roster = yield* ask(placement.subject, new Roster({ meeting: ctx.options.meeting }), { timeout: "1 second" }).pipe(
-        Effect.provideService(ControlBus, bus),
+      const now = { ...report, zone: current.placement.zone, mmr: current.placement.mmr, ...(moves.length > 0 ? { moves: [...moves] } : {}) }
+      if (media === undefined) return now
+      const roster = yield* ask(current.placement.subject, new Roster({ meeting: ctx.options.meeting }), { timeout: "1 second" }).pipe(
+        Effect.provideService(ControlBus, current.bus),
         Effect.orElseSucceed(() => []),
       )
       const bySsrc = new Map<number, string>()
       for (const p of roster) for (const kind of mediaKinds) if (p.ssrcs?.[kind] !== undefined) bySsrc.set(p.ssrcs[kind]! >>> 0, p.name)
-      return { ...report, media: media.report((ssrc) => bySsrc.get(ssrc)) }
+      return { ...now, media: media.report((ssrc) => bySsrc.get(ssrc)) }
     })
-    return { report, info: ctx.info, joined, zone: placement.zone, mmr: placement.mmr, bus, media, finalReport } satisfies JoinSession
+    return {
+      report,
+      info: ctx.info,
+      joined: current.joined,
+      zone: current.placement.zone,
+      mmr: current.placement.mmr,
+      bus: current.bus,
+      media,
+      finalReport,
+    } satisfies JoinSession
   })
 
 /** One bus per distinct endpoint set; a zone whose connect fails has none (its probes are not sent). */

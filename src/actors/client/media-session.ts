@@ -34,10 +34,15 @@ export interface MediaSession {
   readonly sentCounters: Readonly<Record<MediaKind, { count: number }>>
   /** Per-kind report; `senderOf` names the participant behind an SSRC. */
   readonly report: (senderOf: (ssrc: number) => string | undefined) => ReadonlyArray<MediaKindReport>
+  /**
+   * Moves each kind onto a new connection (another MMR): the old socket is
+   * closed; listeners, counters and per-sender statistics carry over.
+   */
+  readonly replace: (connections: ReadonlyArray<KindConnection>) => void
 }
 
 interface KindState {
-  readonly connection: KindConnection
+  connection: KindConnection
   readonly sources: Map<number, SourceStats>
   readonly listeners: Array<(packet: Buffer) => void>
   lastHeard: number
@@ -61,6 +66,24 @@ export const start = (
     const states = new Map<MediaKind, KindState>()
     const sentCounters = { audio: { count: 0 }, video: { count: 0 }, content: { count: 0 } }
 
+    const attach = (state: KindState, connection: KindConnection) => {
+      state.connection = connection
+      state.status = "open"
+      state.lastHeard = performance.now()
+      connection.socket.onPacket((packet) => {
+        if (state.connection !== connection) return // a socket being replaced
+        state.lastHeard = performance.now()
+        if (!isRtp(packet)) return // keepalives and stray STUN answers
+        const ssrc = ssrcOf(packet)
+        let stats = state.sources.get(ssrc)
+        if (stats === undefined) state.sources.set(ssrc, (stats = new SourceStats(clockRate[connection.kind])))
+        stats.update(packet, state.lastHeard)
+        for (const l of state.listeners) l(packet)
+      })
+      connection.socket.onClose((reason) => {
+        if (state.connection === connection && state.status === "open") state.status = `closed: ${reason}`
+      })
+    }
     for (const connection of connections) {
       const state: KindState = {
         connection,
@@ -71,18 +94,7 @@ export const start = (
         status: "open",
       }
       states.set(connection.kind, state)
-      connection.socket.onPacket((packet) => {
-        state.lastHeard = performance.now()
-        if (!isRtp(packet)) return // keepalives and stray STUN answers
-        const ssrc = ssrcOf(packet)
-        let stats = state.sources.get(ssrc)
-        if (stats === undefined) state.sources.set(ssrc, (stats = new SourceStats(clockRate[connection.kind])))
-        stats.update(packet, state.lastHeard)
-        for (const l of state.listeners) l(packet)
-      })
-      connection.socket.onClose((reason) => {
-        if (state.status === "open") state.status = `closed: ${reason}`
-      })
+      attach(state, connection)
     }
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
@@ -114,6 +126,18 @@ export const start = (
         return s.connection.socket.send(packet)
       },
       onReceive: (kind, handler) => void states.get(kind)?.listeners.push(handler),
+      replace: (next) => {
+        for (const connection of next) {
+          const state = states.get(connection.kind)
+          if (state === undefined) {
+            connection.socket.close()
+            continue
+          }
+          const old = state.connection.socket
+          attach(state, connection)
+          old.close()
+        }
+      },
       sentCounters,
       report: (senderOf) =>
         [...states.values()].map((s): MediaKindReport => {

@@ -12,13 +12,14 @@
  *   media: with a media plane, Join admits the participant to the SFU and
  *          hands out its media tokens; Leave closes its media connections
  *   every second → load report to the zone's controllers, and presence (TTL)
- *   on stop → a last report saying draining, then presence removed
+ *   on stop → leaving: controllers re-place its meetings, participants are
+ *             told to re-join (roster event `leaving`), and get `drainGrace`
+ *             to move; then a last report, and presence removed
  *
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import type { Duration } from "effect"
-import { Clock, Effect, Option } from "effect"
+import { Clock, Deferred, Duration, Effect, Option } from "effect"
 import type { BusError, KvError } from "../../protocol/errors.js"
 import type { KindCounters, Participant } from "../../protocol/mmr.js"
 import { MmrFull, MmrProtocol, NotHostedHere, RosterEvent } from "../../protocol/mmr.js"
@@ -46,6 +47,8 @@ export interface MmrConfig {
   /** Default 1 s. */
   readonly reportInterval?: Duration.DurationInput
   readonly presenceTtl?: Duration.DurationInput
+  /** How long, when stopping, participants get to move to another MMR. Default 5 s. */
+  readonly drainGrace?: Duration.DurationInput
   readonly replicas?: number
   /** Media listeners (UDP/TCP and TLS); without them the MMR is control-only. */
   readonly media?: MediaPlane.MediaPlaneConfig
@@ -77,7 +80,10 @@ export const start = (
     const meetings = new Map<string, Map<string, Participant>>()
     const plane = config.media === undefined ? undefined : yield* MediaPlane.start(config.media)
     let draining = false
+    let leaving = false
     let participantCount = 0
+    /** Completed when, while leaving, the last participant has moved away. */
+    const everyoneMoved = yield* Deferred.make<void>()
 
     // --- load reports and presence ----------------------------------------------
 
@@ -99,6 +105,7 @@ export const start = (
       cpu: cpu(),
       packetsPerSecond: plane?.packetsPerSecond() ?? 0,
       draining,
+      ...(leaving ? { leaving } : {}),
       ...(plane !== undefined ? { media: plane.endpoints } : {}),
       at,
     })
@@ -129,9 +136,14 @@ export const start = (
 
     const roster = (meeting: string): ReadonlyArray<Participant> => [...(meetings.get(meeting)?.values() ?? [])]
 
-    /** Tells whoever follows the meeting (tunnels, clients) who is in it now. */
+    /** Tells whoever follows the meeting (tunnels, clients) who is in it now — or that it must move. */
     const announce = (meeting: string) =>
-      Topic.publish(subjects.meetingRoster(meeting), RosterEvent, { meeting, mmr: id, roster: roster(meeting) }).pipe(
+      Topic.publish(subjects.meetingRoster(meeting), RosterEvent, {
+        meeting,
+        mmr: id,
+        roster: roster(meeting),
+        ...(leaving ? { leaving } : {}),
+      }).pipe(
         Effect.catchAll((e) => Effect.logDebug(`${name}: roster of ${meeting} not announced: ${e.message}`)),
         Effect.provide(busContext),
       )
@@ -182,7 +194,11 @@ export const start = (
           const participants = meetings.get(meeting)
           if (participants?.delete(participant)) participantCount--
           if (participants?.size === 0) meetings.delete(meeting)
-        }),
+        }).pipe(
+          Effect.zipRight(
+            Effect.suspend(() => (leaving && participantCount === 0 ? Deferred.succeed(everyoneMoved, void 0) : Effect.void)),
+          ),
+        ),
         announce(meeting),
       )
 
@@ -231,6 +247,26 @@ export const start = (
           })),
       }),
     })
+
+    // Registered after the actor, so it runs before the actor stops: participants
+    // moving away still get their Leave answered.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        if (meetings.size === 0) return
+        draining = true
+        leaving = true
+        yield* report // controllers now re-place these meetings
+        const hosted = [...meetings.keys()]
+        yield* Effect.logInfo(`${name}: stopping; asking ${participantCount} participant(s) in ${hosted.length} meeting(s) to move`)
+        yield* Effect.forEach(hosted, announce, { discard: true })
+        const graceMs = Duration.toMillis(config.drainGrace ?? "5 seconds")
+        // Finalizers run uninterruptibly; the wait must be interruptible for the timeout to end it.
+        if (graceMs > 0) yield* Deferred.await(everyoneMoved).pipe(Effect.interruptible, Effect.timeout(graceMs), Effect.ignore)
+        yield* participantCount === 0
+          ? Effect.logInfo(`${name}: every participant moved`)
+          : Effect.logWarning(`${name}: ${participantCount} participant(s) still here after ${graceMs} ms; stopping anyway`)
+      }),
+    )
 
     return {
       id,

@@ -222,6 +222,7 @@ export const start = (
         tunnels: tunnels.map((t) => ({ id: t.id, url: t.url })),
         relay: `${publicUrl!.replace(/^http/, "ws")}/relay`,
         webClientUrl: `${publicUrl}/j/${id}`,
+        meetingEvents: config.subjects.meetingRoster(id),
         joinToken: token,
         expiresAt: claims.expiresAt,
       }

@@ -94,12 +94,15 @@ export const start = (
 
     // --- Assign ----------------------------------------------------------------
 
-    /** Alive: same zone → its reports; another zone → its presence record. */
+    /**
+     * Can the host keep the meeting? Alive (same zone → its reports; another
+     * zone → its presence record) and not leaving (a stopping MMR's meetings move).
+     */
     const hostAlive = (placement: Placement, now: number) =>
       placement.zone === zone && table.get(placement.mmr) !== undefined
-        ? Effect.succeed(table.isAlive(placement.mmr, now))
+        ? Effect.succeed(table.isAlive(placement.mmr, now) && table.get(placement.mmr)?.leaving !== true)
         : stores.presence.get(presenceKey.mmr(placement.zone, placement.mmr)).pipe(
-            Effect.map(Option.isSome),
+            Effect.map((p) => Option.isSome(p) && !(p.value.value.kind === "mmr" && p.value.value.load.leaving === true)),
             Effect.mapError(Stores.unavailable("presence")),
           )
 
@@ -140,7 +143,7 @@ export const start = (
             placements++
             yield* Effect.logInfo(
               Option.isSome(existing)
-                ? `${name}: moved meeting ${meeting} from dead ${existing.value.value.mmr} to ${placement.mmr}`
+                ? `${name}: moved meeting ${meeting} from ${existing.value.value.mmr} (gone or leaving) to ${placement.mmr}`
                 : `${name}: placed meeting ${meeting} on ${placement.mmr}`,
             )
             return placement
