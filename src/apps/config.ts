@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises"
 import { Data, Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
 import { parse as parseYaml } from "yaml"
 import { Token } from "../protocol/subjects.js"
+import * as EnvOverrides from "./env-overrides.js"
 import { GeoPoint } from "../protocol/zone.js"
 
 /** A duration written as text: "500 millis", "5.5 seconds", "1 minute". @category schemas */
@@ -229,7 +230,10 @@ export const decode = (input: unknown, source = "configuration"): Either.Either<
  *
  * @category decoding
  */
-export const load = (path: string): Effect.Effect<Config, ConfigError> =>
+export const load = (
+  path: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Effect.Effect<Config, ConfigError> =>
   Effect.gen(function* () {
     const text = yield* Effect.tryPromise({
       try: () => readFile(path, "utf8"),
@@ -239,7 +243,26 @@ export const load = (path: string): Effect.Effect<Config, ConfigError> =>
       try: () => parseYaml(text) as unknown,
       catch: (e) => new ConfigError({ source: path, problems: [{ path: "", message: `not YAML or JSON: ${String(e)}` }] }),
     })
-    return yield* decode(data, path)
+    const overridden = EnvOverrides.apply(Config.ast, data, env)
+    if (Either.isLeft(overridden)) {
+      return yield* new ConfigError({
+        source: `the environment (over ${path})`,
+        problems: overridden.left.map((p) => ({ path: p.variable, message: p.message })),
+      })
+    }
+    const { applied } = overridden.right
+    return yield* Either.mapLeft(decode(overridden.right.data, path), (e) =>
+      applied.length === 0
+        ? e
+        : new ConfigError({
+            source: e.source,
+            // A bad value that came from a variable says so.
+            problems: e.problems.map((p) => {
+              const from = applied.find((a) => p.path === a.path || p.path.startsWith(`${a.path}.`))
+              return from === undefined ? p : { ...p, message: `${p.message} (set by ${from.variable})` }
+            }),
+          }),
+    )
   })
 
 /**

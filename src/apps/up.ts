@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import { randomBytes } from "node:crypto"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
@@ -19,6 +20,8 @@ import * as Config from "./config.js"
 import * as ControlPlane from "./control-plane.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
+import * as Serve from "./serve.js"
+import * as Tracing from "./tracing.js"
 import * as Topology from "./topology.js"
 
 const configOption = Options.file("config").pipe(
@@ -69,12 +72,34 @@ const demo = (webUrl: string, caCert: string | undefined, connector: Layer.Layer
     if (!same) return yield* Effect.fail(new Error("one meeting was placed on two MMRs"))
   }).pipe(Effect.scoped)
 
+/** A few lines of /metrics after the demo: the operators' view of what just happened. */
+const showMetrics = (url: string) =>
+  Effect.gen(function* () {
+    // The joins' reports reach the web lookup just after the sessions end.
+    yield* Effect.sleep("200 millis")
+    const text = yield* Effect.promise(() => fetch(`${url}/metrics`).then((r) => r.text()))
+    const wanted = /^meetzone_(joins_total|placements_total\{[^}]*outcome="placed"|mmr_packets_total\{[^}]*kind="audio")/
+    const lines = text.split("\n").filter((l) => wanted.test(l) && !l.endsWith(" 0"))
+    yield* Console.log([`\ndemo: from ${url}/metrics`, ...lines.map((l) => `  ${l}`)].join("\n"))
+  }).pipe(Effect.catchAllCause(() => Effect.void))
+
 export const up = Command.make("up", { config: configOption, nats: natsOption, demo: demoOption }, (args) =>
   Effect.gen(function* () {
-    const config = yield* Option.match(args.config, {
+    const loaded = yield* Option.match(args.config, {
       onNone: () => Either.match(Config.decode(Config.defaultTopology, "the default topology"), { onLeft: Effect.fail, onRight: Effect.succeed }),
-      onSome: Config.load,
+      onSome: (path) => Config.load(path),
     })
+    // All in one process, the dashboard is on: with a fresh token unless the file sets one.
+    const config: Config.Config = {
+      ...loaded,
+      web: loaded.web.map((w) => ({ ...w, opsToken: w.opsToken ?? randomBytes(18).toString("base64url") })),
+    }
+    return yield* running(config, args).pipe(Effect.provide(Tracing.layer(config.tracing, "up")))
+  }).pipe(Effect.scoped, Effect.provide(Logging.layer({ level: "warning" }))),
+).pipe(Command.withDescription("Run a whole meetzone topology in one process."))
+
+const running = (config: Config.Config, args: { readonly nats: Option.Option<string>; readonly demo: boolean }) =>
+  Effect.gen(function* () {
     const servers = Option.orElse(
       Option.map(args.nats, (urls) => urls.split(",").map((u) => u.trim())),
       () => Option.fromNullable(config.nats.servers),
@@ -102,6 +127,7 @@ export const up = Command.make("up", { config: configOption, nats: natsOption, d
       yield* Effect.promise(() => writeFile(caFile!, topology.caCert!))
     }
     const web = topology.web[0]!
+    const metricsUrl = yield* Serve.serveMetrics(config, topology, Topology.actorsOf(config).map((a) => `${a.role} ${a.zone !== undefined ? `${a.zone}/` : ""}${a.id}`))
     yield* Console.log(
       [
         `meetzone is up — web ${web.url}`,
@@ -109,14 +135,19 @@ export const up = Command.make("up", { config: configOption, nats: natsOption, d
         ...topology.lines.map((l) => `  ${l}`),
         ...(caFile !== undefined ? [`clients trust the development CA in ${caFile} (--ca ${caFile})`] : []),
         ...(topology.tunnels.length > 0 ? [`browsers join at ${web.url}/j/<meeting> (through the tunnels)`] : []),
+        ...Option.toArray(Option.map(metricsUrl, (u) => `metrics at ${u}/metrics`)),
+        `dashboard at ${web.url}/ops#token=${config.web[0]!.opsToken}`,
       ].join("\n"),
     )
 
     // In-process, clients must share the topology's own bus (a new layer would be a new, empty bus).
     const connector =
       plane.kind === "memory" ? Connector.shared.pipe(Layer.provide(Layer.succeedContext(context))) : Connector.nats
-    if (args.demo) return yield* demo(web.url, topology.caCert, connector)
+    if (args.demo) {
+      yield* demo(web.url, topology.caCert, connector)
+      if (Option.isSome(metricsUrl)) yield* showMetrics(metricsUrl.value)
+      return
+    }
     yield* Console.log("press Ctrl-C to stop")
     yield* Effect.never
-  }).pipe(Effect.scoped, Effect.provide(Logging.layer({ level: "warning" }))),
-).pipe(Command.withDescription("Run a whole meetzone topology in one process."))
+  })

@@ -5,6 +5,8 @@
  *   GET  /api/meetings/:id                MeetingView
  *   GET  /api/meetings/:id/join-info      JoinInfo     (passcode: X-Meeting-Passcode header or ?passcode=)
  *   GET  /relay                           WebSocket: the client relay (protocol/relay.ts)
+ *   POST /api/joins                       JoinSummary → 202 (how a join went, for operators)
+ *   GET  /ops/api/state                   OpsState     (Authorization: Bearer <operator token>)
  *
  * Errors are `{ "error": { "code", "message", "field"? } }` with 400 (naming
  * the field), 403 (passcode), 404 (unknown meeting).
@@ -12,8 +14,9 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { MeetingId } from "./meeting.js"
-import { GeoPoint } from "./zone.js"
+import { JoinPath, Outcome, PhaseName } from "./join-report.js"
+import { MeetingId, Placement } from "./meeting.js"
+import { ControllerPresence, GeoPoint, MmrLoad, TunnelPresence } from "./zone.js"
 
 /** @category requests */
 export const CreateMeeting = Schema.Struct({
@@ -90,3 +93,51 @@ export const ApiError = Schema.Struct({
   }),
 })
 export type ApiError = typeof ApiError.Type
+
+/**
+ * How one join went, as a client tells the web lookup after it (best effort):
+ * the join report without its per-attempt detail.
+ *
+ * @category requests
+ */
+export const JoinSummary = Schema.Struct({
+  meeting: Schema.String.pipe(Schema.maxLength(64)),
+  participant: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
+  path: Schema.optional(JoinPath),
+  /** "ok", or the tag of the error the join ended with. */
+  outcome: Schema.String.pipe(Schema.pattern(/^[A-Za-z]{1,40}$/)),
+  zone: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
+  mmr: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
+  totalMs: Schema.Number.pipe(Schema.nonNegative()),
+  phases: Schema.Array(Schema.Struct({ name: PhaseName, ms: Schema.Number.pipe(Schema.nonNegative()), outcome: Outcome })).pipe(
+    Schema.maxItems(16),
+  ),
+})
+export type JoinSummary = typeof JoinSummary.Type
+
+/** A join as the dashboard shows it: the summary and when it arrived. @category responses */
+export const RecentJoin = Schema.Struct({ ...JoinSummary.fields, at: Schema.Number })
+export type RecentJoin = typeof RecentJoin.Type
+
+/**
+ * What the operators' dashboard shows: the live topology (from presence),
+ * where meetings are placed, and the latest joins.
+ *
+ * @category responses
+ */
+export const OpsState = Schema.Struct({
+  web: Schema.String,
+  at: Schema.Number,
+  zones: Schema.Array(
+    Schema.Struct({
+      id: Schema.String,
+      name: Schema.String,
+      controllers: Schema.Array(ControllerPresence),
+      mmrs: Schema.Array(Schema.Struct({ ...MmrLoad.fields, hosting: Schema.Array(Schema.String) })),
+    }),
+  ),
+  tunnels: Schema.Array(TunnelPresence),
+  placements: Schema.Array(Placement),
+  joins: Schema.Array(RecentJoin),
+})
+export type OpsState = typeof OpsState.Type

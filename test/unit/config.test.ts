@@ -1,5 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import { mkdtemp, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join as joinPath } from "node:path"
+import { Effect, Either } from "effect"
+import { stringify as stringifyYaml } from "yaml"
 import * as Config from "../../src/apps/config.js"
 
 const valid = Config.defaultTopology
@@ -34,4 +38,50 @@ describe("configuration", () => {
     const dup = { ...valid, zones: [valid.zones[0], valid.zones[0]] }
     expect(problems(dup)).toContainEqual({ path: "zones.1.id", message: 'zone id "eu-west" is already used at zones.0.id' })
   })
+})
+
+describe("environment overrides", () => {
+  const withEnv = (env: Record<string, string>) =>
+    Effect.gen(function* () {
+      const dir = yield* Effect.promise(() => mkdtemp(joinPath(tmpdir(), "meetzone-config-")))
+      const file = joinPath(dir, "topology.yaml")
+      yield* Effect.promise(() => writeFile(file, stringifyYaml(valid)))
+      return yield* Effect.either(Config.load(file, env))
+    })
+
+  it.effect("set nested fields by path, case and underscores ignored, values read as YAML", () =>
+    Effect.gen(function* () {
+      const config = Either.getOrThrow(
+        yield* withEnv({
+          MEETZONE__ZONES__1__MMRS__0__CAPACITY: "250",
+          MEETZONE__TIMING__DRAIN_GRACE: "10 seconds",
+          MEETZONE__NATS__SERVERS: '["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"]',
+          MEETZONE__WEB__0__OPS_TOKEN: "a-long-operator-token",
+          MEETZONE_LOG_LEVEL: "debug", // single underscore: not an override
+        }),
+      )
+      expect(config.zones[1]!.mmrs[0]!.capacity).toBe(250)
+      expect(config.zones[0]!.mmrs[0]!.capacity).toBe(100)
+      expect(config.timing.drainGrace).toBe("10 seconds")
+      expect(config.nats.servers).toEqual(["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"])
+      expect(config.web[0]!.opsToken).toBe("a-long-operator-token")
+    }),
+  )
+
+  it.effect("name the variable when it names no field, and when its value is bad", () =>
+    Effect.gen(function* () {
+      const typo = yield* withEnv({ MEETZONE__TIMING__DRAIN_GRAZE: "1 second" })
+      expect(Either.isLeft(typo) && typo.left.problems[0]).toMatchObject({
+        path: "MEETZONE__TIMING__DRAIN_GRAZE",
+        message: expect.stringContaining('no field "DRAIN_GRAZE"'),
+      })
+      const gap = yield* withEnv({ MEETZONE__ZONES__5__ID: "ap" })
+      expect(Either.isLeft(gap) && gap.left.problems[0]!.message).toContain("would leave a gap")
+      const bad = yield* withEnv({ MEETZONE__ZONES__0__MMRS__0__CAPACITY: "lots" })
+      expect(Either.isLeft(bad) && bad.left.problems).toContainEqual({
+        path: "zones.0.mmrs.0.capacity",
+        message: expect.stringContaining("(set by MEETZONE__ZONES__0__MMRS__0__CAPACITY)"),
+      })
+    }),
+  )
 })

@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Either, ExecutionStrategy, Exit, Option, Queue, Schedule, Schema, Scope } from "effect"
+import { Duration, Effect, Either, ExecutionStrategy, Exit, Fiber, Option, Queue, Schedule, Schema, Scope } from "effect"
 import { Assign } from "../../protocol/controller.js"
 import type { AskError } from "../../protocol/errors.js"
 import type { JoinReport } from "../../protocol/join-report.js"
@@ -66,6 +66,8 @@ export interface JoinOptions {
   readonly zoneSelection?: Partial<Selection.SelectionOptions>
   /** Default 10 s. */
   readonly lookupTimeout?: Duration.DurationInput
+  /** Tell the web lookup how the join went (for its operators' metrics and dashboard). Default true. */
+  readonly reportToWeb?: boolean
   /** Per Assign or Join attempt. Default 2 s. */
   readonly requestTimeout?: Duration.DurationInput
   /** Media to connect; without it the join ends at the MMR. */
@@ -422,11 +424,23 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
   Effect.gen(function* () {
     const connector = yield* BusConnector
     const recorder = yield* Report.make(options.meeting)
-    const fail = <E>(make: (report: JoinReport) => E) => Effect.flatMap(recorder.report, (r) => Effect.fail(make(r)))
     const web = new URL(options.web)
     const proxy = Proxy.detect(web, options.proxy, options.env ?? process.env)
     if (Option.isSome(proxy)) recorder.set({ proxy: proxy.value.url })
     const http = yield* Lookup.dispatcher(options.tls ?? {}, proxy)
+    /** Best effort: operators learn how the join went; the join never waits on it for long. */
+    const tellWeb = (report: JoinReport, outcome: string) =>
+      options.reportToWeb === false
+        ? Effect.void
+        : Lookup.reportJoin(http, web, Lookup.summarize(report, outcome), 2000).pipe(
+            Effect.tapError((e) => Effect.logDebug(`join report not delivered: ${e.message}`)),
+            Effect.ignore,
+          )
+    const fail = <E extends { readonly _tag: string }>(make: (report: JoinReport) => E) =>
+      Effect.flatMap(recorder.report, (r) => {
+        const error = make(r)
+        return Effect.zipRight(tellWeb(r, error._tag), Effect.fail(error))
+      })
 
     // 1. lookup
     const lookup = yield* recorder
@@ -482,7 +496,11 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
         )
         if (Either.isRight(outcome)) {
           recorder.set({ path: path === "tunnel" ? "tunnel" : Option.isSome(proxy) ? "proxy" : "direct" })
-          return yield* session(ctx, outcome.right)
+          const joined = yield* session(ctx, outcome.right)
+          const told = yield* Effect.forkScoped(tellWeb(joined.report, "ok"))
+          // Ending the session right away still lets the report out (bounded).
+          yield* Effect.addFinalizer(() => Fiber.await(told).pipe(Effect.timeout("1 second"), Effect.interruptible, Effect.ignore))
+          return joined
         }
         yield* Scope.close(attempt, Exit.void) // what this path opened, it closes
         const failure = outcome.left
@@ -497,8 +515,8 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
         }
         path = next
       }
-    }).pipe(withCorrelationId(`join-${info.participant.id}`))
-  })
+    }).pipe(withCorrelationId(`join-${info.participant.id}`), Effect.annotateLogs("participant", info.participant.id))
+  }).pipe(Effect.withSpan("join", { attributes: { "meetzone.meeting": options.meeting } }), Effect.annotateLogs("meeting", options.meeting))
 
 const decodeRosterEvent = Schema.decodeUnknownOption(Schema.parseJson(RosterEvent))
 

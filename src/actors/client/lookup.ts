@@ -10,7 +10,8 @@ import { Data, Effect, Either, Option, Schema } from "effect"
 import type { Dispatcher } from "undici"
 import { Agent, ProxyAgent, fetch } from "undici"
 import { formatIssue } from "../../protocol/codec.js"
-import type { JoinInfo, MeetingView } from "../../protocol/web-api.js"
+import type { JoinReport } from "../../protocol/join-report.js"
+import type { JoinInfo, JoinSummary, MeetingView } from "../../protocol/web-api.js"
 import { ApiError, JoinInfo as JoinInfoSchema, MeetingView as MeetingViewSchema } from "../../protocol/web-api.js"
 import type { ProxySetting } from "./proxy.js"
 
@@ -154,3 +155,38 @@ export const createMeeting = (
     MeetingViewSchema,
     options.timeoutMs,
   )
+
+/**
+ * POST how a join went, for the operators (metrics, dashboard).
+ *
+ * @category lookup
+ */
+export const reportJoin = (
+  http: Dispatcher,
+  web: URL,
+  summary: JoinSummary,
+  timeoutMs: number,
+): Effect.Effect<unknown, LookupProblem> =>
+  call(
+    http,
+    new URL("/api/joins", web),
+    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(summary) },
+    Schema.Unknown,
+    timeoutMs,
+  )
+
+/**
+ * The summary of a join report that a client sends: no attempt detail.
+ *
+ * @category lookup
+ */
+export const summarize = (report: JoinReport, outcome: string): JoinSummary => ({
+  meeting: report.meeting.slice(0, 64),
+  ...(report.participant !== undefined ? { participant: report.participant } : {}),
+  ...(report.path !== undefined ? { path: report.path } : {}),
+  outcome,
+  ...(report.zone !== undefined ? { zone: report.zone } : {}),
+  ...(report.mmr !== undefined ? { mmr: report.mmr } : {}),
+  totalMs: report.totalMs,
+  phases: report.phases.slice(0, 16).map((p) => ({ name: p.name, ms: p.ms, outcome: p.outcome })),
+})

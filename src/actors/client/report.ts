@@ -67,7 +67,7 @@ export const make = (meeting: string): Effect.Effect<Recorder> =>
             attempt: (target, action, effect, describe) =>
               Effect.gen(function* () {
                 const begin = yield* since
-                const exit = yield* Effect.exit(effect)
+                const exit = yield* Effect.exit(Effect.withSpan(effect, action, { attributes: { "meetzone.target": target } }))
                 const ms = round((yield* since) - begin)
                 if (exit._tag === "Success") {
                   attempts.push({ target, action, startMs: round(begin), ms, outcome: "ok" })
@@ -80,7 +80,7 @@ export const make = (meeting: string): Effect.Effect<Recorder> =>
                 return yield* exit
               }),
           }
-          const exit = yield* Effect.exit(body(phase))
+          const exit = yield* Effect.exit(Effect.withSpan(body(phase), `join.${name}`, { attributes: { "meetzone.meeting": meeting } }))
           const ms = round((yield* since) - startMs)
           if (exit._tag === "Success") {
             const s = summary?.(exit.value)

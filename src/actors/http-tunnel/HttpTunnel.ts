@@ -118,4 +118,4 @@ export const start = (
     yield* report.pipe(Effect.repeat(Schedule.spaced(config.reportInterval ?? "1 second")), Effect.forkScoped)
     yield* Effect.logInfo(`tunnel ${config.id} at ${url}`)
     return { id: config.id, url, port, stats }
-  })
+  }).pipe(Effect.annotateLogs("tunnel", config.id))

@@ -62,6 +62,8 @@ export interface MmrHandle {
   /** Meeting id → participants, now. */
   readonly meetings: Effect.Effect<ReadonlyMap<string, ReadonlyArray<Participant>>>
   readonly media: MediaPlane.MediaPlane | undefined
+  readonly capacity: number
+  readonly isDraining: () => boolean
 }
 
 /**
@@ -235,7 +237,7 @@ export const start = (
       listen: [{ subject: subjects.mmr(id) }],
       behaviour: Effect.succeed({
         Join: ({ token, ssrcs }) => join(token, ssrcs),
-        Leave: ({ meeting, participant }) => leave(meeting, participant),
+        Leave: ({ meeting, participant }) => leave(meeting, participant).pipe(Effect.annotateLogs({ meeting, participant })),
         Roster: ({ meeting }) => Effect.sync(() => roster(meeting)),
         Drain: ({ draining: value }) =>
           Effect.as(drain(value), { mmr: id, draining: value, meetings: meetings.size }),
@@ -273,6 +275,8 @@ export const start = (
       ref,
       drain,
       media: plane,
+      capacity,
+      isDraining: () => draining,
       meetings: Effect.sync(() => new Map([...meetings].map(([m, ps]) => [m, [...ps.values()]]))),
     }
-  })
+  }).pipe(Effect.annotateLogs({ zone: config.zone, mmr: config.id }))

@@ -96,6 +96,15 @@ export interface SfuCounters {
   closedSilent: number
 }
 
+/** MMR-wide counters of one media kind (monotonic: participants who left still count). @category models */
+export interface KindTotals {
+  packetsIn: number
+  bytesIn: number
+  packetsOut: number
+  bytesOut: number
+  drops: number
+}
+
 /** @category models */
 export type BindRefusal = "malformed" | "forged" | "expired" | "replayed" | "unknown-participant"
 
@@ -124,8 +133,11 @@ const newStats = (kind: MediaKind): KindStats => ({
   source: new SourceStats(clockRate[kind]),
 })
 
+const newTotals = (): KindTotals => ({ packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, drops: 0 })
+
 /** @category constructors */
 export class Sfu {
+  readonly byKind: Record<MediaKind, KindTotals> = { audio: newTotals(), video: newTotals(), content: newTotals() }
   readonly counters: SfuCounters = {
     bound: 0,
     unbound: 0,
@@ -274,6 +286,9 @@ export class Sfu {
     }
     stats.packetsIn++
     stats.bytesIn += packet.length
+    const totals = this.byKind[from.kind]
+    totals.packetsIn++
+    totals.bytesIn += packet.length
     const receivers = from.participant.meeting.receivers[from.kind]
     let framed: Buffer | undefined
     for (let i = 0; i < receivers.length; i++) {
@@ -284,9 +299,12 @@ export class Sfu {
         to.lastSent = now
         to.stats.packetsOut++
         to.stats.bytesOut += packet.length
+        totals.packetsOut++
+        totals.bytesOut += packet.length
         this.counters.forwarded++
       } else {
         to.stats.drops++
+        totals.drops++
       }
     }
   }

@@ -12,6 +12,11 @@
  *                                        that cannot reach NATS (policy-checked)
  *   GET  /j/:id                        → the browser web client for a meeting
  *   GET  /web/*                        → its scripts and styles (web/)
+ *   POST /api/joins                    → 202: a client says how its join went
+ *   GET  /ops                          → the operators' dashboard (page)
+ *   GET  /ops/api/state                → its data: zones, controllers, MMRs with
+ *                                        load and meetings, tunnels, placements,
+ *                                        recent joins (Bearer operator token; 401)
  *   GET  /healthz                      → 200
  *
  * Anything malformed is a 400 naming the field; nothing malformed is fatal.
@@ -19,7 +24,7 @@
  * @since 0.1.0
  */
 import type { Server as HttpServerImpl } from "node:http"
-import { randomBytes } from "node:crypto"
+import { randomBytes, timingSafeEqual } from "node:crypto"
 import { createServer } from "node:https"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -31,8 +36,8 @@ import type { KvError } from "../../protocol/errors.js"
 import { MeetingId } from "../../protocol/meeting.js"
 import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { JoinTokens } from "../../protocol/token.js"
-import { CreateMeeting, JoinInfoQuery } from "../../protocol/web-api.js"
-import type { JoinInfo, MeetingView, ZoneInfo } from "../../protocol/web-api.js"
+import { CreateMeeting, JoinInfoQuery, JoinSummary } from "../../protocol/web-api.js"
+import type { JoinInfo, MeetingView, OpsState, ZoneInfo } from "../../protocol/web-api.js"
 import type { GeoPoint } from "../../protocol/zone.js"
 import { clientPolicy } from "../../protocol/relay.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
@@ -44,6 +49,7 @@ import * as Stores from "../stores.js"
 import * as WebAssets from "./web-assets.js"
 import * as ClientAddress from "./client-address.js"
 import { GeoLocator } from "./geo.js"
+import * as JoinLog from "./join-log.js"
 import * as Meetings from "./meetings.js"
 import { rankZones } from "./ranking.js"
 
@@ -74,12 +80,18 @@ export interface WebLookupConfig {
   readonly replicas?: number
   /** How long a join token is good for. Default 5 minutes. */
   readonly joinTokenTtl?: Duration.DurationInput
+  /** Bearer token for /ops/api/state; without one the dashboard is off (404). */
+  readonly opsToken?: string
 }
 
 /** @category models */
 export interface WebLookupHandle {
   readonly url: string
   readonly port: number
+  /** Joins clients reported here. */
+  readonly joins: JoinLog.JoinLog
+  /** Join-info answers given (each a participant on its way in). */
+  readonly joinInfos: () => number
 }
 
 const MAX_BODY = 64 * 1024
@@ -141,6 +153,8 @@ export const start = (
     const clientAddress = ClientAddress.make(config.trustedProxies)
     const joinTokenTtl = config.joinTokenTtl ?? "5 minutes"
     let publicUrl = config.publicUrl
+    const joins = JoinLog.make()
+    let joinInfos = 0
 
     const view = (m: { id: string; topic: string; passcode?: unknown; createdAt: number }): MeetingView => ({
       id: m.id,
@@ -226,7 +240,47 @@ export const start = (
         joinToken: token,
         expiresAt: claims.expiresAt,
       }
+      joinInfos++
       return reply(200, info)
+    })
+
+    // --- POST /api/joins ------------------------------------------------------------
+    const reportJoin = Effect.gen(function* () {
+      const summary = yield* Effect.flatMap(readJsonBody, decodeOr400(JoinSummary))
+      joins.add(summary, Date.now())
+      return reply(202, { ok: true })
+    })
+
+    // --- the operators' dashboard -------------------------------------------------------
+    const opsToken = config.opsToken === undefined ? undefined : Buffer.from(config.opsToken)
+    const authorized = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+      const given = Buffer.from(/^Bearer (.+)$/.exec(request.headers["authorization"] ?? "")?.[1] ?? "")
+      return opsToken !== undefined && given.length === opsToken.length && timingSafeEqual(given, opsToken)
+    })
+    const opsState = Effect.gen(function* () {
+      if (opsToken === undefined) return apiError(404, "NotFound", "the dashboard is off: no operator token is configured")
+      if (!(yield* authorized)) return apiError(401, "Unauthorized", "an operator token is needed (Authorization: Bearer …)")
+      const placements = (yield* stores.placements.values().pipe(Effect.orElseSucceed(() => []))).map((p) => p.value)
+      const hosting = (mmr: string) => placements.filter((p) => p.mmr === mmr).map((p) => p.meeting)
+      const zones = yield* Effect.forEach(config.zones, (z) =>
+        Effect.all({ controllers: presence.controllers(z.id), mmrs: presence.mmrs(z.id) }).pipe(
+          Effect.map(({ controllers, mmrs }) => ({
+            id: z.id,
+            name: z.name,
+            controllers,
+            mmrs: mmrs.map((m) => ({ ...m, hosting: hosting(m.mmr) })),
+          })),
+        ),
+      )
+      const state: OpsState = {
+        web: config.id,
+        at: Date.now(),
+        zones,
+        tunnels: yield* presence.tunnels,
+        placements,
+        joins: joins.recent(),
+      }
+      return reply(200, state)
     })
 
     const serveAsset = (relative: string) =>
@@ -241,6 +295,9 @@ export const start = (
       HttpRouter.post("/api/meetings", createMeeting),
       HttpRouter.get("/api/meetings/:id", getMeeting),
       HttpRouter.get("/api/meetings/:id/join-info", joinInfo),
+      HttpRouter.post("/api/joins", reportJoin),
+      HttpRouter.get("/ops", serveAsset("ops/index.html")),
+      HttpRouter.get("/ops/api/state", opsState),
       HttpRouter.get("/healthz", Effect.succeed(reply(200, { ok: true }))),
       HttpRouter.get("/j/:id", Effect.zipRight(meetingFromPath, serveAsset("client/index.html"))),
       HttpRouter.get(
@@ -284,5 +341,5 @@ export const start = (
     const port = address._tag === "TcpAddress" ? address.port : config.port
     publicUrl ??= `https://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`
     yield* Effect.logInfo(`web lookup ${config.id} at ${publicUrl}`)
-    return { url: publicUrl, port }
-  })
+    return { url: publicUrl, port, joins, joinInfos: () => joinInfos }
+  }).pipe(Effect.annotateLogs("web", config.id))

@@ -44,10 +44,18 @@ export interface ZoneControllerConfig {
   readonly replicas?: number
 }
 
+/** What a controller has done since it started. @category models */
+export interface ControllerStats {
+  readonly probes: number
+  /** Assigns by outcome: a new placement, a meeting moved off a dead or leaving MMR, the existing host kept, no MMR with headroom. */
+  readonly assigns: { readonly placed: number; readonly moved: number; readonly kept: number; readonly noCapacity: number }
+}
+
 /** @category models */
 export interface ZoneControllerHandle {
   readonly ref: Actor.ActorRef
   readonly placements: Effect.Effect<number>
+  readonly stats: () => ControllerStats
 }
 
 /**
@@ -70,6 +78,8 @@ export const start = (
     })
     const table = LoadTable.make(Duration.toMillis(config.mmrTtl ?? "3 seconds"))
     let placements = 0
+    let probes = 0
+    const assigns = { placed: 0, moved: 0, kept: 0, noCapacity: 0 }
 
     // --- load reports → the load table -------------------------------------
 
@@ -117,11 +127,17 @@ export const start = (
         for (let turn = 0; turn < 5; turn++) {
           const now = yield* Clock.currentTimeMillis
           const existing = yield* stores.placements.get(meeting).pipe(Effect.mapError(Stores.unavailable("placements")))
-          if (Option.isSome(existing) && (yield* hostAlive(existing.value.value, now))) return existing.value.value
+          if (Option.isSome(existing) && (yield* hostAlive(existing.value.value, now))) {
+            assigns.kept++
+            return existing.value.value
+          }
 
           const live = table.live(now)
           const chosen = selector.select(live, meeting)
-          if (Option.isNone(chosen)) return yield* new NoCapacity({ zone, liveMmrs: live.length })
+          if (Option.isNone(chosen)) {
+            assigns.noCapacity++
+            return yield* new NoCapacity({ zone, liveMmrs: live.length })
+          }
           const placement: Placement = {
             meeting,
             zone,
@@ -141,6 +157,8 @@ export const start = (
           if (won) {
             table.placed(placement.mmr)
             placements++
+            if (Option.isSome(existing)) assigns.moved++
+            else assigns.placed++
             yield* Effect.logInfo(
               Option.isSome(existing)
                 ? `${name}: moved meeting ${meeting} from ${existing.value.value.mmr} (gone or leaving) to ${placement.mmr}`
@@ -164,9 +182,9 @@ export const start = (
       // Probes must not wait behind an Assign's store round trips.
       concurrency: 32,
       behaviour: Effect.succeed({
-        Probe: ({ sample }) => Effect.succeed({ controller: id, zone, sample }),
-        Assign: ({ meeting, token }) => assign(meeting, token),
+        Probe: ({ sample }) => Effect.sync(() => ({ controller: id, zone, sample: (probes++, sample) })),
+        Assign: ({ meeting, token }) => assign(meeting, token).pipe(Effect.annotateLogs("meeting", meeting)),
       }),
     })
-    return { ref, placements: Effect.sync(() => placements) }
-  })
+    return { ref, placements: Effect.sync(() => placements), stats: () => ({ probes, assigns: { ...assigns } }) }
+  }).pipe(Effect.annotateLogs({ zone: config.zone, controller: config.id }))

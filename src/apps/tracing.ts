@@ -1,0 +1,33 @@
+/**
+ * Where spans go. Every join phase is a span (`join.lookup`,
+ * `join.zone-selection`, …, with each attempt a child span); with a
+ * `tracing` section in the config they are exported over OTLP/HTTP to an
+ * OpenTelemetry collector, else they stay in-process.
+ *
+ * @since 0.1.0
+ */
+import { NodeSdk } from "@effect/opentelemetry"
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
+import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Layer } from "effect"
+
+/** @category models */
+export interface TracingConfig {
+  /** e.g. http://collector:4318/v1/traces */
+  readonly otlpEndpoint: string
+  readonly serviceName: string
+}
+
+/**
+ * The tracer for a process: OTLP export when configured, else none. The
+ * batch processor is flushed when the layer's scope closes.
+ *
+ * @category layers
+ */
+export const layer = (config: TracingConfig | undefined, role: string): Layer.Layer<never> =>
+  config === undefined
+    ? Layer.empty
+    : NodeSdk.layer(() => ({
+        resource: { serviceName: config.serviceName, attributes: { "meetzone.role": role } },
+        spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url: config.otlpEndpoint }), { scheduledDelayMillis: 500 }),
+      }))
