@@ -1,0 +1,147 @@
+/**
+ * The multi-host example run for real on this machine: a 3-node NATS
+ * cluster and every actor in its own process (scripts/distributed-run.ts).
+ * A client joins through them; SIGTERM to the MMR hosting a meeting moves
+ * its participants to another MMR, and the meeting goes on.
+ */
+import { layer } from "@effect/vitest"
+import { Context, Effect, Layer, Option } from "effect"
+import { expect } from "vitest"
+import * as Client from "../../src/actors/client/Client.js"
+import * as Lookup from "../../src/actors/client/lookup.js"
+import type { OpsState } from "../../src/protocol/web-api.js"
+import * as Connector from "../../src/transports/connector.js"
+import { readFile } from "node:fs/promises"
+import * as Distributed from "../../scripts/distributed-run.js"
+
+class Deployment extends Context.Tag("test/Deployment")<Deployment, Distributed.Deployment>() {}
+
+const deployment = Layer.scoped(
+  Deployment,
+  // A short grace keeps the test quick; moving takes well under a second.
+  Distributed.deploy({ env: { MEETZONE__TIMING__DRAIN_GRACE: "8 seconds" } }).pipe(Effect.orDie),
+)
+
+/** `effect` again every 100 ms until `until` holds or `tries` run out; the last value either way. */
+const poll = <A, E, R>(effect: Effect.Effect<A, E, R>, until: (a: A) => boolean, tries = 50) =>
+  Effect.gen(function* () {
+    let value = yield* effect
+    for (let i = 0; i < tries && !until(value); i++) value = yield* Effect.zipRight(Effect.sleep("100 millis"), effect)
+    return value
+  })
+
+const metrics = (url: string) => Effect.promise(() => fetch(`${url}/metrics`).then((r) => r.text()))
+const sample = (text: string, name: string, labels: Record<string, string> = {}) =>
+  text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .filter((l) => Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0)
+
+const opsState = (d: Distributed.Deployment, token = d.opsToken) =>
+  Effect.promise(async () => {
+    const { Agent, fetch } = await import("undici")
+    const ca = await readFile(d.caFile, "utf8")
+    const r = await fetch(`${d.web}/ops/api/state`, {
+      headers: { authorization: `Bearer ${token}` },
+      dispatcher: new Agent({ connect: { ca } }),
+    })
+    return { status: r.status, body: (await r.json()) as OpsState }
+  })
+
+layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-host example, one process per actor", (it) => {
+  it.scoped(
+    "a client joins through a 3-node NATS cluster with every actor in its own process; each process counts its part",
+    () =>
+      Effect.gen(function* () {
+        const d = yield* Deployment
+        expect(d.processes.map((p) => p.actor.role).sort()).toEqual([
+          ...Array(4).fill("controller"),
+          ...Array(4).fill("mmr"),
+          "tunnel",
+          "tunnel",
+          "web",
+        ])
+        expect(new Set(d.processes.map((p) => p.child.pid)).size).toBe(11)
+        const created = yield* Distributed.command(["meeting", "create", "--web", d.web, "--ca", d.caFile])
+        const meeting = created.stdout.trim()
+        expect(meeting).toMatch(/^\d{10}$/)
+        const join = yield* Distributed.command(["client", "join", meeting, "--web", d.web, "--ca", d.caFile, "--media", "audio", "--duration", "1", "--json"])
+        expect(join.code, join.stderr).toBe(0)
+        const report = JSON.parse(join.stdout) as { path: string; zone: string; mmr: string; media: ReadonlyArray<{ sent: number }> }
+        expect(report.path).toBe("direct")
+        expect(report.media[0]!.sent).toBeGreaterThan(20)
+
+        // Each process's /metrics shows its own share of that join.
+        const host = d.process("mmr", report.mmr)
+        expect(sample(yield* metrics(host.metricsUrl), "meetzone_mmr_packets_total", { kind: "audio", direction: "in" })).toBeGreaterThan(20)
+        const zoneControllers = d.processes.filter((p) => p.actor.role === "controller" && p.actor.zone === report.zone)
+        const placed = yield* Effect.forEach(zoneControllers, (p) =>
+          Effect.map(metrics(p.metricsUrl), (t) => sample(t, "meetzone_placements_total", { outcome: "placed" })),
+        )
+        expect(placed.reduce((a, b) => a + b, 0)).toBe(1)
+        const web = yield* poll(metrics(d.process("web", "web-1").metricsUrl), (t) => sample(t, "meetzone_joins_total") >= 1)
+        expect(sample(web, "meetzone_joins_total", { path: "direct", outcome: "ok" })).toBe(1)
+
+        // The dashboard's data sees the whole deployment through NATS; without the token, nothing.
+        const state = yield* opsState(d)
+        expect(state.status).toBe(200)
+        expect(state.body.zones.flatMap((z) => z.controllers)).toHaveLength(4)
+        expect(state.body.zones.flatMap((z) => z.mmrs.map((m) => m.mmr)).sort()).toEqual(["eu-mmr-1", "eu-mmr-2", "us-mmr-1", "us-mmr-2"])
+        expect(state.body.tunnels.map((t) => t.id).sort()).toEqual(["tunnel-1", "tunnel-2"])
+        expect(state.body.joins[0]).toMatchObject({ meeting, path: "direct", outcome: "ok", mmr: report.mmr })
+        expect((yield* opsState(d, "not-the-operator-token")).status).toBe(401)
+      }),
+    60_000,
+  )
+
+  it.scoped("SIGTERM to the MMR hosting a meeting: its participants move to another MMR and the meeting goes on", () =>
+    Effect.gen(function* () {
+      const d = yield* Deployment
+      const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
+      const http = yield* Lookup.dispatcher(tls, Option.none())
+      const meeting = (yield* Lookup.createMeeting(http, new URL(d.web), { topic: "sigterm", timeoutMs: 5000 })).id
+      const sessions = yield* Effect.forEach(["Ada", "Bob"], (name) =>
+        Client.join({ web: d.web, meeting, name, tls, proxy: "none", media: { kinds: ["audio", "video"] } }).pipe(Effect.provide(Connector.nats)),
+      )
+      const hostId = sessions[0]!.mmr
+      expect(sessions[1]!.mmr).toBe(hostId)
+      const host = d.process("mmr", hostId)
+      const receivedBy = (s: Client.JoinSession) =>
+        Effect.map(s.finalReport, (r) => (r.media ?? []).reduce((n, m) => n + m.received, 0))
+      yield* Effect.sleep("500 millis")
+      expect(yield* receivedBy(sessions[0]!)).toBeGreaterThan(0)
+
+      host.child.kill("SIGTERM")
+      // Both participants move: the report says from where to where, and they end up together.
+      const moved = yield* Effect.forEach(sessions, (s) =>
+        poll(s.finalReport, (r) => r.moves?.some((m) => m.outcome === "ok") === true, 150),
+      )
+      for (const r of moved) {
+        expect(r.moves?.[0], JSON.stringify(r.moves)).toMatchObject({ from: hostId, outcome: "ok" })
+        expect(r.mmr).not.toBe(hostId)
+      }
+      expect(moved[1]!.mmr).toBe(moved[0]!.mmr)
+
+      // The MMR saw everyone go, and stopped cleanly: exit 0, well within its grace.
+      const code = yield* host.exited.pipe(Effect.timeout("10 seconds"))
+      expect(code, host.output()).toBe(0)
+      expect(host.output()).toContain("every participant moved")
+
+      // The meeting goes on: media keeps arriving, now through the new MMR.
+      const before = yield* Effect.forEach(sessions, receivedBy)
+      yield* Effect.sleep("1 second")
+      const after = yield* Effect.forEach(sessions, receivedBy)
+      expect(after[0]! - before[0]!, "Ada receives Bob after the move").toBeGreaterThan(30)
+      expect(after[1]! - before[1]!, "Bob receives Ada after the move").toBeGreaterThan(30)
+      const now = d.process("mmr", moved[0]!.mmr!)
+      expect(sample(yield* metrics(now.metricsUrl), "meetzone_mmr_packets_total", { direction: "out" })).toBeGreaterThan(30)
+
+      // Its presence is gone: the dashboard no longer lists it, and the meeting is placed elsewhere.
+      const state = yield* poll(opsState(d), (s) => !s.body.zones.some((z) => z.mmrs.some((m) => m.mmr === hostId)))
+      expect(state.body.zones.flatMap((z) => z.mmrs.map((m) => m.mmr))).not.toContain(hostId)
+      expect(state.body.placements.find((p) => p.meeting === meeting)?.mmr).toBe(moved[0]!.mmr)
+    }),
+    60_000,
+  )
+})
