@@ -21,7 +21,7 @@
  *   meetzone_tunnel_dropped_total{tunnel}
  *   meetzone_actor_messages_total{actor,result}        received, succeeded, failed, decode-error, defect, overloaded
  *   meetzone_actor_restarts_total{actor}
- *   + prom-client's process metrics (CPU, memory, event-loop lag, GC)
+ *   + prom-client's process metrics, prefixed meetzone_ (process_cpu_seconds_total, nodejs_eventloop_lag_seconds, …)
  *
  * @since 0.1.0
  */
@@ -41,7 +41,7 @@ const setCounter = (counter: Counter<string>, labels: Record<string, string>, va
  */
 export const registry = (topology: Topology): { readonly registry: Registry; readonly close: () => void } => {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: "meetzone_process_" })
+  collectDefaultMetrics({ register: registry, prefix: "meetzone_" })
   const registers = [registry]
 
   // --- joins (web lookups) ---------------------------------------------------------

@@ -60,7 +60,7 @@ const draw = (state) => {
               ` ${m.participants}/${m.capacity} participants, ${m.meetings} meetings, ${Math.round(m.packetsPerSecond)} pkt/s, cpu ${Math.round(m.cpu * 100)}%`,
               ...(m.leaving ? [el("span", { class: "badge" }, ["leaving"])] : m.draining ? [el("span", { class: "badge" }, ["draining"])] : []),
               el("div", { class: "bar", title: "load" }, [loadBar(m.participants / m.capacity)]),
-              el("div", { class: "meetings" }, [m.hosting.length === 0 ? "no meetings" : `meetings: ${m.hosting.join(", ")}`]),
+              el("div", { class: "meetings" }, [m.hosting.length === 0 ? "no meetings placed" : `meetings placed here: ${m.hosting.join(", ")}`]),
             ]),
           ),
         ),

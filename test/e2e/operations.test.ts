@@ -1,0 +1,151 @@
+/**
+ * What an operator sees of a running `meetzone up` (a real process): its
+ * /metrics moving after a `meetzone client join`, and the /ops dashboard in
+ * Debian's chromium showing the topology and that join.
+ */
+import type { ChildProcess } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
+import { layer } from "@effect/vitest"
+import { Deferred, Effect } from "effect"
+import { expect } from "vitest"
+import * as Browser from "../support/browser.js"
+import { server as natsServer, TestNats } from "../support/nats.js"
+
+const cli = (args: ReadonlyArray<string>) =>
+  Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
+    const child = execFile(process.execPath, ["--import", "tsx", "src/apps/meetzone.ts", ...args], { timeout: 60_000 }, (error, stdout, stderr) =>
+      resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr })),
+    )
+    return Effect.sync(() => void child.kill("SIGKILL"))
+  })
+
+interface Up {
+  readonly child: ChildProcess
+  readonly web: string
+  readonly caFile: string
+  readonly metrics: string
+  readonly dashboard: string
+  readonly exited: Effect.Effect<number | null>
+}
+
+/** `meetzone up` on the test's nats-server, until the scope ends (then SIGTERM, by its PID). */
+const startUp = (natsUrl: string) =>
+  Effect.gen(function* () {
+    const ready = yield* Deferred.make<string, Error>()
+    const exit = yield* Deferred.make<number | null>()
+    let output = ""
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const child = spawn(
+          process.execPath,
+          ["--import", "tsx", "src/apps/meetzone.ts", "up", "--config", "examples/single-host.yaml", "--nats", natsUrl],
+          { stdio: ["ignore", "pipe", "pipe"] },
+        )
+        child.stdout.on("data", (chunk: Buffer) => {
+          output += chunk.toString()
+          if (output.includes("press Ctrl-C to stop")) Deferred.unsafeDone(ready, Effect.succeed(output))
+        })
+        child.stderr.on("data", (chunk: Buffer) => void (output += chunk.toString()))
+        child.on("exit", (code) => {
+          Deferred.unsafeDone(exit, Effect.succeed(code))
+          Deferred.unsafeDone(ready, Effect.fail(new Error(`meetzone up exited with ${code}:\n${output}`)))
+        })
+        return child
+      }),
+      (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")),
+    )
+    const banner = yield* Deferred.await(ready).pipe(Effect.timeout("60 seconds"))
+    const find = (re: RegExp) => {
+      const m = re.exec(banner)
+      if (m === null) throw new Error(`not in the banner: ${re}\n${banner}`)
+      return m[1]!
+    }
+    return {
+      child,
+      web: find(/meetzone is up — web (\S+)/),
+      caFile: find(/--ca (\S+)\)/),
+      metrics: find(/metrics at (\S+)\/metrics/),
+      dashboard: find(/dashboard at (\S+)/),
+      exited: Deferred.await(exit),
+    } satisfies Up
+  })
+
+const scrape = (up: Up) => Effect.promise(() => fetch(`${up.metrics}/metrics`).then((r) => r.text()))
+const sum = (text: string, name: string, labels: Record<string, string> = {}) =>
+  text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .filter((l) => Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0)
+
+layer(natsServer, { excludeTestServices: true, timeout: "120 seconds" })("operating a running meetzone up", (it) => {
+  it.scoped(
+    "its /metrics move after a client join, the dashboard shows the topology and the join, and SIGTERM stops it cleanly",
+    () =>
+      Effect.gen(function* () {
+        const nats = yield* TestNats
+        const up = yield* startUp(nats.url)
+
+        const before = yield* scrape(up)
+        expect(before).toContain("# TYPE meetzone_joins_total counter")
+        expect(sum(before, "meetzone_mmr_participants")).toBe(0)
+        const probesBefore = sum(before, "meetzone_probes_total")
+
+        const created = yield* cli(["meeting", "create", "--web", up.web, "--ca", up.caFile])
+        const meeting = created.stdout.trim()
+        const join = yield* cli(["client", "join", meeting, "--web", up.web, "--ca", up.caFile, "--media", "audio,video", "--duration", "1", "--json"])
+        expect(join.code, join.stderr).toBe(0)
+        const report = JSON.parse(join.stdout) as { path: string; mmr: string; zone: string }
+
+        // The client's own report reaches the web lookup just after it leaves.
+        let after = yield* scrape(up)
+        for (let i = 0; i < 50 && sum(after, "meetzone_joins_total") === 0; i++) after = yield* Effect.zipRight(Effect.sleep("100 millis"), scrape(up))
+        expect(sum(after, "meetzone_joins_total", { path: "direct", outcome: "ok" })).toBe(1)
+        expect(sum(after, "meetzone_join_seconds_count", { path: "direct" })).toBe(1)
+        expect(sum(after, "meetzone_join_phase_seconds_count", { phase: "zone-selection", outcome: "ok" })).toBe(1)
+        expect(sum(after, "meetzone_join_info_total")).toBe(1)
+        expect(sum(after, "meetzone_probes_total")).toBeGreaterThan(probesBefore)
+        expect(sum(after, "meetzone_placements_total", { outcome: "placed", zone: report.zone })).toBe(1)
+        expect(sum(after, "meetzone_mmr_packets_total", { mmr: report.mmr, kind: "audio", direction: "in" })).toBeGreaterThan(20)
+        expect(sum(after, "meetzone_mmr_packets_total", { mmr: report.mmr, kind: "video", direction: "in" })).toBeGreaterThan(20)
+        expect(after).toContain("meetzone_tunnel_sessions{")
+        expect(after).toContain("meetzone_process_cpu_seconds_total")
+
+        // The dashboard, in chromium.
+        const { context } = yield* Browser.launch
+        const page = yield* Effect.promise(() => context.newPage())
+        const errors: Array<string> = []
+        page.on("pageerror", (e) => errors.push(e.message))
+        yield* Effect.promise(() => page.goto(up.dashboard))
+        yield* Effect.promise(() =>
+          page.waitForFunction(() => {
+            const ops = (window as unknown as { __ops?: { state?: { joins: ReadonlyArray<unknown> } } }).__ops
+            return ops?.state !== undefined && ops.state.joins.length > 0
+          }, undefined, { timeout: 15_000 }),
+        )
+        const count = (selector: string) => Effect.promise(() => page.locator(selector).count())
+        expect(yield* count("article.zone")).toBe(2)
+        expect(yield* count("[data-controller]")).toBe(4)
+        expect(yield* count("[data-mmr]")).toBe(4)
+        expect(yield* count("[data-tunnel]")).toBe(2)
+        expect(yield* count("#joins tbody tr[data-path=direct]")).toBe(1)
+        expect(yield* Effect.promise(() => page.locator("#joins tbody tr").first().innerText())).toContain(meeting)
+        // The token is out of the address bar once read.
+        expect(page.url()).not.toContain("token")
+        const shot = yield* Effect.promise(() => Browser.artifacts("ops-dashboard.png"))
+        yield* Effect.promise(() => page.screenshot({ path: shot, fullPage: true }))
+        expect(errors).toEqual([])
+
+        // A wrong token gets nothing, and the page asks for another.
+        const intruder = yield* Effect.promise(() => context.newPage())
+        yield* Effect.promise(() => intruder.goto(`${up.web}/ops#token=not-the-operator-token`))
+        yield* Effect.promise(() => intruder.waitForSelector("#login:not([hidden])", { timeout: 10_000 }))
+        expect(yield* Effect.promise(() => intruder.locator("#status").innerText())).toContain("refused")
+        expect(yield* Effect.promise(() => intruder.locator("[data-mmr]").count())).toBe(0)
+
+        up.child.kill("SIGTERM")
+        expect(yield* up.exited.pipe(Effect.timeout("20 seconds"))).toBe(0)
+      }),
+    90_000,
+  )
+})

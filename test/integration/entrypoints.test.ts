@@ -1,0 +1,116 @@
+/**
+ * The per-actor entrypoints as an operator meets them: a bad configuration
+ * is explained (field path, what was expected) and the process exits
+ * non-zero before binding anything; every command has --help.
+ */
+import { execFile } from "node:child_process"
+import { mkdtemp, writeFile } from "node:fs/promises"
+import { createServer } from "node:net"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join as joinPath } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { stringify } from "yaml"
+import * as Config from "../../src/apps/config.js"
+
+const meetzone = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
+    const child = execFile(
+      process.execPath,
+      ["--import", "tsx", "src/apps/meetzone.ts", ...args],
+      { timeout: 60_000, env: { ...process.env, ...env } },
+      (error, stdout, stderr) => resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr })),
+    )
+    return Effect.sync(() => void child.kill("SIGKILL"))
+  })
+
+/** A port this test holds: a process that bound it first would fail with EADDRINUSE instead. */
+const heldPort = Effect.acquireRelease(
+  Effect.async<{ port: number; close: () => void }>((resume) => {
+    const server = createServer().listen(0, "127.0.0.1", () =>
+      resume(Effect.succeed({ port: (server.address() as AddressInfo).port, close: () => server.close() })),
+    )
+  }),
+  (h) => Effect.sync(h.close),
+)
+
+const writeConfig = (config: unknown) =>
+  Effect.gen(function* () {
+    const dir = yield* Effect.promise(() => mkdtemp(joinPath(tmpdir(), "meetzone-entry-")))
+    const file = joinPath(dir, "meetzone.yaml")
+    yield* Effect.promise(() => writeFile(file, stringify(config)))
+    return file
+  })
+
+const base = {
+  ...Config.defaultTopology,
+  nats: { servers: ["nats://127.0.0.1:1"] },
+  tokenSecret: "x".repeat(32),
+}
+
+describe("entrypoints", () => {
+  it.scoped("a bad field: its path and what was expected, exit 1, before any port is bound", () =>
+    Effect.gen(function* () {
+      const held = yield* heldPort
+      const file = yield* writeConfig({
+        ...base,
+        web: [{ id: "web-1", port: held.port }],
+        zones: [{ ...base.zones[0], mmrs: [{ id: "eu-mmr-1", capacity: -1, mediaPort: held.port }] }],
+      })
+      for (const role of ["web", "mmr"]) {
+        const run = yield* meetzone([role, "--config", file])
+        expect(run.code).toBe(1)
+        expect(run.stderr).toContain("zones.0.mmrs.0.capacity: Expected a positive number, actual -1")
+        expect(run.stderr).not.toMatch(/EADDRINUSE|address already in use/)
+        expect(run.stdout).not.toContain("is up")
+      }
+    }),
+    60_000,
+  )
+
+  it.scoped("a bad environment override is named; a missing nats.servers or tokenSecret is explained", () =>
+    Effect.gen(function* () {
+      const file = yield* writeConfig(base)
+      const typo = yield* meetzone(["controller", "--config", file, "--id", "eu-west/c1"], { MEETZONE__ZONES__0__MMRS__0__CAPACITY: "many" })
+      expect(typo.code).toBe(1)
+      expect(typo.stderr).toContain("zones.0.mmrs.0.capacity")
+      expect(typo.stderr).toContain("(set by MEETZONE__ZONES__0__MMRS__0__CAPACITY)")
+      const unknown = yield* meetzone(["tunnel", "--config", file, "--id", "tunnel-1"], { MEETZONE__TUNNELS__0__COLOUR: "blue" })
+      expect(unknown.code).toBe(1)
+      expect(unknown.stderr).toContain('MEETZONE__TUNNELS__0__COLOUR: tunnels.0: no field "COLOUR"')
+      const noNats = yield* writeConfig({ ...base, nats: {} })
+      expect((yield* meetzone(["web", "--config", noNats])).stderr).toContain("nats.servers: required to run one actor per process")
+      const { tokenSecret: _, ...noSecret } = base
+      expect((yield* meetzone(["web", "--config", yield* writeConfig(noSecret)])).stderr).toContain("tokenSecret: required")
+    }),
+    60_000,
+  )
+
+  it.scoped("--id picks one actor; an ambiguous or unknown one lists the candidates", () =>
+    Effect.gen(function* () {
+      const file = yield* writeConfig(base)
+      const ambiguous = yield* meetzone(["controller", "--config", file, "--id", "c1"])
+      expect(ambiguous.code).toBe(1)
+      expect(ambiguous.stderr).toContain('"c1" names 2 controllers (eu-west/c1, us-east/c1): pass --id zone/id')
+      const none = yield* meetzone(["mmr", "--config", file, "--id", "eu-mmr-9"])
+      expect(none.stderr).toContain("no mmr eu-mmr-9 in the configuration (mmrs: eu-west/eu-mmr-1, eu-west/eu-mmr-2, us-east/us-mmr-1, us-east/us-mmr-2)")
+    }),
+    60_000,
+  )
+
+  it.effect("every command explains itself with --help", () =>
+    Effect.gen(function* () {
+      for (const command of [["web"], ["controller"], ["mmr"], ["tunnel"], ["up"], ["dev-ca"], ["client", "join"], ["meeting", "create"]]) {
+        const help = yield* meetzone([...command, "--help"])
+        expect(help.code, command.join(" ")).toBe(0)
+        expect(help.stdout).toContain("USAGE")
+        if (["web", "controller", "mmr", "tunnel"].includes(command[0]!)) {
+          expect(help.stdout).toContain("--config")
+          expect(help.stdout).toContain("--id")
+        }
+      }
+    }),
+    120_000,
+  )
+})
