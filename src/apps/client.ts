@@ -16,6 +16,7 @@ import { mediaKinds, transportOrder } from "../protocol/media.js"
 import * as Connector from "../transports/connector.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
+import * as Tracing from "./tracing.js"
 import { caOption, insecureOption, trust } from "./tls-options.js"
 
 const meetingArg = Args.text({ name: "MEETING" }).pipe(Args.withDescription("the meeting id"))
@@ -125,6 +126,8 @@ const join = Command.make(
       // Join errors were printed with their report above; anything else goes to the CLI's handler.
       Effect.catchIf(isJoinError, () => Effect.void),
       Effect.provide(Connector.nats),
+      // OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT set: the join's spans go to that collector.
+      Effect.provide(Tracing.layer(Tracing.fromEnv(), "client")),
       Effect.provide(Logging.layer({ level: "warning" })),
     ),
 ).pipe(Command.withDescription("Join a meeting through the connection process; prints the join report."))

@@ -129,7 +129,7 @@ const run = (role: Role) => (args: { readonly config: string; readonly id: Optio
       )
       yield* Effect.logInfo(`${name} running; SIGTERM or SIGINT stops it gracefully`)
       yield* Effect.onInterrupt(Effect.never, () => Effect.logInfo(`${name}: stopping`))
-    }).pipe(Effect.scoped, Effect.provide(Tracing.layer(config.tracing, role)))
+    }).pipe(Effect.scoped, Effect.provide(Tracing.layer(config.tracing ?? Tracing.fromEnv(), role)))
   }).pipe(Effect.provide(Logging.layer({ level: "info", format: "json" })))
 
 const describe: Record<Role, string> = {

@@ -94,7 +94,7 @@ export const up = Command.make("up", { config: configOption, nats: natsOption, d
       ...loaded,
       web: loaded.web.map((w) => ({ ...w, opsToken: w.opsToken ?? randomBytes(18).toString("base64url") })),
     }
-    return yield* running(config, args).pipe(Effect.provide(Tracing.layer(config.tracing, "up")))
+    return yield* running(config, args).pipe(Effect.provide(Tracing.layer(config.tracing ?? Tracing.fromEnv(), "up")))
   }).pipe(Effect.scoped, Effect.provide(Logging.layer({ level: "warning" }))),
 ).pipe(Command.withDescription("Run a whole meetzone topology in one process."))
 

@@ -30,6 +30,14 @@ const poll = <A, E, R>(effect: Effect.Effect<A, E, R>, until: (a: A) => boolean,
     return value
   })
 
+/** The JSON log lines of a process (its stderr), parsed. */
+const logLines = (p: Distributed.ActorProcess) =>
+  p
+    .output()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as { message: unknown; logLevel: string; annotations: Record<string, unknown> })
+
 const metrics = (url: string) => Effect.promise(() => fetch(`${url}/metrics`).then((r) => r.text()))
 const sample = (text: string, name: string, labels: Record<string, string> = {}) =>
   text
@@ -80,6 +88,10 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
           Effect.map(metrics(p.metricsUrl), (t) => sample(t, "meetzone_placements_total", { outcome: "placed" })),
         )
         expect(placed.reduce((a, b) => a + b, 0)).toBe(1)
+        // Its log says so, as JSON with the zone, the controller and the meeting.
+        const placing = zoneControllers.flatMap(logLines).find((l) => String(l.message).includes(`placed meeting ${meeting}`))
+        expect(placing?.annotations).toMatchObject({ zone: report.zone, meeting })
+        expect(placing?.annotations["controller"]).toMatch(/^c[12]$/)
         const web = yield* poll(metrics(d.process("web", "web-1").metricsUrl), (t) => sample(t, "meetzone_joins_total") >= 1)
         expect(sample(web, "meetzone_joins_total", { path: "direct", outcome: "ok" })).toBe(1)
 
@@ -126,7 +138,8 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
       // The MMR saw everyone go, and stopped cleanly: exit 0, well within its grace.
       const code = yield* host.exited.pipe(Effect.timeout("10 seconds"))
       expect(code, host.output()).toBe(0)
-      expect(host.output()).toContain("every participant moved")
+      const said = logLines(host).find((l) => String(l.message).includes("every participant moved"))
+      expect(said?.annotations, host.output()).toMatchObject({ zone: host.actor.zone, mmr: hostId })
 
       // The meeting goes on: media keeps arriving, now through the new MMR.
       const before = yield* Effect.forEach(sessions, receivedBy)
