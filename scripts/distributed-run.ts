@@ -57,7 +57,7 @@ export interface DeployOptions {
   readonly configFile?: string
   /** More overrides (MEETZONE__…), e.g. a shorter drain grace. */
   readonly env?: Readonly<Record<string, string>>
-  /** How long each process gets to say it is up. Default 60 s (tsx compiles on start). */
+  /** How long each process gets to say it is up. Default 120 s (tsx compiles on start; CI machines are busy). */
   readonly startTimeout?: Duration.DurationInput
 }
 
@@ -171,7 +171,7 @@ export const deploy = (options: DeployOptions = {}): Effect.Effect<Deployment, D
 
     // Controllers and MMRs first (web lookups rank zones by live controllers), then the rest.
     const actors = Topology.actorsOf(local)
-    const startTimeout = options.startTimeout ?? "60 seconds"
+    const startTimeout = options.startTimeout ?? "120 seconds"
     const inner = yield* Effect.forEach(
       actors.filter((a) => a.role === "controller" || a.role === "mmr"),
       (a) => startActor(a, configFile, env, startTimeout),

@@ -8,10 +8,7 @@
  *
  * @since 0.1.0
  */
-import { NodeSdk } from "@effect/opentelemetry"
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
-import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 
 /** @category models */
 export interface TracingConfig {
@@ -29,10 +26,20 @@ export interface TracingConfig {
 export const layer = (config: TracingConfig | undefined, role: string): Layer.Layer<never> =>
   config === undefined
     ? Layer.empty
-    : NodeSdk.layer(() => ({
-        resource: { serviceName: config.serviceName, attributes: { "meetzone.role": role } },
-        spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url: config.otlpEndpoint }), { scheduledDelayMillis: 500 }),
-      }))
+    : Layer.unwrapEffect(
+        // Loaded only when tracing is on: the OpenTelemetry SDK costs every command's start-up otherwise.
+        Effect.promise(async () => {
+          const [{ layer: sdk }, { OTLPTraceExporter }, { BatchSpanProcessor }] = await Promise.all([
+            import("@effect/opentelemetry/NodeSdk"),
+            import("@opentelemetry/exporter-trace-otlp-http"),
+            import("@opentelemetry/sdk-trace-base"),
+          ])
+          return sdk(() => ({
+            resource: { serviceName: config.serviceName, attributes: { "meetzone.role": role } },
+            spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url: config.otlpEndpoint }), { scheduledDelayMillis: 500 }),
+          }))
+        }),
+      )
 
 /**
  * The standard OpenTelemetry variables, when set: a traces endpoint as is,

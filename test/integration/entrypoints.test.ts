@@ -19,7 +19,7 @@ const meetzone = (args: ReadonlyArray<string>, env: Record<string, string> = {})
     const child = execFile(
       process.execPath,
       ["--import", "tsx", "src/apps/meetzone.ts", ...args],
-      { timeout: 60_000, env: { ...process.env, ...env } },
+      { timeout: 150_000, env: { ...process.env, ...env } },
       (error, stdout, stderr) => resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr })),
     )
     return Effect.sync(() => void child.kill("SIGKILL"))
@@ -58,51 +58,63 @@ describe("entrypoints", () => {
         web: [{ id: "web-1", port: held.port }],
         zones: [{ ...base.zones[0], mmrs: [{ id: "eu-mmr-1", capacity: -1, mediaPort: held.port }] }],
       })
-      for (const role of ["web", "mmr"]) {
-        const run = yield* meetzone([role, "--config", file])
+      const runs = yield* Effect.forEach(["web", "mmr"], (role) => meetzone([role, "--config", file]), { concurrency: "unbounded" })
+      for (const run of runs) {
         expect(run.code).toBe(1)
         expect(run.stderr).toContain("zones.0.mmrs.0.capacity: Expected a positive number, actual -1")
         expect(run.stderr).not.toMatch(/EADDRINUSE|address already in use/)
         expect(run.stdout).not.toContain("is up")
       }
     }),
-    60_000,
+    180_000,
   )
 
   it.scoped("a bad environment override is named; a missing nats.servers or tokenSecret is explained", () =>
     Effect.gen(function* () {
       const file = yield* writeConfig(base)
-      const typo = yield* meetzone(["controller", "--config", file, "--id", "eu-west/c1"], { MEETZONE__ZONES__0__MMRS__0__CAPACITY: "many" })
+      const noNats = yield* writeConfig({ ...base, nats: {} })
+      const { tokenSecret: _, ...withoutSecret } = base
+      const noSecret = yield* writeConfig(withoutSecret)
+      const [typo, unknown, missingNats, missingSecret] = yield* Effect.all(
+        [
+          meetzone(["controller", "--config", file, "--id", "eu-west/c1"], { MEETZONE__ZONES__0__MMRS__0__CAPACITY: "many" }),
+          meetzone(["tunnel", "--config", file, "--id", "tunnel-1"], { MEETZONE__TUNNELS__0__COLOUR: "blue" }),
+          meetzone(["web", "--config", noNats]),
+          meetzone(["web", "--config", noSecret]),
+        ],
+        { concurrency: "unbounded" },
+      )
       expect(typo.code).toBe(1)
       expect(typo.stderr).toContain("zones.0.mmrs.0.capacity")
       expect(typo.stderr).toContain("(set by MEETZONE__ZONES__0__MMRS__0__CAPACITY)")
-      const unknown = yield* meetzone(["tunnel", "--config", file, "--id", "tunnel-1"], { MEETZONE__TUNNELS__0__COLOUR: "blue" })
       expect(unknown.code).toBe(1)
       expect(unknown.stderr).toContain('MEETZONE__TUNNELS__0__COLOUR: tunnels.0: no field "COLOUR"')
-      const noNats = yield* writeConfig({ ...base, nats: {} })
-      expect((yield* meetzone(["web", "--config", noNats])).stderr).toContain("nats.servers: required to run one actor per process")
-      const { tokenSecret: _, ...noSecret } = base
-      expect((yield* meetzone(["web", "--config", yield* writeConfig(noSecret)])).stderr).toContain("tokenSecret: required")
+      expect(missingNats.stderr).toContain("nats.servers: required to run one actor per process")
+      expect(missingSecret.stderr).toContain("tokenSecret: required")
     }),
-    60_000,
+    180_000,
   )
 
   it.scoped("--id picks one actor; an ambiguous or unknown one lists the candidates", () =>
     Effect.gen(function* () {
       const file = yield* writeConfig(base)
-      const ambiguous = yield* meetzone(["controller", "--config", file, "--id", "c1"])
+      const [ambiguous, none] = yield* Effect.all(
+        [meetzone(["controller", "--config", file, "--id", "c1"]), meetzone(["mmr", "--config", file, "--id", "eu-mmr-9"])],
+        { concurrency: "unbounded" },
+      )
       expect(ambiguous.code).toBe(1)
       expect(ambiguous.stderr).toContain('"c1" names 2 controllers (eu-west/c1, us-east/c1): pass --id zone/id')
-      const none = yield* meetzone(["mmr", "--config", file, "--id", "eu-mmr-9"])
       expect(none.stderr).toContain("no mmr eu-mmr-9 in the configuration (mmrs: eu-west/eu-mmr-1, eu-west/eu-mmr-2, us-east/us-mmr-1, us-east/us-mmr-2)")
     }),
-    60_000,
+    180_000,
   )
 
   it.effect("every command explains itself with --help", () =>
     Effect.gen(function* () {
-      for (const command of [["web"], ["controller"], ["mmr"], ["tunnel"], ["up"], ["dev-ca"], ["client", "join"], ["meeting", "create"]]) {
-        const help = yield* meetzone([...command, "--help"])
+      const commands = [["web"], ["controller"], ["mmr"], ["tunnel"], ["up"], ["dev-ca"], ["client", "join"], ["meeting", "create"]]
+      const helps = yield* Effect.forEach(commands, (command) => meetzone([...command, "--help"]), { concurrency: 4 })
+      for (const [i, command] of commands.entries()) {
+        const help = helps[i]!
         expect(help.code, command.join(" ")).toBe(0)
         expect(help.stdout).toContain("USAGE")
         if (["web", "controller", "mmr", "tunnel"].includes(command[0]!)) {
@@ -111,6 +123,6 @@ describe("entrypoints", () => {
         }
       }
     }),
-    120_000,
+    180_000,
   )
 })
