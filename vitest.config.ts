@@ -7,7 +7,8 @@ export default defineConfig({
     // on 2-core machines so timing-sensitive tests are not starved.
     pool: "forks",
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    testTimeout: 30_000,
+    // Real processes (nats-server, tsx-started CLIs, chromium) on a busy 2-core CI machine.
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: process.env.CI ? ["default"] : ["default"],
   },
