@@ -16,8 +16,8 @@ import { join as joinPath, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Scope } from "effect"
 import { Data, Deferred, Duration, Effect, Either } from "effect"
-import * as Config from "../src/apps/config.js"
-import * as Topology from "../src/apps/topology.js"
+import * as Config from "../src/topology/config.js"
+import * as Topology from "../src/topology/Topology.js"
 import * as NatsServer from "../src/transports/nats/server.js"
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)))

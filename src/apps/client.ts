@@ -9,11 +9,8 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
-import * as Client from "../actors/client/Client.js"
-import type { JoinError } from "../actors/client/errors.js"
-import type { JoinReport } from "../protocol/join-report.js"
-import { mediaKinds, transportOrder } from "../protocol/media.js"
-import * as Connector from "../transports/connector.js"
+import type { ClientErrors, JoinReport } from "../index.js"
+import { Client, Connector, Protocol } from "../index.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
 import * as Tracing from "./tracing.js"
@@ -66,10 +63,10 @@ const joinErrorTags = new Set([
   "MediaUnreachable",
   "UseWebClient",
 ])
-const isJoinError = (e: unknown): e is JoinError =>
+const isJoinError = (e: unknown): e is ClientErrors.JoinError =>
   typeof e === "object" && e !== null && joinErrorTags.has((e as { _tag?: string })._tag ?? "")
 
-const print = (report: JoinReport, asJson: boolean, who: string | undefined, error?: JoinError) =>
+const print = (report: JoinReport.JoinReport, asJson: boolean, who: string | undefined, error?: ClientErrors.JoinError) =>
   Console.log(
     asJson
       ? JSON.stringify(error === undefined ? report : { ...report, error: { tag: error._tag, message: error.message } })
@@ -99,10 +96,10 @@ const join = Command.make(
       const media = Option.isNone(args.media)
         ? undefined
         : {
-            kinds: yield* parseList(args.media.value, mediaKinds, "--media"),
+            kinds: yield* parseList(args.media.value, Protocol.Media.mediaKinds, "--media"),
             strategy: args.strategy,
             ...(Option.isSome(args.transports)
-              ? { transports: yield* parseList(args.transports.value, transportOrder, "--transports") }
+              ? { transports: yield* parseList(args.transports.value, Protocol.Media.transportOrder, "--transports") }
               : {}),
           }
       const session = yield* Client.join({

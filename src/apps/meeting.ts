@@ -5,7 +5,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
-import * as Lookup from "../actors/client/lookup.js"
+import { Lookup } from "../index.js"
 import * as Logging from "./logging.js"
 import { caOption, insecureOption, trust } from "./tls-options.js"
 

@@ -27,8 +27,10 @@
  */
 import { Effect } from "effect"
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client"
-import type { ActorRef } from "../runtime/Actor.js"
-import type { Topology } from "./topology.js"
+import type { Actor, Mmr, Topology as TopologyModule } from "../index.js"
+
+type Topology = TopologyModule.Topology
+type ActorRef = Actor.ActorRef
 
 /** Sets a counter to an absolute value the actor keeps (it is monotonic there). */
 const setCounter = (counter: Counter<string>, labels: Record<string, string>, value: number) => counter.inc(labels, value)
@@ -125,7 +127,7 @@ export const registry = (topology: Topology): { readonly registry: Registry; rea
   mmrGauge("meetzone_mmr_participants", "Participants admitted", (m) => [...hosted(m).values()].reduce((n, ps) => n + ps.length, 0))
   mmrGauge("meetzone_mmr_capacity", "Participants it will take", (m) => m.handle.capacity)
   mmrGauge("meetzone_mmr_draining", "1 while draining (no new meetings)", (m) => (m.handle.isDraining() ? 1 : 0))
-  const perKind = (name: string, help: string, withDirection: boolean, read: (t: import("../actors/mmr/sfu.js").KindTotals, direction: "in" | "out") => number) =>
+  const perKind = (name: string, help: string, withDirection: boolean, read: (t: Mmr.KindTotals, direction: "in" | "out") => number) =>
     new Counter({
       name,
       help,

@@ -3,7 +3,9 @@
  *
  * @since 0.1.0
  */
-import type { JoinReport } from "../protocol/join-report.js"
+import type { JoinReport as Report } from "../index.js"
+
+type JoinReport = Report.JoinReport
 
 const ms = (x: number) => `${x.toFixed(1)} ms`
 

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises"
 import { Options } from "@effect/cli"
 import { Effect, Option } from "effect"
-import type { TlsTrust } from "../actors/client/lookup.js"
+import type { Lookup } from "../index.js"
 
 export const caOption = Options.file("ca").pipe(
   Options.withDescription("PEM CA certificate to trust (e.g. the one `meetzone up` prints)"),
@@ -17,7 +17,7 @@ export const insecureOption = Options.boolean("insecure").pipe(
 )
 
 /** @category options */
-export const trust = (ca: Option.Option<string>, insecure: boolean): Effect.Effect<TlsTrust> =>
+export const trust = (ca: Option.Option<string>, insecure: boolean): Effect.Effect<Lookup.TlsTrust> =>
   Option.match(ca, {
     onNone: () => Effect.succeed({ insecure }),
     onSome: (path) => Effect.map(Effect.promise(() => readFile(path, "utf8")), (pem) => ({ ca: pem, insecure })),

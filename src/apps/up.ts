@@ -13,16 +13,11 @@ import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Layer, Option } from "effect"
-import * as Client from "../actors/client/Client.js"
-import * as Lookup from "../actors/client/lookup.js"
-import * as Connector from "../transports/connector.js"
-import * as Config from "./config.js"
-import * as ControlPlane from "./control-plane.js"
+import { Client, Config, ControlPlane, Connector, Lookup, Topology } from "../index.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
 import * as Serve from "./serve.js"
 import * as Tracing from "./tracing.js"
-import * as Topology from "./topology.js"
 
 const configOption = Options.file("config").pipe(
   Options.withDescription("topology file (YAML or JSON); default: 2 zones × 2 controllers × 2 MMRs on loopback"),

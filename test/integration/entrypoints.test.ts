@@ -12,7 +12,7 @@ import { join as joinPath } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { stringify } from "yaml"
-import * as Config from "../../src/apps/config.js"
+import * as Config from "../../src/topology/config.js"
 
 const meetzone = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {

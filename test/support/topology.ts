@@ -3,9 +3,9 @@
  * (a real nats-server, or in-process), with quick timing.
  */
 import { Effect, Either, Layer } from "effect"
-import type { ConfigInput } from "../../src/apps/config.js"
-import * as Config from "../../src/apps/config.js"
-import * as Topology from "../../src/apps/topology.js"
+import type { ConfigInput } from "../../src/topology/config.js"
+import * as Config from "../../src/topology/config.js"
+import * as Topology from "../../src/topology/Topology.js"
 
 export const TOKEN_SECRET = "test-secret-test-secret-test-secret-!"
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
 import { Effect, Either } from "effect"
 import { stringify as stringifyYaml } from "yaml"
-import * as Config from "../../src/apps/config.js"
+import * as Config from "../../src/topology/config.js"
 
 const valid = Config.defaultTopology
 const problems = (input: unknown) =>

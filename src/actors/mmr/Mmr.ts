@@ -36,6 +36,9 @@ import * as Topic from "../../runtime/Topic.js"
 import * as Stores from "../stores.js"
 import * as MediaPlane from "./media-plane.js"
 
+/** MMR-wide media counters of one kind (for metrics). @category models */
+export type { KindTotals } from "./sfu.js"
+
 /** @category models */
 export interface MmrConfig {
   readonly id: string

@@ -8,20 +8,20 @@
  */
 import { randomBytes } from "node:crypto"
 import type { Scope } from "effect"
-import { Duration, Effect, Layer } from "effect"
+import { Context, Data, Duration, Effect, Either, Layer, Option } from "effect"
 import * as HttpTunnel from "../actors/http-tunnel/HttpTunnel.js"
 import * as Mmr from "../actors/mmr/Mmr.js"
 import * as Geo from "../actors/web-lookup/geo.js"
 import * as WebLookup from "../actors/web-lookup/WebLookup.js"
-import { layerLeastLoaded } from "../actors/zone-controller/selector.js"
-import type { MmrSelector } from "../actors/zone-controller/selector.js"
+import { layerLeastLoaded, MmrSelector } from "../actors/zone-controller/selector.js"
 import * as ZoneController from "../actors/zone-controller/ZoneController.js"
 import * as Subjects from "../protocol/subjects.js"
 import * as Token from "../protocol/token.js"
 import type { ControlBus } from "../runtime/ControlBus.js"
 import type { KeyValue } from "../runtime/KeyValue.js"
 import * as Tls from "../transports/tls.js"
-import type { Config } from "./config.js"
+import type { Config, ConfigInput } from "./config.js"
+import { decode } from "./config.js"
 
 /** One actor of a configuration. @category models */
 export interface ActorRef {
@@ -195,3 +195,85 @@ export const start = (
     }
     return { web, controllers, mmrs, tunnels, caCert: ca?.cert, lines }
   })
+
+/** A running topology, as a service. @category tags */
+export class Running extends Context.Tag("meetzone/Topology")<Running, Topology>() {}
+
+/** Why a description could not be launched. @category errors */
+export class LaunchError extends Data.TaggedError("LaunchError")<{ readonly detail: string; readonly cause?: unknown }> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+/**
+ * The policies already in the context, over the defaults of `config` for the
+ * rest: a team that provides its own MMR selector (or Geo-IP, or token
+ * signer) gets it used, without touching anything else.
+ */
+const policies = (config: Config) =>
+  Effect.gen(function* () {
+    let context = yield* Layer.build(services(config))
+    const tokens = yield* Effect.serviceOption(Token.JoinTokens)
+    if (Option.isSome(tokens)) context = Context.add(context, Token.JoinTokens, tokens.value)
+    const geo = yield* Effect.serviceOption(Geo.GeoLocator)
+    if (Option.isSome(geo)) context = Context.add(context, Geo.GeoLocator, geo.value)
+    const selector = yield* Effect.serviceOption(MmrSelector)
+    if (Option.isSome(selector)) context = Context.add(context, MmrSelector, selector.value)
+    return context
+  })
+
+/**
+ * Every actor a plain description names (the configuration file's shape,
+ * defaults filled in), on the control plane in the context, for the life of
+ * the scope. Policies in the context win over the defaults.
+ *
+ * @example
+ * const topology = yield* Topology.launch({
+ *   web: [{ id: "web-1", port: 0 }],
+ *   zones: [{ id: "eu", location: { lat: 53.3, lon: -6.3 }, controllers: [{ id: "c1" }], mmrs: [{ id: "m1" }] }],
+ * })
+ *
+ * @category constructors
+ */
+export const launch = (
+  description: ConfigInput,
+  options: { readonly natsUrls?: ReadonlyArray<string> } = {},
+): Effect.Effect<Topology, LaunchError, ControlBus | KeyValue | Scope.Scope> =>
+  Effect.gen(function* () {
+    const config = yield* Either.match(decode(description, "topology description"), {
+      onLeft: (e) => Effect.fail(new LaunchError({ detail: e.message, cause: e })),
+      onRight: Effect.succeed,
+    })
+    const context = yield* policies(config).pipe(Effect.mapError((e) => new LaunchError({ detail: e.message, cause: e })))
+    return yield* start(config, options.natsUrls ?? config.nats.servers ?? []).pipe(
+      Effect.provide(context),
+      Effect.mapError((e) => new LaunchError({ detail: e instanceof Error ? e.message : String(e), cause: e })),
+    )
+  })
+
+/**
+ * {@link launch} as a Layer: the running topology as the {@link Running}
+ * service.
+ *
+ * @category layers
+ */
+export const layer = (
+  description: ConfigInput,
+  options: { readonly natsUrls?: ReadonlyArray<string> } = {},
+): Layer.Layer<Running, LaunchError, ControlBus | KeyValue> => Layer.scoped(Running, launch(description, options))
+
+/**
+ * A small topology for examples and tests: one web lookup, two zones of one
+ * controller and two MMRs each, one tunnel, all on loopback.
+ *
+ * @category descriptions
+ */
+export const example: ConfigInput = {
+  web: [{ id: "web-1", port: 0 }],
+  zones: [
+    { id: "eu-west", name: "Europe West", location: { lat: 53.35, lon: -6.26 }, controllers: [{ id: "c1" }], mmrs: [{ id: "eu-mmr-1" }, { id: "eu-mmr-2" }] },
+    { id: "us-east", name: "US East", location: { lat: 38.9, lon: -77.04 }, controllers: [{ id: "c1" }], mmrs: [{ id: "us-mmr-1" }, { id: "us-mmr-2" }] },
+  ],
+  tunnels: [{ id: "tunnel-1" }],
+}
