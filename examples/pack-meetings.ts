@@ -42,7 +42,6 @@ export const placements = (selector: MmrSelection.MmrSelectorShape | undefined, 
     return hosts
   }).pipe(
     Effect.scoped,
-    Logger.withMinimumLogLevel(LogLevel.Warning),
     Effect.provide(
       Layer.mergeAll(Topology.layer({ ...description, timing: { reportInterval: "100 millis" } }), Connector.shared).pipe(
         // A team's policy goes under the topology: the controllers it starts use it.
@@ -50,6 +49,7 @@ export const placements = (selector: MmrSelection.MmrSelectorShape | undefined, 
         Layer.provideMerge(ControlPlane.memoryLayer),
       ),
     ),
+    Logger.withMinimumLogLevel(LogLevel.Warning),
   )
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -23,9 +23,10 @@ export const program = Effect.gen(function* () {
   return [yield* ada.finalReport, yield* grace.finalReport] as const
 }).pipe(
   Effect.scoped,
-  Logger.withMinimumLogLevel(LogLevel.Warning),
   // Clients in this process reach control over the same in-process bus as the actors.
   Effect.provide(Layer.mergeAll(Topology.layer(Topology.example), Connector.shared).pipe(Layer.provideMerge(ControlPlane.memoryLayer))),
+  // Outermost, so the topology's own start-up logs are quiet too.
+  Logger.withMinimumLogLevel(LogLevel.Warning),
 )
 
 if (import.meta.url === `file://${process.argv[1]}`) {

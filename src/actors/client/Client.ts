@@ -15,11 +15,11 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Either, ExecutionStrategy, Exit, Fiber, Option, Queue, Schedule, Schema, Scope } from "effect"
+import { Duration, Effect, Either, ExecutionStrategy, Exit, Fiber, Option, PubSub, Queue, Schedule, Schema, Scope, Stream } from "effect"
 import { Assign } from "../../protocol/controller.js"
 import type { AskError } from "../../protocol/errors.js"
 import type { JoinReport } from "../../protocol/join-report.js"
-import type { Joined } from "../../protocol/mmr.js"
+import type { Joined, Participant } from "../../protocol/mmr.js"
 import { Join, Leave, Roster, RosterEvent } from "../../protocol/mmr.js"
 import type { MediaKind, MediaTransport, Ssrcs } from "../../protocol/media.js"
 import { defaultDscp, mediaKinds } from "../../protocol/media.js"
@@ -80,8 +80,14 @@ export interface JoinOptions {
 export interface MediaOptions {
   /** Kinds to open a connection for (each both sends and receives). */
   readonly kinds: ReadonlyArray<MediaKind>
-  /** Send synthetic media on every connected kind. Default true. */
+  /** Send synthetic media on every connected kind without a source. Default true. */
   readonly synthetic?: boolean
+  /**
+   * The team's own media, per kind: RTP packets to send, given the SSRC the
+   * session declared for that kind (the MMR refuses any other). Sent from the
+   * moment the kind connects until the stream ends.
+   */
+  readonly sources?: Partial<Record<MediaKind, (ssrc: number) => Stream.Stream<Uint8Array>>>
   readonly strategy?: Strategy
   /** Only these transports, in this order (default UDP, TCP, TLS; TLS alone behind a proxy). */
   readonly transports?: ReadonlyArray<MediaTransport>
@@ -105,7 +111,21 @@ export interface JoinSession {
   readonly media: MediaSession.MediaSession | undefined
   /** The report with each media kind's figures as they stand now. */
   readonly finalReport: Effect.Effect<JoinReport>
+  /** The SSRC this session sends each kind with. */
+  readonly ssrcs: Readonly<Record<MediaKind, number>>
+  /**
+   * What happens to the session from the moment this Stream is run: others
+   * joining and leaving, and moves to another MMR (when its MMR stops).
+   */
+  readonly events: Stream.Stream<SessionEvent>
 }
+
+/** Something that happened to a joined session. @category models */
+export type SessionEvent =
+  | { readonly _tag: "ParticipantJoined"; readonly participant: Participant }
+  | { readonly _tag: "ParticipantLeft"; readonly participant: Participant }
+  | { readonly _tag: "Moved"; readonly from: string; readonly to: string; readonly ms: number }
+  | { readonly _tag: "MoveFailed"; readonly from: string; readonly detail: string }
 
 const msOf = (d: Duration.DurationInput) => Duration.toMillis(Duration.decode(d))
 
@@ -293,8 +313,10 @@ const joinMmr = (
       ...(m.keepaliveMs !== undefined ? { keepaliveMs: m.keepaliveMs } : {}),
       ...(m.silenceMs !== undefined ? { silenceMs: m.silenceMs } : {}),
     })
-    if (m.synthetic !== false) {
-      for (const c of connections) {
+    for (const c of connections) {
+      const source = m.sources?.[c.kind]
+      if (source !== undefined) yield* Effect.forkScoped(media.sendAll(c.kind, source(ssrcs[c.kind])))
+      else if (m.synthetic !== false) {
         yield* Effect.forkScoped(Synthetic.run(c.kind, ssrcs[c.kind], (p) => media.send(c.kind, p), media.sentCounters[c.kind]))
       }
     }
@@ -533,12 +555,26 @@ const session = (ctx: JoinContext, connected: Connected) =>
     const joinedAt = report.totalMs
     const started = performance.now() - joinedAt
     const moves: Array<NonNullable<JoinReport["moves"]>[number]> = []
+    const events = yield* PubSub.sliding<SessionEvent>(256)
+    // A sliding PubSub never suspends a publisher: safe from a socket callback.
+    const emit = (event: SessionEvent) => void Effect.runSync(PubSub.publish(events, event))
     const subject = ctx.info.meetingEvents
     if (subject !== undefined) {
       const leaving = yield* Queue.sliding<string>(16)
+      // Who is in the meeting as far as this session knows (itself left out).
+      let known = new Map(current.joined.roster.filter((p) => p.id !== ctx.info.participant.id).map((p) => [p.id, p]))
+      const rosterChanged = (roster: ReadonlyArray<Participant>) => {
+        const now = new Map(roster.filter((p) => p.id !== ctx.info.participant.id).map((p) => [p.id, p]))
+        for (const [id, p] of now) if (!known.has(id)) emit({ _tag: "ParticipantJoined", participant: p })
+        for (const [id, p] of known) if (!now.has(id)) emit({ _tag: "ParticipantLeft", participant: p })
+        known = now
+      }
       yield* connected.listen(subject, (data) => {
         const event = decodeRosterEvent(new TextDecoder().decode(data))
-        if (Option.isSome(event) && event.value.leaving === true) Queue.unsafeOffer(leaving, event.value.mmr)
+        if (Option.isNone(event)) return
+        if (event.value.leaving === true) Queue.unsafeOffer(leaving, event.value.mmr)
+        // Rosters from the MMR the session is on; during a move, the one it is moving to will follow.
+        else if (event.value.mmr === current.placement.mmr) rosterChanged(event.value.roster)
       })
       const moveOnce = (from: string) =>
         Effect.gen(function* () {
@@ -552,9 +588,11 @@ const session = (ctx: JoinContext, connected: Connected) =>
           const ms = Math.round((performance.now() - started - at) * 100) / 100
           if (Either.isRight(outcome)) {
             moves.push({ from, to: current.placement.mmr, atMs: Math.round(at), ms, outcome: "ok" })
+            emit({ _tag: "Moved", from, to: current.placement.mmr, ms })
             yield* Effect.logInfo(`moved from ${from} to ${current.placement.mmr} in ${ms} ms`)
           } else {
             moves.push({ from, atMs: Math.round(at), ms, outcome: "failed", detail: outcome.left.reason })
+            emit({ _tag: "MoveFailed", from, detail: outcome.left.reason })
             yield* Effect.logWarning(`could not move from ${from}: ${outcome.left.reason}`)
           }
         })
@@ -584,6 +622,8 @@ const session = (ctx: JoinContext, connected: Connected) =>
       bus: current.bus,
       media,
       finalReport,
+      ssrcs: ctx.ssrcs,
+      events: Stream.fromPubSub(events),
     } satisfies JoinSession
   })
 

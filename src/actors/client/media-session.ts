@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto"
 import type { Scope } from "effect"
-import { Effect, Schedule } from "effect"
+import { Effect, Schedule, Stream } from "effect"
 import type { MediaKindReport } from "../../protocol/join-report.js"
 import type { MediaKind } from "../../protocol/media.js"
 import { clockRate } from "../../protocol/media.js"
@@ -28,8 +28,12 @@ export interface MediaSession {
   readonly kinds: ReadonlyArray<MediaKind>
   /** Sends one RTP packet of `kind`; false when dropped or closed. */
   readonly send: (kind: MediaKind, packet: Buffer) => boolean
-  /** Calls `handler` with every RTP packet of `kind` that arrives. */
-  readonly onReceive: (kind: MediaKind, handler: (packet: Buffer) => void) => void
+  /** Calls `handler` with every RTP packet of `kind` that arrives; returns the unsubscribe. */
+  readonly onReceive: (kind: MediaKind, handler: (packet: Buffer) => void) => () => void
+  /** Every RTP packet of `kind` that arrives from now on, as a Stream (buffered up to 1,024; the oldest go first). */
+  readonly receive: (kind: MediaKind) => Stream.Stream<Buffer>
+  /** Sends every packet of `packets` on `kind` (counted as sent), until it ends. */
+  readonly sendAll: <E, R>(kind: MediaKind, packets: Stream.Stream<Uint8Array, E, R>) => Effect.Effect<void, E, R>
   /** Packets sent so far, per kind (the synthetic sender counts into these). */
   readonly sentCounters: Readonly<Record<MediaKind, { count: number }>>
   /** Per-kind report; `senderOf` names the participant behind an SSRC. */
@@ -117,15 +121,37 @@ export const start = (
     })
     yield* housekeeping.pipe(Effect.repeat(Schedule.spaced(Math.min(250, keepaliveMs / 2))), Effect.forkScoped)
 
+    const send = (kind: MediaKind, packet: Buffer) => {
+      const s = states.get(kind)
+      if (s === undefined || s.status !== "open") return false
+      s.lastSent = performance.now()
+      return s.connection.socket.send(packet)
+    }
+    const onReceive = (kind: MediaKind, handler: (packet: Buffer) => void) => {
+      const listeners = states.get(kind)?.listeners
+      listeners?.push(handler)
+      return () => {
+        const i = listeners?.indexOf(handler) ?? -1
+        if (i >= 0) listeners!.splice(i, 1)
+      }
+    }
+
     return {
       kinds: connections.map((c) => c.kind),
-      send: (kind, packet) => {
-        const s = states.get(kind)
-        if (s === undefined || s.status !== "open") return false
-        s.lastSent = performance.now()
-        return s.connection.socket.send(packet)
-      },
-      onReceive: (kind, handler) => void states.get(kind)?.listeners.push(handler),
+      send,
+      onReceive,
+      receive: (kind) =>
+        Stream.async<Buffer>((emit) => {
+          const off = onReceive(kind, (packet) => void emit.single(packet))
+          return Effect.sync(off)
+        }, { bufferSize: 1024, strategy: "sliding" }),
+      sendAll: (kind, packets) =>
+        Stream.runForEach(packets, (packet) =>
+          Effect.sync(() => {
+            const buffer = Buffer.isBuffer(packet) ? packet : Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength)
+            if (send(kind, buffer)) sentCounters[kind].count++
+          }),
+        ),
       replace: (next) => {
         for (const connection of next) {
           const state = states.get(connection.kind)

@@ -16,6 +16,7 @@ import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
 import type { PhaseRecorder } from "./report.js"
 import * as Selection from "./zone-selection.js"
+import * as ZoneScoring from "./zone-scoring.js"
 
 /** @category models */
 export interface ZoneChoice {
@@ -55,6 +56,7 @@ export const selectZone = (
       rank,
       controllers: busOf(z) === undefined ? [] : z.controllers.map((c) => c.id),
     }))
+    const scoring = yield* ZoneScoring.current(options.tieMarginMs)
     const results = yield* Queue.unbounded<Selection.Observation>()
     const startedAt = yield* Clock.currentTimeMillis
 
@@ -114,9 +116,11 @@ export const selectZone = (
           yield* sendRound(decision.round)
           break
         case "Chosen": {
-          const answered = Selection.order(decision.scores, options.tieMarginMs).map(
-            (s) => zones.find((z) => z.id === s.zone)!,
-          )
+          const answered = scoring
+            .rank(decision.scores.filter((s) => s.score !== undefined))
+            .flatMap((s) => zones.filter((z) => z.id === s.zone))
+          // A team's scoring may rule every zone out: that is as good as no answer.
+          if (answered.length === 0) return yield* Effect.fail(new Unreachable(decision.scores, now - startedAt))
           return { zone: answered[0]!, scores: decision.scores, answered }
         }
         case "Unreachable":

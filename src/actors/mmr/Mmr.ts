@@ -143,12 +143,13 @@ export const start = (
 
     /** Tells whoever follows the meeting (tunnels, clients) who is in it now — or that it must move. */
     const announce = (meeting: string) =>
-      Topic.publish(subjects.meetingRoster(meeting), RosterEvent, {
+      // Suspended: the roster is read when the announcement goes out, not when it is composed.
+      Effect.suspend(() => Topic.publish(subjects.meetingRoster(meeting), RosterEvent, {
         meeting,
         mmr: id,
         roster: roster(meeting),
         ...(leaving ? { leaving } : {}),
-      }).pipe(
+      })).pipe(
         Effect.catchAll((e) => Effect.logDebug(`${name}: roster of ${meeting} not announced: ${e.message}`)),
         Effect.provide(busContext),
       )
