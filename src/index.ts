@@ -16,9 +16,10 @@
  * - the policies a team may replace, each a service with a default:
  *   {@link MmrSelection} (where meetings land), {@link ZoneScoring} (which
  *   zone a client takes), {@link Geo} (where clients are),
- *   {@link JoinTokens} (who may join); the transport fallback is a
- *   `Client.join` option (`sequential` or `race`), and a client's media can
- *   come from the team's own streams (`media.sources`, `media.receive`);
+ *   {@link JoinTokens} (who may join), {@link TransportStrategy} (the media
+ *   fallback: `sequential`, `race`, or the team's own, given as
+ *   `media.strategy`); a client's media can come from the team's own
+ *   streams (`media.sources`, `media.receive`);
  * - the protocol: messages, reports and typed errors ({@link Protocol},
  *   {@link JoinReport}, {@link ClientErrors});
  * - the actor kernel ({@link Actor}, {@link Ask}, {@link Topic}) for actors of
@@ -68,6 +69,7 @@ export * as Tls from "./transports/tls.js"
 // --- policies -----------------------------------------------------------------------
 export * as MmrSelection from "./actors/zone-controller/selector.js"
 export * as ZoneScoring from "./actors/client/zone-scoring.js"
+export * as TransportStrategy from "./actors/client/transport-decision.js"
 export * as Geo from "./actors/web-lookup/geo.js"
 export * as JoinTokens from "./protocol/token.js"
 

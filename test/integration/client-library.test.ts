@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Deferred, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Scope, Stream } from "effect"
-import { Client, Connector, ControlPlane, Lookup, Protocol, Topology } from "../../src/index.js"
+import { Client, Connector, ControlPlane, Lookup, Protocol, Topology, TransportStrategy } from "../../src/index.js"
 
 const world = Layer.mergeAll(Topology.layer(Topology.example), Connector.shared).pipe(Layer.provideMerge(ControlPlane.memoryLayer))
 
@@ -70,6 +70,22 @@ describe("Client as a library", () => {
       expect(packets.map((p) => p.readUInt32BE(Protocol.Rtp.HEADER_SIZE) - 0xc0de0000)).toEqual([...Array(40).keys()])
       const report = yield* ada.finalReport
       expect(report.media?.find((m) => m.kind === "audio")?.sent).toBe(40)
+    }).pipe(Effect.scoped, Effect.provide(world), Logger.withMinimumLogLevel(LogLevel.Warning)),
+  )
+
+  it.live("a team's own fallback strategy decides the media transport", () =>
+    Effect.gen(function* () {
+      const { web, tls, meeting } = yield* newMeeting
+      // Worst first: TLS, then TCP, then UDP, each waiting for the one before.
+      const worstFirst: TransportStrategy.CustomStrategy = {
+        name: "worst-first",
+        decide: (candidates, attempts, now, options) =>
+          TransportStrategy.decide([...candidates].reverse(), attempts, now, { ...options, strategy: "sequential" }),
+      }
+      const session = yield* Client.join({ web, meeting, tls, proxy: "none", media: { kinds: ["audio", "video"], strategy: worstFirst } })
+      const phase = session.report.phases.find((p) => p.name === "media")!
+      expect(phase.chosen).toBe("audio tls, video tls")
+      expect(phase.attempts.every((a) => a.target.endsWith("/tls"))).toBe(true)
     }).pipe(Effect.scoped, Effect.provide(world), Logger.withMinimumLogLevel(LogLevel.Warning)),
   )
 })

@@ -16,8 +16,25 @@
  */
 import type { MediaTransport } from "../../protocol/media.js"
 
+/**
+ * A team's own fallback strategy: the same decision, its own rule. It gets
+ * the candidates best first, every attempt so far and the time, and says
+ * what to do; the shell dials, times out and reports as for the built-in ones.
+ *
+ * @category models
+ */
+export interface CustomStrategy {
+  readonly name: string
+  readonly decide: (
+    candidates: ReadonlyArray<MediaTransport>,
+    attempts: ReadonlyArray<Attempt>,
+    now: number,
+    options: TransportOptions,
+  ) => TransportDecision
+}
+
 /** @category models */
-export type Strategy = "sequential" | "race"
+export type Strategy = "sequential" | "race" | CustomStrategy
 
 /** @category models */
 export interface TransportOptions {
@@ -56,6 +73,7 @@ export const decide = (
   now: number,
   options: TransportOptions,
 ): TransportDecision => {
+  if (typeof options.strategy === "object") return options.strategy.decide(candidates, attempts, now, options)
   let winner: Attempt | undefined
   for (const a of attempts) {
     if (a.outcome?.ok !== true) continue

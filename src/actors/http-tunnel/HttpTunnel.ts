@@ -13,7 +13,7 @@
  */
 import { createServer } from "node:https"
 import type { Duration, Scope } from "effect"
-import { Clock, Effect, Schedule } from "effect"
+import { Clock, Effect, Layer, Schedule } from "effect"
 import { WebSocketServer } from "ws"
 import type { KvError } from "../../protocol/errors.js"
 import type { MediaKind } from "../../protocol/media.js"
@@ -119,3 +119,12 @@ export const start = (
     yield* Effect.logInfo(`tunnel ${config.id} at ${url}`)
     return { id: config.id, url, port, stats }
   }).pipe(Effect.annotateLogs("tunnel", config.id))
+
+/**
+ * The HTTP tunnel as a Layer, running for the life of the layer: for composing a
+ * topology of one's own (merge the layers of the actors a process runs, and
+ * provide the control plane and policies once).
+ *
+ * @category layers
+ */
+export const layer = (config: HttpTunnelConfig): Layer.Layer<never, KvError | TunnelListenError, ControlBus | KeyValue | JoinTokens> => Layer.scopedDiscard(start(config))

@@ -19,7 +19,7 @@
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Clock, Deferred, Duration, Effect, Option } from "effect"
+import { Clock, Deferred, Duration, Effect, Layer, Option } from "effect"
 import type { BusError, KvError } from "../../protocol/errors.js"
 import type { KindCounters, Participant } from "../../protocol/mmr.js"
 import { MmrFull, MmrProtocol, NotHostedHere, RosterEvent } from "../../protocol/mmr.js"
@@ -284,3 +284,12 @@ export const start = (
       meetings: Effect.sync(() => new Map([...meetings].map(([m, ps]) => [m, [...ps.values()]]))),
     }
   }).pipe(Effect.annotateLogs({ zone: config.zone, mmr: config.id }))
+
+/**
+ * The MMR as a Layer, running for the life of the layer: for composing a
+ * topology of one's own (merge the layers of the actors a process runs, and
+ * provide the control plane and policies once).
+ *
+ * @category layers
+ */
+export const layer = (config: MmrConfig): Layer.Layer<never, BusError | KvError | MediaPlane.MediaPlaneError, ControlBus | KeyValue | JoinTokens> => Layer.scopedDiscard(start(config))

@@ -343,3 +343,12 @@ export const start = (
     yield* Effect.logInfo(`web lookup ${config.id} at ${publicUrl}`)
     return { url: publicUrl, port, joins, joinInfos: () => joinInfos }
   }).pipe(Effect.annotateLogs("web", config.id))
+
+/**
+ * The web lookup as a Layer, running for the life of the layer: for composing a
+ * topology of one's own (merge the layers of the actors a process runs, and
+ * provide the control plane and policies once).
+ *
+ * @category layers
+ */
+export const layer = (config: WebLookupConfig): Layer.Layer<never, KvError | ServeError, ControlBus | KeyValue | JoinTokens | GeoLocator> => Layer.scopedDiscard(start(config))

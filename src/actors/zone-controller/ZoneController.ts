@@ -14,7 +14,7 @@
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Clock, Duration, Effect, Option, Schedule, Stream } from "effect"
+import { Clock, Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
 import { NoCapacity, ZoneControllerProtocol } from "../../protocol/controller.js"
 import type { BusError, KeyExists, KvError, RevisionMismatch } from "../../protocol/errors.js"
 import type { Placement } from "../../protocol/meeting.js"
@@ -188,3 +188,12 @@ export const start = (
     })
     return { ref, placements: Effect.sync(() => placements), stats: () => ({ probes, assigns: { ...assigns } }) }
   }).pipe(Effect.annotateLogs({ zone: config.zone, controller: config.id }))
+
+/**
+ * The zone controller as a Layer, running for the life of the layer: for composing a
+ * topology of one's own (merge the layers of the actors a process runs, and
+ * provide the control plane and policies once).
+ *
+ * @category layers
+ */
+export const layer = (config: ZoneControllerConfig): Layer.Layer<never, BusError | KvError, ControlBus | KeyValue | JoinTokens | MmrSelector> => Layer.scopedDiscard(start(config))
