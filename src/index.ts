@@ -26,15 +26,23 @@
  *   one's own.
  *
  * ```ts
- * import { Effect } from "effect"
- * import { Client, Connector, Lookup, Topology } from "meetzone"
+ * import { Effect, Layer, Option } from "effect"
+ * import { Client, Connector, ControlPlane, Lookup, Topology } from "meetzone"
  *
  * const program = Effect.gen(function* () {
- *   const topology = yield* Topology.launch(Topology.example)
- *   const meeting = yield* Lookup.create(topology.web[0]!.url, { ca: topology.caCert! })
- *   const ada = yield* Client.join({ web: topology.web[0]!.url, meeting, name: "Ada", tls: { ca: topology.caCert! } })
- *   console.log(ada.report)
- * }).pipe(Effect.scoped, Effect.provide(Topology.inProcess), Effect.provide(Connector.shared), …)
+ *   const topology = yield* Topology.Running
+ *   const web = topology.web[0]!.url
+ *   const tls = { ca: topology.caCert! }
+ *   const http = yield* Lookup.dispatcher(tls, Option.none())
+ *   const meeting = yield* Lookup.createMeeting(http, new URL(web), { timeoutMs: 5000 })
+ *   const ada = yield* Client.join({ web, meeting: meeting.id, name: "Ada", tls, media: { kinds: ["audio"] } })
+ *   console.log(ada.report.path, ada.zone, ada.mmr)
+ * }).pipe(
+ *   Effect.scoped,
+ *   Effect.provide(
+ *     Layer.mergeAll(Topology.layer(Topology.example), Connector.shared).pipe(Layer.provideMerge(ControlPlane.memoryLayer)),
+ *   ),
+ * )
  * ```
  *
  * @since 0.1.0

@@ -9,11 +9,13 @@ import { Schema } from "effect"
 /** @category schemas */
 export const MediaKind = Schema.Literal("audio", "video", "content")
 export type MediaKind = typeof MediaKind.Type
+/** Every media kind, in the order reports list them. @category constants */
 export const mediaKinds: ReadonlyArray<MediaKind> = ["audio", "video", "content"]
 
 /** Best first: UDP, else TCP, else TLS. @category schemas */
 export const MediaTransport = Schema.Literal("udp", "tcp", "tls")
 export type MediaTransport = typeof MediaTransport.Type
+/** Media transports, best first: the fallback order. @category constants */
 export const transportOrder: ReadonlyArray<MediaTransport> = ["udp", "tcp", "tls"]
 
 /**

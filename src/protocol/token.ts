@@ -42,7 +42,9 @@ export type JoinClaims = typeof JoinClaims.Type
  * @category models
  */
 export interface JoinTokensShape {
+  /** A signed join token for these claims, valid for `ttl`. */
   readonly sign: (claims: Omit<JoinClaims, "expiresAt">, ttl: Duration.DurationInput) => Effect.Effect<{ token: string; claims: JoinClaims }>
+  /** The claims of a token, or why it is not valid (forged, expired, malformed). */
   readonly verify: (token: string) => Effect.Effect<JoinClaims, InvalidToken>
 }
 

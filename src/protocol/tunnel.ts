@@ -28,6 +28,7 @@ import { RelayFailure } from "./relay.js"
 
 /** Media channels: one per kind. @category constants */
 export const channelOf = { audio: 0, video: 1, content: 2 } as const
+/** The highest channel number a tunnel frame may carry. @category constants */
 export const MAX_CHANNEL = 2
 
 /** @category schemas */

@@ -76,12 +76,15 @@ export const ControllerPresence = Schema.Struct({
 })
 export type ControllerPresence = typeof ControllerPresence.Type
 
+/** An MMR's presence record: its last load report. @category schemas */
 export const MmrPresence = Schema.Struct({
   kind: Schema.Literal("mmr"),
   load: MmrLoad,
 })
+/** @category models */
 export type MmrPresence = typeof MmrPresence.Type
 
+/** A tunnel's presence record: where clients dial it, and its sessions. @category schemas */
 export const TunnelPresence = Schema.Struct({
   kind: Schema.Literal("tunnel"),
   id: Token,
@@ -90,7 +93,10 @@ export const TunnelPresence = Schema.Struct({
   sessions: Count,
   at: Schema.Number,
 })
+/** @category models */
 export type TunnelPresence = typeof TunnelPresence.Type
 
+/** Any presence record (controller, MMR or tunnel). @category schemas */
 export const Presence = Schema.Union(ControllerPresence, MmrPresence, TunnelPresence)
+/** @category models */
 export type Presence = typeof Presence.Type

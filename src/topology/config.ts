@@ -23,6 +23,7 @@ const Host = Schema.String.pipe(Schema.minLength(1))
 
 const TlsFiles = Schema.Struct({ certFile: Schema.String, keyFile: Schema.String })
 
+/** `nats`: the servers actors connect to, what clients are told, credentials, bucket replicas. @category schemas */
 export const NatsSection = Schema.Struct({
   /** Servers the actors connect to; absent → `up` starts its own nats-server. */
   servers: Schema.optional(Schema.Array(Schema.String).pipe(Schema.minItems(1))),
@@ -39,6 +40,7 @@ export const NatsSection = Schema.Struct({
   replicas: Schema.optionalWith(Schema.Literal(1, 3, 5), { default: () => 1 as const }),
 })
 
+/** `zones[].mmrs[]`: one MMR — capacity, bind and advertised hosts, media ports. @category schemas */
 export const MmrSection = Schema.Struct({
   id: Token,
   capacity: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 100 }),
@@ -52,6 +54,7 @@ export const MmrSection = Schema.Struct({
   tlsPort: Schema.optionalWith(Port, { default: () => 0 }),
 })
 
+/** `zones[]`: one meeting zone — where it is, its controllers and MMRs. @category schemas */
 export const ZoneSection = Schema.Struct({
   id: Token,
   name: Schema.optional(Schema.String),
@@ -62,6 +65,7 @@ export const ZoneSection = Schema.Struct({
   mmrs: Schema.Array(MmrSection).pipe(Schema.minItems(1)),
 })
 
+/** `web[]`: one web lookup — HTTPS address, certificate, trusted proxies, dashboard token. @category schemas */
 export const WebSection = Schema.Struct({
   id: Token,
   host: Schema.optionalWith(Host, { default: () => "127.0.0.1" }),
@@ -74,6 +78,7 @@ export const WebSection = Schema.Struct({
   opsToken: Schema.optional(Schema.String.pipe(Schema.minLength(16))),
 })
 
+/** `geo`: the Geo-IP database and the operator CIDR map that wins over it. @category schemas */
 export const GeoSection = Schema.Struct({
   /** A MaxMind-format City database (.mmdb). */
   database: Schema.optional(Schema.String),
@@ -84,6 +89,7 @@ export const GeoSection = Schema.Struct({
   ),
 })
 
+/** `timing`: TTLs, report interval, the zone timeout (5.5 s) and the drain grace. @category schemas */
 export const TimingSection = Schema.Struct({
   /** Presence records live this long without renewal. */
   presenceTtl: Schema.optionalWith(DurationText, { default: () => "3 seconds" }),
@@ -98,6 +104,7 @@ export const TimingSection = Schema.Struct({
   drainGrace: Schema.optionalWith(DurationText, { default: () => "5 seconds" }),
 })
 
+/** `tunnels[]`: one HTTP tunnel — TLS address and what clients dial. @category schemas */
 export const TunnelSection = Schema.Struct({
   id: Token,
   host: Schema.optionalWith(Host, { default: () => "127.0.0.1" }),
@@ -110,6 +117,7 @@ export const TunnelSection = Schema.Struct({
 
 const Dscp = Schema.Int.pipe(Schema.between(0, 63))
 
+/** `media`: DSCP marks per kind and the silence timeout. @category schemas */
 export const MediaSection = Schema.Struct({
   /** DSCP per kind; defaults audio 46 (EF), video 34 (AF41), content 26 (AF31). */
   dscp: Schema.optionalWith(
@@ -120,12 +128,14 @@ export const MediaSection = Schema.Struct({
   silence: Schema.optionalWith(DurationText, { default: () => "3 seconds" }),
 })
 
+/** `metrics`: where each process serves /metrics. @category schemas */
 export const MetricsSection = Schema.Struct({
   host: Schema.optionalWith(Host, { default: () => "127.0.0.1" }),
   port: Schema.optionalWith(Port, { default: () => 0 }),
   enabled: Schema.optionalWith(Schema.Boolean, { default: () => true }),
 })
 
+/** `tracing`: OTLP/HTTP export of spans. @category schemas */
 export const TracingSection = Schema.Struct({
   /** e.g. http://collector:4318/v1/traces */
   otlpEndpoint: Schema.String.pipe(Schema.pattern(/^https?:\/\//, { message: () => "an http(s):// URL" })),
@@ -167,6 +177,7 @@ export const Config = Schema.Struct({
   tracing: Schema.optional(TracingSection),
 })
 export type Config = typeof Config.Type
+/** A configuration as written (defaults may be left out): what `Topology.launch` takes. @category models */
 export type ConfigInput = typeof Config.Encoded
 
 /** @category errors */

@@ -45,6 +45,7 @@ export interface Connected {
 
 /** @category models */
 export interface BusConnectorShape {
+  /** Connects to a zone's control plane (NATS, else the relay; in-process: the shared bus). */
   readonly connect: (target: ControlTarget, options: ConnectOptions) => Effect.Effect<Connected, BusError, Scope.Scope>
 }
 

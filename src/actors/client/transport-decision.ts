@@ -25,6 +25,7 @@ import type { MediaTransport } from "../../protocol/media.js"
  */
 export interface CustomStrategy {
   readonly name: string
+  /** What to do now, given the candidates best first, the attempts so far and the time. */
   readonly decide: (
     candidates: ReadonlyArray<MediaTransport>,
     attempts: ReadonlyArray<Attempt>,

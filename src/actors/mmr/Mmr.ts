@@ -61,11 +61,13 @@ export interface MmrConfig {
 export interface MmrHandle {
   readonly id: string
   readonly ref: Actor.ActorRef
+  /** Stops (or resumes) taking new meetings; meetings it hosts go on. */
   readonly drain: (draining: boolean) => Effect.Effect<void>
   /** Meeting id → participants, now. */
   readonly meetings: Effect.Effect<ReadonlyMap<string, ReadonlyArray<Participant>>>
   readonly media: MediaPlane.MediaPlane | undefined
   readonly capacity: number
+  /** Whether it is draining now. */
   readonly isDraining: () => boolean
 }
 

@@ -27,6 +27,7 @@ export interface CidrLocation {
 
 /** @category models */
 export interface GeoLocatorShape {
+  /** Where a client address is, if known. */
   readonly locate: (address: string) => Option.Option<Located>
 }
 

@@ -55,6 +55,7 @@ export interface ControllerStats {
 export interface ZoneControllerHandle {
   readonly ref: Actor.ActorRef
   readonly placements: Effect.Effect<number>
+  /** What it has done since it started (for metrics). */
   readonly stats: () => ControllerStats
 }
 
