@@ -331,12 +331,28 @@ export const start = (
       HttpServerRequest.withMaxBodySize(Option.some(MAX_BODY)),
     ) as Effect.Effect<HttpServerResponse.HttpServerResponse, HttpBodyError, HttpServerRequest.HttpServerRequest>
 
+    let server: HttpServerImpl | undefined
     const https = NodeHttpServer.layer(
       // An https.Server is an http.Server as far as request handling goes.
-      () => createServer({ cert: config.tls.cert, key: config.tls.key }) as unknown as HttpServerImpl,
+      () => (server = createServer({ cert: config.tls.cert, key: config.tls.key }) as unknown as HttpServerImpl),
       { host: config.host, port: config.port },
     )
     const built = yield* Layer.build(Layer.provideMerge(HttpServer.serve(app), https))
+    // Runs before the server's own close: keep-alive connections (a dashboard polling every
+    // second) would otherwise keep it open for as long as the browser likes. Requests in
+    // flight get a moment to finish.
+    yield* Effect.addFinalizer(() =>
+      Effect.async<void>((resume) => {
+        if (server === undefined || !server.listening) return resume(Effect.void)
+        const closing = server
+        const force = setTimeout(() => closing.closeAllConnections(), 1000)
+        closing.close(() => {
+          clearTimeout(force)
+          resume(Effect.void)
+        })
+        closing.closeIdleConnections()
+      }),
+    )
     const address = Context.get(built, HttpServer.HttpServer).address
     const port = address._tag === "TcpAddress" ? address.port : config.port
     publicUrl ??= `https://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`
