@@ -13,6 +13,7 @@ import type { OpsState } from "../../src/protocol/web-api.js"
 import * as Connector from "../../src/transports/connector.js"
 import { readFile } from "node:fs/promises"
 import * as Distributed from "../../scripts/distributed-run.js"
+import * as Prometheus from "../support/prometheus.js"
 
 class Deployment extends Context.Tag("test/Deployment")<Deployment, Distributed.Deployment>() {}
 
@@ -37,14 +38,6 @@ const logLines = (p: Distributed.ActorProcess) =>
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .map((l) => JSON.parse(l) as { message: unknown; logLevel: string; annotations: Record<string, unknown> })
-
-const metrics = (url: string) => Effect.promise(() => fetch(`${url}/metrics`).then((r) => r.text()))
-const sample = (text: string, name: string, labels: Record<string, string> = {}) =>
-  text
-    .split("\n")
-    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-    .filter((l) => Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0)
 
 const opsState = (d: Distributed.Deployment, token = d.opsToken) =>
   Effect.promise(async () => {
@@ -82,18 +75,18 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
 
         // Each process's /metrics shows its own share of that join.
         const host = d.process("mmr", report.mmr)
-        expect(sample(yield* metrics(host.metricsUrl), "meetzone_mmr_packets_total", { kind: "audio", direction: "in" })).toBeGreaterThan(20)
+        expect(Prometheus.sum(yield* Prometheus.scrape(host.metricsUrl), "meetzone_mmr_packets_total", { kind: "audio", direction: "in" })).toBeGreaterThan(20)
         const zoneControllers = d.processes.filter((p) => p.actor.role === "controller" && p.actor.zone === report.zone)
         const placed = yield* Effect.forEach(zoneControllers, (p) =>
-          Effect.map(metrics(p.metricsUrl), (t) => sample(t, "meetzone_placements_total", { outcome: "placed" })),
+          Effect.map(Prometheus.scrape(p.metricsUrl), (t) => Prometheus.sum(t, "meetzone_placements_total", { outcome: "placed" })),
         )
         expect(placed.reduce((a, b) => a + b, 0)).toBe(1)
         // Its log says so, as JSON with the zone, the controller and the meeting.
         const placing = zoneControllers.flatMap(logLines).find((l) => String(l.message).includes(`placed meeting ${meeting}`))
         expect(placing?.annotations).toMatchObject({ zone: report.zone, meeting })
         expect(placing?.annotations["controller"]).toMatch(/^c[12]$/)
-        const web = yield* poll(metrics(d.process("web", "web-1").metricsUrl), (t) => sample(t, "meetzone_joins_total") >= 1)
-        expect(sample(web, "meetzone_joins_total", { path: "direct", outcome: "ok" })).toBe(1)
+        const web = yield* poll(Prometheus.scrape(d.process("web", "web-1").metricsUrl), (t) => Prometheus.sum(t, "meetzone_joins_total") >= 1)
+        expect(Prometheus.sum(web, "meetzone_joins_total", { path: "direct", outcome: "ok" })).toBe(1)
 
         // The dashboard's data sees the whole deployment through NATS; without the token, nothing.
         const state = yield* opsState(d)
@@ -148,7 +141,7 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
       expect(after[0]! - before[0]!, "Ada receives Bob after the move").toBeGreaterThan(30)
       expect(after[1]! - before[1]!, "Bob receives Ada after the move").toBeGreaterThan(30)
       const now = d.process("mmr", moved[0]!.mmr!)
-      expect(sample(yield* metrics(now.metricsUrl), "meetzone_mmr_packets_total", { direction: "out" })).toBeGreaterThan(30)
+      expect(Prometheus.sum(yield* Prometheus.scrape(now.metricsUrl), "meetzone_mmr_packets_total", { direction: "out" })).toBeGreaterThan(30)
 
       // Its presence is gone: the dashboard no longer lists it, and the meeting is placed elsewhere.
       const state = yield* poll(opsState(d), (s) => !s.body.zones.some((z) => z.mmrs.some((m) => m.mmr === hostId)))

@@ -9,6 +9,7 @@ import { layer } from "@effect/vitest"
 import { Deferred, Effect } from "effect"
 import { expect } from "vitest"
 import * as Browser from "../support/browser.js"
+import * as Prometheus from "../support/prometheus.js"
 import { server as natsServer, TestNats } from "../support/nats.js"
 
 const cli = (args: ReadonlyArray<string>) =>
@@ -70,13 +71,8 @@ const startUp = (natsUrl: string) =>
     } satisfies Up
   })
 
-const scrape = (up: Up) => Effect.promise(() => fetch(`${up.metrics}/metrics`).then((r) => r.text()))
-const sum = (text: string, name: string, labels: Record<string, string> = {}) =>
-  text
-    .split("\n")
-    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-    .filter((l) => Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)))
-    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0)
+const scrape = (up: Up) => Prometheus.scrape(up.metrics)
+const sum = Prometheus.sum
 
 layer(natsServer, { excludeTestServices: true, timeout: "120 seconds" })("operating a running meetzone up", (it) => {
   it.scoped(
