@@ -262,7 +262,7 @@ const joinMmr = (
 
     const m = options.media
     const withoutMedia = (why: string | undefined) =>
-      Effect.as(why === undefined ? Effect.void : recorder.skip("media", why), {
+      Effect.as(why === undefined ? Effect.void : recorder.skipPhase("media", why), {
         current,
         media: undefined,
         listen,
@@ -532,7 +532,7 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
         if (next === "web-client") {
           if (path === "direct") reasons["tunnel"] = "the lookup listed no tunnel"
           recorder.set({ path: "web-client", webClient: { url: info.webClientUrl, reasons: { ...reasons } } })
-          yield* recorder.skip("media", "no path reached the meeting: use the web client")
+          yield* recorder.skipPhase("media", "no path reached the meeting: use the web client")
           return yield* fail((report) => new UseWebClient({ url: info.webClientUrl, reasons: { ...reasons }, report }))
         }
         path = next

@@ -34,7 +34,7 @@ export interface Recorder {
     summary?: (a: A) => { readonly chosen?: string; readonly zones?: ReadonlyArray<ZoneScore> },
   ) => Effect.Effect<A, E, R>
   /** Marks a phase that did not run, and why. */
-  readonly skip: (name: PhaseName, reason: string) => Effect.Effect<void>
+  readonly skipPhase: (name: PhaseName, reason: string) => Effect.Effect<void>
   readonly set: (fields: Partial<Pick<JoinReport, "participant" | "path" | "proxy" | "zone" | "mmr" | "webClient">>) => void
   /** The report as it stands. */
   readonly report: Effect.Effect<JoinReport>
@@ -111,7 +111,7 @@ export const make = (meeting: string): Effect.Effect<Recorder> =>
           }
           return yield* exit
         }),
-      skip: (name, reason) =>
+      skipPhase: (name, reason) =>
         Effect.map(since, (startMs) => {
           phases.push({ name, startMs: round(startMs), ms: 0, outcome: "skipped", attempts: [], reason })
         }),
