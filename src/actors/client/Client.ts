@@ -100,9 +100,13 @@ export interface MediaOptions {
 
 /** @category models */
 export interface JoinSession {
+  /** How the join went: phases, attempts, what was chosen. */
   readonly report: JoinReport
+  /** What the web lookup said (zones, tunnels, the join token). */
   readonly info: JoinInfo
+  /** The MMR's answer to the join (roster, media endpoints). */
   readonly joined: Joined
+  /** Where the session joined; after a move, `finalReport` and `events` tell where it is now. */
   readonly zone: string
   readonly mmr: string
   /** The control bus the session talks to its MMR over. */
