@@ -80,8 +80,8 @@ const startActor = (
   startTimeout: Duration.DurationInput,
 ): Effect.Effect<ActorProcess, DeployError, Scope.Scope> =>
   Effect.gen(function* () {
-    const name = `${actor.role} ${actor.zone !== undefined ? `${actor.zone}/` : ""}${actor.id}`
-    const id = actor.zone !== undefined ? `${actor.zone}/${actor.id}` : actor.id
+    const name = Topology.actorName(actor)
+    const id = Topology.actorId(actor)
     let output = ""
     const up = yield* Deferred.make<string, DeployError>()
     const exit = yield* Deferred.make<number | null>()
@@ -191,7 +191,7 @@ export const deploy = (options: DeployOptions = {}): Effect.Effect<Deployment, D
       config: local,
       processes,
       process: (role, id) => {
-        const found = processes.find((p) => p.actor.role === role && (p.actor.id === id || `${p.actor.zone}/${p.actor.id}` === id))
+        const found = processes.find((p) => p.actor.role === role && (p.actor.id === id || Topology.actorId(p.actor) === id))
         if (found === undefined) throw new Error(`no ${role} ${id} in the deployment`)
         return found
       },

@@ -45,19 +45,18 @@ const idOption = (role: Role) =>
 /** The one actor of `role` that `id` names in `config`. */
 export const pick = (config: Config.Config, role: Role, id: Option.Option<string>): Effect.Effect<Topology.ActorRef, NoSuchActor> => {
   const candidates = Topology.actorsOf(config).filter((a) => a.role === role)
-  const name = (a: Topology.ActorRef) => (a.zone !== undefined ? `${a.zone}/${a.id}` : a.id)
   const matches = Option.match(id, {
     onNone: () => candidates,
-    onSome: (wanted) => candidates.filter((a) => a.id === wanted || name(a) === wanted),
+    onSome: (wanted) => candidates.filter((a) => a.id === wanted || Topology.actorId(a) === wanted),
   })
   if (matches.length === 1) return Effect.succeed(matches[0]!)
-  const listed = candidates.map(name).join(", ") || "none"
+  const listed = candidates.map(Topology.actorId).join(", ") || "none"
   return Effect.fail(
     new NoSuchActor({
       detail:
         matches.length === 0
           ? `no ${role} ${Option.getOrElse(id, () => "")} in the configuration (${role}s: ${listed})`.replace("  ", " ")
-          : `${Option.isSome(id) ? `"${id.value}" names` : "the configuration has"} ${matches.length} ${role}s (${matches.map(name).join(", ")}): pass --id ${role === "controller" || role === "mmr" ? "zone/id" : "ID"}`,
+          : `${Option.isSome(id) ? `"${id.value}" names` : "the configuration has"} ${matches.length} ${role}s (${matches.map(Topology.actorId).join(", ")}): pass --id ${role === "controller" || role === "mmr" ? "zone/id" : "ID"}`,
     }),
   )
 }
@@ -108,7 +107,7 @@ const run = (role: Role) => (args: { readonly config: string; readonly id: Optio
         problems: [{ path: "tokenSecret", message: "required when actors run in separate processes: they must verify each other's join tokens" }],
       })
     }
-    const name = actor.zone !== undefined ? `${role} ${actor.zone}/${actor.id}` : `${role} ${actor.id}`
+    const name = Topology.actorName(actor)
     return yield* Effect.gen(function* () {
       const context = yield* Layer.build(
         Layer.merge(ControlPlane.natsLayer({ ...nats, name: `meetzone-${role}-${actor.id}` }), Topology.services(config)),

@@ -31,6 +31,12 @@ export interface ActorRef {
   readonly zone?: string
 }
 
+/** How an actor is named on the command line (`--id`): `zone/id` for controllers and MMRs, else its id. @category models */
+export const actorId = (actor: ActorRef): string => (actor.zone !== undefined ? `${actor.zone}/${actor.id}` : actor.id)
+
+/** How an actor is named to operators: its role and {@link actorId}, e.g. `mmr eu-west/eu-mmr-1`. @category models */
+export const actorName = (actor: ActorRef): string => `${actor.role} ${actorId(actor)}`
+
 /** Every actor `config` describes. @category models */
 export const actorsOf = (config: Config): ReadonlyArray<ActorRef> => [
   ...config.web.map((w) => ({ role: "web" as const, id: w.id })),

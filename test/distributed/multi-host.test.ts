@@ -13,6 +13,8 @@ import type { OpsState } from "../../src/protocol/web-api.js"
 import * as Connector from "../../src/transports/connector.js"
 import { readFile } from "node:fs/promises"
 import * as Distributed from "../../scripts/distributed-run.js"
+import { meetzone } from "../support/cli.js"
+import { poll } from "../support/poll.js"
 import * as Prometheus from "../support/prometheus.js"
 
 class Deployment extends Context.Tag("test/Deployment")<Deployment, Distributed.Deployment>() {}
@@ -22,14 +24,6 @@ const deployment = Layer.scoped(
   // A short grace keeps the test quick; moving takes well under a second.
   Distributed.deploy({ env: { MEETZONE__TIMING__DRAIN_GRACE: "8 seconds" } }).pipe(Effect.orDie),
 )
-
-/** `effect` again every 100 ms until `until` holds or `tries` run out; the last value either way. */
-const poll = <A, E, R>(effect: Effect.Effect<A, E, R>, until: (a: A) => boolean, tries = 50) =>
-  Effect.gen(function* () {
-    let value = yield* effect
-    for (let i = 0; i < tries && !until(value); i++) value = yield* Effect.zipRight(Effect.sleep("100 millis"), effect)
-    return value
-  })
 
 /** The JSON log lines of a process (its stderr), parsed. */
 const logLines = (p: Distributed.ActorProcess) =>
@@ -64,10 +58,10 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
           "web",
         ])
         expect(new Set(d.processes.map((p) => p.child.pid)).size).toBe(11)
-        const created = yield* Distributed.command(["meeting", "create", "--web", d.web, "--ca", d.caFile])
+        const created = yield* meetzone(["meeting", "create", "--web", d.web, "--ca", d.caFile])
         const meeting = created.stdout.trim()
         expect(meeting).toMatch(/^\d{10}$/)
-        const join = yield* Distributed.command(["client", "join", meeting, "--web", d.web, "--ca", d.caFile, "--media", "audio", "--duration", "1", "--json"])
+        const join = yield* meetzone(["client", "join", meeting, "--web", d.web, "--ca", d.caFile, "--media", "audio", "--duration", "1", "--json"])
         expect(join.code, join.stderr).toBe(0)
         const report = JSON.parse(join.stdout) as { path: string; zone: string; mmr: string; media: ReadonlyArray<{ sent: number }> }
         expect(report.path).toBe("direct")

@@ -4,21 +4,15 @@
  * Debian's chromium showing the topology and that join.
  */
 import type { ChildProcess } from "node:child_process"
-import { execFile, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { layer } from "@effect/vitest"
 import { Deferred, Effect } from "effect"
 import { expect } from "vitest"
 import * as Browser from "../support/browser.js"
+import { meetzone } from "../support/cli.js"
+import { poll } from "../support/poll.js"
 import * as Prometheus from "../support/prometheus.js"
 import { server as natsServer, TestNats } from "../support/nats.js"
-
-const cli = (args: ReadonlyArray<string>) =>
-  Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
-    const child = execFile(process.execPath, ["--import", "tsx", "src/apps/meetzone.ts", ...args], { timeout: 60_000 }, (error, stdout, stderr) =>
-      resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr })),
-    )
-    return Effect.sync(() => void child.kill("SIGKILL"))
-  })
 
 interface Up {
   readonly child: ChildProcess
@@ -87,15 +81,14 @@ layer(natsServer, { excludeTestServices: true, timeout: "120 seconds" })("operat
         expect(sum(before, "meetzone_mmr_participants")).toBe(0)
         const probesBefore = sum(before, "meetzone_probes_total")
 
-        const created = yield* cli(["meeting", "create", "--web", up.web, "--ca", up.caFile])
+        const created = yield* meetzone(["meeting", "create", "--web", up.web, "--ca", up.caFile])
         const meeting = created.stdout.trim()
-        const join = yield* cli(["client", "join", meeting, "--web", up.web, "--ca", up.caFile, "--media", "audio,video", "--duration", "1", "--json"])
+        const join = yield* meetzone(["client", "join", meeting, "--web", up.web, "--ca", up.caFile, "--media", "audio,video", "--duration", "1", "--json"])
         expect(join.code, join.stderr).toBe(0)
         const report = JSON.parse(join.stdout) as { path: string; mmr: string; zone: string }
 
         // The client's own report reaches the web lookup just after it leaves.
-        let after = yield* scrape(up)
-        for (let i = 0; i < 50 && sum(after, "meetzone_joins_total") === 0; i++) after = yield* Effect.zipRight(Effect.sleep("100 millis"), scrape(up))
+        const after = yield* poll(scrape(up), (text) => sum(text, "meetzone_joins_total") > 0)
         expect(sum(after, "meetzone_joins_total", { path: "direct", outcome: "ok" })).toBe(1)
         expect(sum(after, "meetzone_join_seconds_count", { path: "direct" })).toBe(1)
         expect(sum(after, "meetzone_join_phase_seconds_count", { phase: "zone-selection", outcome: "ok" })).toBe(1)

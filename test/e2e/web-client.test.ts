@@ -5,7 +5,6 @@
  * through the HTTP tunnel; the CLI client goes direct. Everyone must receive
  * everyone else's audio and video, and the pages must decode each other's.
  */
-import { execFile } from "node:child_process"
 import { mkdtemp, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
@@ -14,6 +13,7 @@ import { Effect, Option } from "effect"
 import type { Page } from "playwright-core"
 import * as Lookup from "../../src/actors/client/lookup.js"
 import * as Browser from "../support/browser.js"
+import { meetzone } from "../support/cli.js"
 import { TestNats, serverWithClient } from "../support/nats.js"
 import * as TestTopology from "../support/topology.js"
 
@@ -50,17 +50,6 @@ const until = (page: Page, ok: (s: PageSummary) => boolean, what: string, tries 
     return yield* Effect.dieMessage(`${what}: not within ${tries / 10} s: ${JSON.stringify(yield* summaryOf(page))}`)
   })
 
-const cliJoin = (args: ReadonlyArray<string>) =>
-  Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", "src/apps/meetzone.ts", "client", "join", ...args],
-      { timeout: 60_000, env: { ...process.env, HTTPS_PROXY: "", https_proxy: "" } },
-      (error, stdout, stderr) => resume(Effect.succeed({ code: error === null ? 0 : ((error.code as number) ?? 1), stdout, stderr })),
-    )
-    return Effect.sync(() => void child.kill())
-  })
-
 layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("browser web client", (it) => {
   it.scoped("a browser and a headless CLI client in one meeting each receive the other's media", () =>
     Effect.gen(function* () {
@@ -91,7 +80,7 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
       }
 
       // The headless client joins the same meeting directly and sends synthetic media for 4 s.
-      const cli = yield* cliJoin([meeting, "--web", web, "--ca", caFile, "--name", "Cli", "--media", "audio,video", "--duration", "4", "--json"])
+      const cli = yield* meetzone(["client", "join", meeting, "--web", web, "--ca", caFile, "--name", "Cli", "--media", "audio,video", "--duration", "4", "--json"], { HTTPS_PROXY: "", https_proxy: "" })
       expect(cli.code, cli.stderr).toBe(0)
       const report = JSON.parse(cli.stdout) as {
         path: string

@@ -3,7 +3,6 @@
  * is explained (field path, what was expected) and the process exits
  * non-zero before binding anything; every command has --help.
  */
-import { execFile } from "node:child_process"
 import { mkdtemp, writeFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
@@ -13,17 +12,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { stringify } from "yaml"
 import * as Config from "../../src/topology/config.js"
-
-const meetzone = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", "src/apps/meetzone.ts", ...args],
-      { timeout: 150_000, env: { ...process.env, ...env } },
-      (error, stdout, stderr) => resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr })),
-    )
-    return Effect.sync(() => void child.kill("SIGKILL"))
-  })
+import { meetzone } from "../support/cli.js"
 
 /** A port this test holds: a process that bound it first would fail with EADDRINUSE instead. */
 const heldPort = Effect.acquireRelease(
