@@ -12,7 +12,7 @@ import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { parseArgs } from "node:util"
 import * as Actor from "../src/runtime/Actor.js"
 import { ask } from "../src/runtime/Ask.js"
-import * as Protocol from "../src/runtime/Protocol.js"
+import * as Protocol from "../src/protocol/Protocol.js"
 import * as NatsBus from "../src/transports/nats/bus.js"
 import * as NatsServer from "../src/transports/nats/server.js"
 

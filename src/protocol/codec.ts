@@ -60,6 +60,26 @@ export const formatIssue = (issue: ParseResult.ParseIssue): string =>
     .map((e) => (e.path.length > 0 ? `${e.path.join(".")}: ${e.message}` : e.message))
     .join("; ")
 
+/**
+ * Bytes → a checked value: `codec` parses, `decodeValue` checks. Malformed
+ * bytes are an issue like any other, never a throw.
+ *
+ * @category codecs
+ */
+export const decodeBytes = <A>(
+  codec: Codec,
+  bytes: Uint8Array,
+  decodeValue: (plain: unknown) => Either.Either<A, string>,
+): Either.Either<A, string> => {
+  let plain: unknown
+  try {
+    plain = codec.decode(bytes)
+  } catch (e) {
+    return Either.left(`malformed ${codec.contentType}: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  return decodeValue(plain)
+}
+
 const cache = new WeakMap<object, MessageCodec<any>>()
 
 /**
@@ -81,15 +101,7 @@ export const messageCodec = <A, I>(schema: Schema.Schema<A, I, never>, codec: Co
     encodeValue: encodeSync,
     encode: (value) => codec.encode(encodeSync(value)),
     decodeValue,
-    decode: (bytes) => {
-      let plain: unknown
-      try {
-        plain = codec.decode(bytes)
-      } catch (e) {
-        return Either.left(`malformed ${codec.contentType}: ${e instanceof Error ? e.message : String(e)}`)
-      }
-      return decodeValue(plain)
-    },
+    decode: (bytes) => decodeBytes(codec, bytes, decodeValue),
   }
   if (codec === json) cache.set(schema, compiled)
   return compiled

@@ -6,6 +6,8 @@
  * @since 0.1.0
  */
 export * as Codec from "./codec.js"
+/** Declaring an actor protocol from its request classes (used by the kernel and by every actor). */
+export * as ActorProtocol from "./Protocol.js"
 export * as Controller from "./controller.js"
 export * as Errors from "./errors.js"
 export * as Framing from "./framing.js"

@@ -12,7 +12,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import * as Protocol from "../runtime/Protocol.js"
+import * as Protocol from "./Protocol.js"
 import { StoreUnavailable } from "./errors.js"
 import { MeetingId } from "./meeting.js"
 import { InvalidToken } from "./token.js"

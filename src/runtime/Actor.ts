@@ -27,7 +27,7 @@ import type { IncomingMessage } from "./ControlBus.js"
 import { ControlBus } from "./ControlBus.js"
 import { CORRELATION_HEADER, TIMEOUT_HEADER, withCorrelationId } from "./Correlation.js"
 import * as Mailbox from "./internal/mailbox.js"
-import type { Handlers, MessageContext, Protocol } from "./Protocol.js"
+import type { Handlers, MessageContext, Protocol } from "../protocol/Protocol.js"
 
 /**
  * A subject the actor listens on; with `queue`, each message goes to one

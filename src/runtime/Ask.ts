@@ -19,8 +19,8 @@ import { BusError, DecodeError, KernelReplyError } from "../protocol/errors.js"
 import type { Headers, ReplyMessage } from "./ControlBus.js"
 import { ControlBus } from "./ControlBus.js"
 import { CORRELATION_HEADER, TIMEOUT_HEADER, currentCorrelationId } from "./Correlation.js"
-import type { Failure, RequestClass, ResultCodecs, Success } from "./Protocol.js"
-import { resultCodecs } from "./Protocol.js"
+import type { Failure, RequestClass, ResultCodecs, Success } from "../protocol/Protocol.js"
+import { resultCodecs } from "../protocol/Protocol.js"
 
 /**
  * Where an actor listens: a subject, or anything that names one.

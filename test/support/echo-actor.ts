@@ -5,7 +5,7 @@
 import type { Duration } from "effect"
 import { Effect, Ref, Schema } from "effect"
 import * as Actor from "../../src/runtime/Actor.js"
-import * as Protocol from "../../src/runtime/Protocol.js"
+import * as Protocol from "../../src/protocol/Protocol.js"
 
 export class DivisionByZero extends Schema.TaggedError<DivisionByZero>()("DivisionByZero", {
   dividend: Schema.Number,

@@ -42,8 +42,8 @@ export class DialFailed extends Data.TaggedError("DialFailed")<{ readonly transp
   }
 }
 
-/** @category errors */
-export class MediaUnreachable extends Data.TaggedError("MediaUnreachable")<{
+/** No transport reached the MMR for one media kind (what the join's `MediaUnreachable` is made of). @category errors */
+export class KindUnreachable extends Data.TaggedError("KindUnreachable")<{
   readonly kind: MediaKind
   readonly tried: ReadonlyArray<string>
 }> {
@@ -144,7 +144,7 @@ export const connectKind = (
   target: MediaTarget,
   options: DialOptions & TransportOptions,
   phase: PhaseRecorder,
-): Effect.Effect<MediaSocket, MediaUnreachable> =>
+): Effect.Effect<MediaSocket, KindUnreachable> =>
   Effect.gen(function* () {
     interface Running {
       readonly transport: MediaTransport
@@ -225,7 +225,7 @@ export const connectKind = (
           return running.find((r) => r.transport === decision.transport)!.outcome!.socket!
         }
         case "Failed":
-          return yield* new MediaUnreachable({
+          return yield* new KindUnreachable({
             kind,
             tried: running.map((r) => `${r.transport}: ${r.outcome?.detail ?? "?"}`),
           })

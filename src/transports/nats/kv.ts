@@ -8,7 +8,7 @@
 import type { KV, KvEntry as NatsKvEntry } from "@nats-io/kv"
 import { Kvm } from "@nats-io/kv"
 import type { NatsConnection as NatsConnectionImpl } from "@nats-io/transport-node"
-import { Duration, Effect, Layer, Option, Stream } from "effect"
+import { Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
 import { KeyExists, KvError, RevisionMismatch } from "../../protocol/errors.js"
 import type { Bucket, BucketOptions, KeyValueShape, KvEntry } from "../../runtime/KeyValue.js"
 import { KeyValue } from "../../runtime/KeyValue.js"
@@ -86,6 +86,13 @@ const makeBucket = (name: string, kv: KV): Bucket => {
   }
 }
 
+/** About 30 s of tries with backoff and jitter, then the open's error stands. */
+const openRetry = Schedule.exponential("250 millis", 2).pipe(
+  Schedule.union(Schedule.spaced("5 seconds")),
+  Schedule.jittered,
+  Schedule.upTo("30 seconds"),
+)
+
 /**
  * KeyValue over an open connection.
  *
@@ -112,7 +119,12 @@ export const make = (nc: NatsConnectionImpl): KeyValueShape => {
           }
         },
         catch: (e) => new KvError({ bucket: name, operation: "open", detail: describe(e) }),
-      }).pipe(Effect.map((kv) => makeBucket(name, kv))),
+      }).pipe(
+        // A cluster that is still electing its JetStream leader times out the first opens: wait for it, within bounds.
+        Effect.tapError((e) => Effect.logWarning(`${e.message}; trying again`)),
+        Effect.retry(openRetry),
+        Effect.map((kv) => makeBucket(name, kv)),
+      ),
   }
 }
 

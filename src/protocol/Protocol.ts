@@ -18,8 +18,8 @@
  */
 import type { Effect } from "effect"
 import { Either, Schema } from "effect"
-import type { Codec, MessageCodec } from "../protocol/codec.js"
-import { json, messageCodec } from "../protocol/codec.js"
+import type { Codec, MessageCodec } from "./codec.js"
+import { decodeBytes, json, messageCodec } from "./codec.js"
 
 /**
  * A request class made with `Schema.TaggedRequest`, context-free on the wire.
@@ -147,15 +147,7 @@ const requestDecoder = <Req extends Schema.TaggedRequest.All>(
     encode: union.encode,
     encodeValue: union.encodeValue,
     decodeValue,
-    decode: (bytes) => {
-      let plain: unknown
-      try {
-        plain = codec.decode(bytes)
-      } catch (e) {
-        return Either.left(`malformed ${codec.contentType}: ${e instanceof Error ? e.message : String(e)}`)
-      }
-      return decodeValue(plain)
-    },
+    decode: (bytes) => decodeBytes(codec, bytes, decodeValue),
   }
 }
 

@@ -1,0 +1,58 @@
+/**
+ * What a join is asked to do: the meeting, how to reach it, and the media to
+ * connect. Plain data; `Client.join` takes it.
+ *
+ * @since 0.1.0
+ */
+import type { Duration, Stream } from "effect"
+import type { MediaKind, MediaTransport } from "../../protocol/media.js"
+import type { TlsTrust } from "./lookup.js"
+import type { Strategy } from "./transport-decision.js"
+import type * as Selection from "./zone-selection.js"
+
+/** @category models */
+export interface JoinOptions {
+  /** The web lookup's base URL. */
+  readonly web: string
+  readonly meeting: string
+  readonly name?: string
+  readonly passcode?: string
+  readonly tls?: TlsTrust
+  /** A proxy URL, or "none"; undefined reads HTTPS_PROXY / NO_PROXY from `env`. */
+  readonly proxy?: string
+  readonly env?: Readonly<Record<string, string | undefined>>
+  readonly zoneSelection?: Partial<Selection.SelectionOptions>
+  /** Default 10 s. */
+  readonly lookupTimeout?: Duration.DurationInput
+  /** Tell the web lookup how the join went (for its operators' metrics and dashboard). Default true. */
+  readonly reportToWeb?: boolean
+  /** Per Assign or Join attempt. Default 2 s. */
+  readonly requestTimeout?: Duration.DurationInput
+  /** Media to connect; without it the join ends at the MMR. */
+  readonly media?: MediaOptions
+  /** How long tunnels get to answer a ping. Default 3 s. */
+  readonly tunnelTimeoutMs?: number
+}
+
+/** @category models */
+export interface MediaOptions {
+  /** Kinds to open a connection for (each both sends and receives). */
+  readonly kinds: ReadonlyArray<MediaKind>
+  /** Send synthetic media on every connected kind without a source. Default true. */
+  readonly synthetic?: boolean
+  /**
+   * The team's own media, per kind: RTP packets to send, given the SSRC the
+   * session declared for that kind (the MMR refuses any other). Sent from the
+   * moment the kind connects until the stream ends.
+   */
+  readonly sources?: Partial<Record<MediaKind, (ssrc: number) => Stream.Stream<Uint8Array>>>
+  readonly strategy?: Strategy
+  /** Only these transports, in this order (default UDP, TCP, TLS; TLS alone behind a proxy). */
+  readonly transports?: ReadonlyArray<MediaTransport>
+  readonly staggerMs?: number
+  readonly attemptTimeoutMs?: number
+  readonly dscp?: Partial<Record<MediaKind, number>>
+  readonly keepaliveMs?: number
+  readonly silenceMs?: number
+}
+

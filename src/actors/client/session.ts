@@ -1,0 +1,153 @@
+/**
+ * The session a connected path hands back, for as long as its scope lasts:
+ * it follows the meeting's events (others joining and leaving, its MMR
+ * leaving), moves to another MMR when its own leaves, and reports.
+ *
+ * @since 0.1.0
+ */
+import type { Scope } from "effect"
+import { Clock, Effect, Either, Option, PubSub, Queue, Schedule, Schema, Stream } from "effect"
+import type { JoinReport } from "../../protocol/join-report.js"
+import type { Joined, Participant } from "../../protocol/mmr.js"
+import { Roster, RosterEvent } from "../../protocol/mmr.js"
+import type { MediaKind } from "../../protocol/media.js"
+import { mediaKinds } from "../../protocol/media.js"
+import type { JoinInfo } from "../../protocol/web-api.js"
+import { ask } from "../../runtime/Ask.js"
+import type { ControlBusShape } from "../../runtime/ControlBus.js"
+import { ControlBus } from "../../runtime/ControlBus.js"
+import type * as MediaSession from "./media-session.js"
+import type { Connected, JoinContext } from "./path.js"
+import * as Report from "./report.js"
+
+/** @category models */
+export interface JoinSession {
+  /** How the join went: phases, attempts, what was chosen. */
+  readonly report: JoinReport
+  /** What the web lookup said (zones, tunnels, the join token). */
+  readonly info: JoinInfo
+  /** The MMR's answer to the join (roster, media endpoints). */
+  readonly joined: Joined
+  /** Where the session joined; after a move, `finalReport` and `events` tell where it is now. */
+  readonly zone: string
+  readonly mmr: string
+  /** The control bus the session talks to its MMR over. */
+  readonly bus: ControlBusShape
+  /** The media connections, when media was asked for. */
+  readonly media: MediaSession.MediaSession | undefined
+  /** The report with each media kind's figures as they stand now. */
+  readonly finalReport: Effect.Effect<JoinReport>
+  /** The SSRC this session sends each kind with. */
+  readonly ssrcs: Readonly<Record<MediaKind, number>>
+  /**
+   * What happens to the session from the moment this Stream is run: others
+   * joining and leaving, and moves to another MMR (when its MMR stops).
+   */
+  readonly events: Stream.Stream<SessionEvent>
+}
+
+/** Something that happened to a joined session. @category models */
+export type SessionEvent =
+  | { readonly _tag: "ParticipantJoined"; readonly participant: Participant }
+  | { readonly _tag: "ParticipantLeft"; readonly participant: Participant }
+  | { readonly _tag: "Moved"; readonly from: string; readonly to: string; readonly ms: number }
+  | { readonly _tag: "MoveFailed"; readonly from: string; readonly detail: string }
+
+
+const decodeRosterEvent = Schema.decodeUnknownOption(Schema.parseJson(RosterEvent))
+
+/**
+ * The session a connected path hands back. It follows the meeting's events:
+ * when its MMR says it is leaving, the session joins the meeting again on
+ * another MMR and moves its media there (each move is in the final report).
+ */
+export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<JoinSession, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { current, media } = connected
+    // The join ends here: its report's total is the join time, whatever media does later.
+    const report = yield* ctx.recorder.report
+    const joinedAt = report.totalMs
+    const nowMs = Effect.map(Clock.currentTimeNanos, (ns) => Number(ns) / 1e6)
+    const started = (yield* nowMs) - joinedAt
+    const sinceStart = Effect.map(nowMs, (now) => now - started)
+    const moves: Array<NonNullable<JoinReport["moves"]>[number]> = []
+    const events = yield* PubSub.sliding<SessionEvent>(256)
+    const subject = ctx.info.meetingEvents
+    if (subject !== undefined) {
+      // Socket callbacks only enqueue (a sliding queue never suspends them); fibers of the session's scope do the rest.
+      const inbox = yield* Queue.sliding<Uint8Array>(256)
+      const leaving = yield* Queue.sliding<string>(16)
+      // Who is in the meeting as far as this session knows (itself left out).
+      let known = new Map(current.joined.roster.filter((p) => p.id !== ctx.info.participant.id).map((p) => [p.id, p]))
+      const rosterChanged = (roster: ReadonlyArray<Participant>) => {
+        const now = new Map(roster.filter((p) => p.id !== ctx.info.participant.id).map((p) => [p.id, p]))
+        const changes: Array<SessionEvent> = []
+        for (const [id, p] of now) if (!known.has(id)) changes.push({ _tag: "ParticipantJoined", participant: p })
+        for (const [id, p] of known) if (!now.has(id)) changes.push({ _tag: "ParticipantLeft", participant: p })
+        known = now
+        return PubSub.publishAll(events, changes)
+      }
+      yield* connected.listen(subject, (data) => void Queue.unsafeOffer(inbox, data))
+      const onEvent = (data: Uint8Array) =>
+        Option.match(decodeRosterEvent(new TextDecoder().decode(data)), {
+          onNone: () => Effect.logDebug(`undecodable event on ${subject} dropped`),
+          onSome: (event) =>
+            event.leaving === true
+              ? Queue.offer(leaving, event.mmr)
+              : // Rosters from the MMR the session is on; during a move, the one it is moving to will follow.
+                event.mmr === current.placement.mmr
+                ? rosterChanged(event.roster)
+                : Effect.void,
+        })
+      yield* Queue.take(inbox).pipe(Effect.flatMap(onEvent), Effect.forever, Effect.forkScoped)
+      const moveOnce = (from: string) =>
+        Effect.gen(function* () {
+          const at = yield* sinceStart
+          const recorder = yield* Report.make(ctx.options.meeting)
+          const outcome = yield* connected.move(recorder).pipe(
+            // The controllers may not have heard yet that the MMR is leaving: ask again shortly.
+            Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.intersect(Schedule.recurs(15)))),
+            Effect.either,
+          )
+          const ms = Math.round(((yield* sinceStart) - at) * 100) / 100
+          if (Either.isRight(outcome)) {
+            moves.push({ from, to: current.placement.mmr, atMs: Math.round(at), ms, outcome: "ok" })
+            yield* PubSub.publish(events, { _tag: "Moved", from, to: current.placement.mmr, ms })
+            yield* Effect.logInfo(`moved from ${from} to ${current.placement.mmr} in ${ms} ms`)
+          } else {
+            moves.push({ from, atMs: Math.round(at), ms, outcome: "failed", detail: outcome.left.reason })
+            yield* PubSub.publish(events, { _tag: "MoveFailed", from, detail: outcome.left.reason })
+            yield* Effect.logWarning(`could not move from ${from}: ${outcome.left.reason}`)
+          }
+        })
+      yield* Queue.take(leaving).pipe(
+        Effect.flatMap((mmr) => (mmr === current.placement.mmr ? moveOnce(mmr) : Effect.void)),
+        Effect.forever,
+        Effect.forkScoped,
+      )
+    }
+    const finalReport = Effect.gen(function* () {
+      const now = { ...report, zone: current.placement.zone, mmr: current.placement.mmr, ...(moves.length > 0 ? { moves: [...moves] } : {}) }
+      if (media === undefined) return now
+      const roster = yield* ask(current.placement.subject, new Roster({ meeting: ctx.options.meeting }), { timeout: "1 second" }).pipe(
+        Effect.provideService(ControlBus, current.bus),
+        Effect.orElseSucceed(() => []),
+      )
+      const bySsrc = new Map<number, string>()
+      for (const p of roster) for (const kind of mediaKinds) if (p.ssrcs?.[kind] !== undefined) bySsrc.set(p.ssrcs[kind]! >>> 0, p.name)
+      return { ...now, media: media.report((ssrc) => bySsrc.get(ssrc)) }
+    })
+    return {
+      report,
+      info: ctx.info,
+      joined: current.joined,
+      zone: current.placement.zone,
+      mmr: current.placement.mmr,
+      bus: current.bus,
+      media,
+      finalReport,
+      ssrcs: ctx.ssrcs,
+      events: Stream.fromPubSub(events),
+    } satisfies JoinSession
+  })
+
