@@ -29,7 +29,7 @@ export type Headers = Readonly<Record<string, string>>
 export interface IncomingMessage {
   readonly subject: string
   readonly data: Uint8Array
-  /** Epoch ms when the bus handed the message over, for deadline checks. */
+  /** When the bus handed the message over (ms on the subscriber's Clock), for deadline checks. */
   readonly receivedAt: number
   /** The reply subject when the sender expects an answer. */
   readonly reply: string | undefined

@@ -63,8 +63,10 @@ export const subscribe = <A, I>(
     const codec = messageCodec(schema)
     const queue = yield* Effect.acquireRelease(Queue.dropping<A>(options?.buffer ?? 4096), Queue.shutdown)
     const stats = { received: 0, decodeErrors: 0, dropped: 0 }
-    const warn = (issue: string, on: string) =>
-      Effect.runFork(Effect.logWarning(`dropped undecodable message on ${on}: ${issue}`))
+    // The callback only enqueues; a fiber of this scope logs (with the application's logger and level).
+    const undecodable = yield* Queue.sliding<string>(64)
+    yield* Queue.take(undecodable).pipe(Effect.flatMap(Effect.logWarning), Effect.forever, Effect.forkScoped)
+    const warn = (issue: string, on: string) => void Queue.unsafeOffer(undecodable, `dropped undecodable message on ${on}: ${issue}`)
     yield* bus.subscribe(subject, options?.queue === undefined ? {} : { queue: options.queue }, (message) => {
       stats.received++
       const decoded = codec.decode(message.data)

@@ -11,6 +11,7 @@ import type { Socket } from "node:net"
 import { connect } from "node:net"
 import type { Duplex } from "node:stream"
 import { connect as tlsConnect } from "node:tls"
+import { Data } from "effect"
 
 /** @category models */
 export interface ProxyTarget {
@@ -19,13 +20,13 @@ export interface ProxyTarget {
   readonly authorization: string | undefined
 }
 
-/** @category errors */
-export class ProxyError extends Error {
-  constructor(
-    readonly status: number | undefined,
-    message: string,
-  ) {
-    super(message)
+/** The proxy could not be reached, gave no answer, or refused CONNECT (`status`). @category errors */
+export class ProxyError extends Data.TaggedError("ProxyError")<{
+  readonly status: number | undefined
+  readonly detail: string
+}> {
+  override get message(): string {
+    return this.detail
   }
 }
 
@@ -41,13 +42,13 @@ export const connectVia = (proxy: ProxyTarget, host: string, port: number, timeo
     const socket = connect(Number(url.port || 80), url.hostname)
     const authority = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
     let buffered = Buffer.alloc(0)
-    const timer = setTimeout(() => fail(new ProxyError(undefined, `proxy ${url.host} gave no answer to CONNECT ${authority} in ${timeoutMs} ms`)), timeoutMs)
+    const timer = setTimeout(() => fail(new ProxyError({ status: undefined, detail: `proxy ${url.host} gave no answer to CONNECT ${authority} in ${timeoutMs} ms` })), timeoutMs)
     const fail = (e: Error) => {
       clearTimeout(timer)
       socket.destroy()
       reject(e)
     }
-    socket.once("error", (e) => fail(new ProxyError(undefined, `proxy ${url.host}: ${e.message}`)))
+    socket.once("error", (e) => fail(new ProxyError({ status: undefined, detail: `proxy ${url.host}: ${e.message}` })))
     socket.once("connect", () => {
       socket.setNoDelay(true)
       socket.write(
@@ -60,13 +61,13 @@ export const connectVia = (proxy: ProxyTarget, host: string, port: number, timeo
       buffered = Buffer.concat([buffered, chunk])
       const end = buffered.indexOf("\r\n\r\n")
       if (end < 0) {
-        if (buffered.length > 16 * 1024) fail(new ProxyError(undefined, "proxy answer too long"))
+        if (buffered.length > 16 * 1024) fail(new ProxyError({ status: undefined, detail: "proxy answer too long" }))
         return
       }
       socket.off("data", onData)
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(buffered.subarray(0, end).toString("latin1"))?.[1])
       if (status !== 200) {
-        fail(new ProxyError(status, `proxy ${url.host} refused CONNECT ${authority}: ${buffered.subarray(0, buffered.indexOf("\r\n")).toString("latin1")}`))
+        fail(new ProxyError({ status, detail: `proxy ${url.host} refused CONNECT ${authority}: ${buffered.subarray(0, buffered.indexOf("\r\n")).toString("latin1")}` }))
         return
       }
       clearTimeout(timer)

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Either, Option, Queue } from "effect"
+import { Clock, Data, Effect, Either, Option, Queue } from "effect"
 import { Probe } from "../../protocol/controller.js"
 import type { ZoneScore } from "../../protocol/join-report.js"
 import type { ZoneInfo } from "../../protocol/web-api.js"
@@ -27,14 +27,12 @@ export interface ZoneChoice {
 }
 
 /** No controller answered before the deadline. @category errors */
-export class Unreachable {
-  readonly _tag = "Unreachable"
-  constructor(
-    readonly scores: ReadonlyArray<ZoneScore>,
-    readonly elapsedMs: number,
-  ) {}
-  get zones() {
-    return this.scores
+export class Unreachable extends Data.TaggedError("Unreachable")<{
+  readonly scores: ReadonlyArray<ZoneScore>
+  readonly elapsedMs: number
+}> {
+  override get message(): string {
+    return `no zone controller answered within ${Math.round(this.elapsedMs)} ms`
   }
 }
 
@@ -120,11 +118,11 @@ export const selectZone = (
             .rank(decision.scores.filter((s) => s.score !== undefined))
             .flatMap((s) => zones.filter((z) => z.id === s.zone))
           // A team's scoring may rule every zone out: that is as good as no answer.
-          if (answered.length === 0) return yield* Effect.fail(new Unreachable(decision.scores, now - startedAt))
+          if (answered.length === 0) return yield* Effect.fail(new Unreachable({ scores: decision.scores, elapsedMs: now - startedAt }))
           return { zone: answered[0]!, scores: decision.scores, answered }
         }
         case "Unreachable":
-          return yield* Effect.fail(new Unreachable(decision.scores, now - startedAt))
+          return yield* Effect.fail(new Unreachable({ scores: decision.scores, elapsedMs: now - startedAt }))
       }
     }
     // Probes run in this function's own scope: stragglers are interrupted as

@@ -13,7 +13,7 @@
  */
 import { createServer } from "node:https"
 import type { Duration, Scope } from "effect"
-import { Clock, Effect, Layer, Schedule } from "effect"
+import { Clock, Data, Effect, Layer, Schedule } from "effect"
 import { WebSocketServer } from "ws"
 import type { KvError } from "../../protocol/errors.js"
 import type { MediaKind } from "../../protocol/media.js"
@@ -56,7 +56,12 @@ export interface HttpTunnelHandle {
 }
 
 /** @category errors */
-export class TunnelListenError extends Error {}
+/** The tunnel's TLS port could not be bound. @category errors */
+export class TunnelListenError extends Data.TaggedError("TunnelListenError")<{ readonly host: string; readonly port: number; readonly detail: string }> {
+  override get message(): string {
+    return `tunnel ${this.host}:${this.port}: ${this.detail}`
+  }
+}
 
 /**
  * Starts a tunnel for the life of the scope.
@@ -71,13 +76,12 @@ export const start = (
     const tokens = yield* JoinTokens
     const stores = yield* Stores.open({ buckets: config.buckets, presenceTtl: config.presenceTtl, replicas: config.replicas })
     const presence = yield* PresenceView.watch(stores, config.presenceTtl ?? "3 seconds")
-    const runtime = yield* Effect.runtime<never>()
 
     const server = createServer({ cert: config.tls.cert, key: config.tls.key }, (_req, res) => {
       res.writeHead(200, { "content-type": "text/plain" }).end(`meetzone tunnel ${config.id}\n`)
     })
     const wss = new WebSocketServer({ server, path: "/tunnel", maxPayload: 64 * 1024 })
-    const stats = TunnelServer.attach(
+    const stats = yield* TunnelServer.attach(
       wss,
       {
         id: config.id,
@@ -89,11 +93,10 @@ export const start = (
         isMediaTarget: (host, port) =>
           Effect.map(presence.mmrs(), (mmrs) => mmrs.some((m) => m.media?.host === host && m.media.port === port)),
       },
-      runtime,
     )
     const port = yield* Effect.acquireRelease(
       Effect.async<number, TunnelListenError>((resume) => {
-        server.once("error", (e) => resume(Effect.fail(new TunnelListenError(`tunnel ${config.host}:${config.port}: ${e.message}`))))
+        server.once("error", (e) => resume(Effect.fail(new TunnelListenError({ host: config.host, port: config.port, detail: e.message }))))
         server.listen(config.port, config.host, () => {
           const address = server.address()
           resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : config.port))

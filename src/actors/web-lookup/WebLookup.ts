@@ -29,7 +29,7 @@ import { createServer } from "node:https"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { Scope } from "effect"
-import { Context, Duration, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { Context, Data, Duration, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
 import type { HttpBodyError } from "@effect/platform/HttpBody"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import type { KvError } from "../../protocol/errors.js"
@@ -102,14 +102,8 @@ const reply = (status: number, body: unknown) => HttpServerResponse.unsafeJson(b
 const apiError = (status: number, code: string, message: string, field?: string) =>
   reply(status, { error: { code, message, ...(field !== undefined ? { field } : {}) } })
 
-/** Thrown-away-free 400s: the first failing field, by path. */
-class BadRequest {
-  readonly _tag = "BadRequest"
-  constructor(
-    readonly field: string,
-    readonly message: string,
-  ) {}
-}
+/** A 400: the first failing field, by path. */
+class BadRequest extends Data.TaggedError("BadRequest")<{ readonly field: string; readonly detail: string }> {}
 
 const decodeOr400 =
   <A, I>(schema: Schema.Schema<A, I, never>, where?: string) =>
@@ -120,17 +114,17 @@ const decodeOr400 =
         const first = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
         const path = first?.path.map(String).join(".") ?? ""
         const field = where === undefined ? path : path === "" ? where : `${where}.${path}`
-        return Effect.fail(new BadRequest(field === "" ? "body" : field, first?.message ?? e.message))
+        return Effect.fail(new BadRequest({ field: field === "" ? "body" : field, detail: first?.message ?? e.message }))
       },
     })
 
 const readJsonBody = Effect.gen(function* () {
   const request = yield* HttpServerRequest.HttpServerRequest
-  const text = yield* request.text.pipe(Effect.mapError(() => new BadRequest("body", `unreadable or over ${MAX_BODY} bytes`)))
+  const text = yield* request.text.pipe(Effect.mapError(() => new BadRequest({ field: "body", detail: `unreadable or over ${MAX_BODY} bytes` })))
   if (text.trim() === "") return {}
   return yield* Effect.try({
     try: () => JSON.parse(text) as unknown,
-    catch: (e) => new BadRequest("body", `malformed JSON: ${e instanceof Error ? e.message : String(e)}`),
+    catch: (e) => new BadRequest({ field: "body", detail: `malformed JSON: ${e instanceof Error ? e.message : String(e)}` }),
   })
 })
 
@@ -320,7 +314,7 @@ export const start = (
 
     const app = router.pipe(
       Effect.catchTags({
-        BadRequest: (e: BadRequest) => Effect.succeed(apiError(400, "BadRequest", `${e.field}: ${e.message}`, e.field)),
+        BadRequest: (e: BadRequest) => Effect.succeed(apiError(400, "BadRequest", `${e.field}: ${e.detail}`, e.field)),
         StoreUnavailable: (e: { message: string }) =>
           Effect.succeed(apiError(503, "StoreUnavailable", e.message)),
         RouteNotFound: () => Effect.succeed(apiError(404, "NotFound", "no such route")),

@@ -6,8 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { Clock } from "effect"
-import { Duration, Effect, Layer } from "effect"
+import { Clock, Context, DefaultServices, Duration, Effect, Layer } from "effect"
 import { BusError, NoResponders, RequestTimeout } from "../../protocol/errors.js"
 import type { ControlBusShape, Headers, IncomingMessage, ReplyMessage } from "../../runtime/ControlBus.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
@@ -17,25 +16,14 @@ interface Subscriber {
   readonly pattern: string
   readonly queue: string | undefined
   readonly deliver: (message: IncomingMessage) => void
+  /** The subscriber's Clock: messages are stamped on it, so deadlines hold on a TestClock too. */
+  readonly clock: Clock.Clock
 }
 
 const INBOX = "_INBOX.memory."
 
-/** The default Clock instance: with it, a plain timer is ~8× cheaper than an Effect timeout. */
-const liveClock = Effect.runSync(Effect.clock)
-
-/**
- * Calls `onTimeout` after `ms` on `clock`; returns a canceller. On a TestClock
- * the timer only fires when the test adjusts the clock.
- */
-const startTimer = (clock: Clock.Clock, ms: number, onTimeout: () => void): (() => void) => {
-  if (clock === liveClock) {
-    const handle = setTimeout(onTimeout, ms)
-    return () => clearTimeout(handle)
-  }
-  const fiber = Effect.runFork(Effect.andThen(clock.sleep(Duration.millis(ms)), Effect.sync(onTimeout)))
-  return () => fiber.unsafeInterruptAsFork(fiber.id())
-}
+/** The live Clock: with it, a plain timer is ~8× cheaper than an Effect timeout. */
+const liveClock = Context.get(DefaultServices.liveServices, Clock.Clock)
 
 const readHeader =
   (headers: Headers | undefined) =>
@@ -94,7 +82,7 @@ export const make = (): ControlBusShape => {
       const message: IncomingMessage = {
         subject,
         data: copy,
-        receivedAt: Date.now(),
+        receivedAt: target.clock.unsafeCurrentTimeMillis(),
         reply,
         header: readHeader(headers),
         respond: (answer, answerHeaders) => {
@@ -111,6 +99,42 @@ export const make = (): ControlBusShape => {
   const invalid = (operation: string, subject: string) =>
     new BusError({ operation, subject, detail: `invalid subject "${subject}"` })
 
+  /** Sends a request and waits for its reply: none listening → NoResponders; `timeoutMs` set → a plain timer. */
+  const awaitReply = (
+    inbox: string,
+    subject: string,
+    data: Uint8Array,
+    headers: Headers | undefined,
+    timeoutMs: number | undefined,
+    timedOut: () => RequestTimeout,
+  ) =>
+    Effect.async<ReplyMessage, NoResponders | RequestTimeout>((resume) => {
+      let done = false
+      const finish = () => {
+        done = true
+        if (timer !== undefined) clearTimeout(timer)
+        pendingReplies.delete(inbox)
+      }
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              if (done) return
+              finish()
+              resume(Effect.fail(timedOut()))
+            }, timeoutMs)
+      pendingReplies.set(inbox, (reply) => {
+        if (done) return
+        finish()
+        resume(Effect.succeed(reply))
+      })
+      if (send(subject, data, headers, inbox) === 0) {
+        finish()
+        resume(Effect.fail(new NoResponders({ subject })))
+      }
+      return Effect.sync(finish)
+    })
+
   return {
     kind: "memory",
 
@@ -125,40 +149,21 @@ export const make = (): ControlBusShape => {
       Effect.suspend((): Effect.Effect<ReplyMessage, RequestTimeout | NoResponders | BusError> => {
         if (!isValidSubject(subject, false)) return Effect.fail(invalid("request", subject))
         const inbox = `${INBOX}${nextInbox++}`
+        const timedOut = () => new RequestTimeout({ subject, timeoutMs })
+        // On the live clock a plain timer; on another (a TestClock) the request times out when that clock says so.
         return Effect.clockWith((clock) =>
-          Effect.async<ReplyMessage, NoResponders | RequestTimeout>((resume) => {
-            let done = false
-            const cancelTimer = startTimer(clock, timeoutMs, () => {
-              if (done) return
-              done = true
-              pendingReplies.delete(inbox)
-              resume(Effect.fail(new RequestTimeout({ subject, timeoutMs })))
-            })
-            pendingReplies.set(inbox, (reply) => {
-              if (done) return
-              done = true
-              cancelTimer()
-              resume(Effect.succeed(reply))
-            })
-            if (send(subject, data, headers, inbox) === 0) {
-              done = true
-              cancelTimer()
-              pendingReplies.delete(inbox)
-              resume(Effect.fail(new NoResponders({ subject })))
-            }
-            return Effect.sync(() => {
-              done = true
-              cancelTimer()
-              pendingReplies.delete(inbox)
-            })
-          }),
+          clock === liveClock
+            ? awaitReply(inbox, subject, data, headers, timeoutMs, timedOut)
+            : awaitReply(inbox, subject, data, headers, undefined, timedOut).pipe(
+                Effect.timeoutFail({ duration: Duration.millis(timeoutMs), onTimeout: timedOut }),
+              ),
         )
       }),
 
     subscribe: (subject, options, onMessage) =>
-      Effect.suspend(() => {
+      Effect.clockWith((clock) => {
         if (!isValidSubject(subject, true)) return Effect.fail(invalid("subscribe", subject))
-        const subscriber: Subscriber = { pattern: subject, queue: options.queue, deliver: onMessage }
+        const subscriber: Subscriber = { pattern: subject, queue: options.queue, deliver: onMessage, clock }
         const add = Effect.sync(() => {
           if (hasWildcard(subject)) wildcard.add(subscriber)
           else {

@@ -80,6 +80,8 @@ export const make = (nc: NatsConnectionImpl): ControlBusShape => ({
 
   subscribe: (subject, options, onMessage) =>
     Effect.gen(function* () {
+      // Messages are stamped on the subscriber's Clock, the one its deadline checks read.
+      const clock = yield* Effect.clock
       yield* Effect.acquireRelease(
         Effect.try({
           try: () =>
@@ -90,7 +92,7 @@ export const make = (nc: NatsConnectionImpl): ControlBusShape => ({
                 const incoming: IncomingMessage = {
                   subject: msg.subject,
                   data: msg.data,
-                  receivedAt: Date.now(),
+                  receivedAt: clock.unsafeCurrentTimeMillis(),
                   reply: msg.reply === "" ? undefined : msg.reply,
                   header: headerReader(msg),
                   respond: (data, headers) => {

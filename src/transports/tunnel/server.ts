@@ -14,8 +14,7 @@
 import type { Socket as UdpSocket } from "node:dgram"
 import { createSocket } from "node:dgram"
 import { isIPv6 } from "node:net"
-import type { Runtime } from "effect"
-import { Effect, Either, Exit, Runtime as R, Schema, Scope } from "effect"
+import { Deferred, Effect, Either, Exit, FiberSet, Schema, Scope } from "effect"
 import type { WebSocket, WebSocketServer } from "ws"
 import type { MediaKind } from "../../protocol/media.js"
 import type { RelayPolicy } from "../../protocol/relay.js"
@@ -61,121 +60,132 @@ export interface TunnelStats {
  *
  * @category serving
  */
-export const attach = (wss: WebSocketServer, options: TunnelOptions, runtime: Runtime.Runtime<never>): TunnelStats => {
-  const stats: TunnelStats = {
-    sessions: 0,
-    sessionsTotal: 0,
-    channels: 0,
-    packetsUp: 0,
-    packetsDown: 0,
-    dropped: 0,
-    refused: 0,
-    badMessages: 0,
-  }
-  const run = R.runFork(runtime)
-  const maxBuffered = options.maxBuffered ?? 1024 * 1024
-
-  wss.on("connection", (ws: WebSocket) => {
-    stats.sessions++
-    stats.sessionsTotal++
-    let claims: JoinClaims | undefined
-    const channels = new Map<number, UdpSocket>()
-    const scope = Effect.runSync(Scope.make())
-    const say = (m: TunnelMessage) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m))
+export const attach = (wss: WebSocketServer, options: TunnelOptions): Effect.Effect<TunnelStats, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const stats: TunnelStats = {
+      sessions: 0,
+      sessionsTotal: 0,
+      channels: 0,
+      packetsUp: 0,
+      packetsDown: 0,
+      dropped: 0,
+      refused: 0,
+      badMessages: 0,
     }
+    const maxBuffered = options.maxBuffered ?? 1024 * 1024
+    // Each connection is a fiber of the tunnel's scope; its own work (hello, requests, media) runs in fibers of the connection's.
+    const serve = yield* FiberSet.makeRuntime<never>()
 
-    const openChannel = (channel: number, host: string, port: number) =>
+    const connection = (ws: WebSocket) =>
       Effect.gen(function* () {
-        if (claims === undefined) return say({ type: "media-refused", channel, detail: "say hello first" })
-        if (!(yield* options.isMediaTarget(host, port))) {
-          stats.refused++
-          return say({ type: "media-refused", channel, detail: `${host}:${port} is not a live MMR's media port` })
+        stats.sessions++
+        stats.sessionsTotal++
+        let claims: JoinClaims | undefined
+        const channels = new Map<number, UdpSocket>()
+        const scope = yield* Effect.scope
+        const run = yield* FiberSet.makeRuntime<never>()
+        const closed = yield* Deferred.make<void>()
+        const say = (m: TunnelMessage) => {
+          if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m))
         }
-        channels.get(channel)?.close()
-        const udp = createSocket(isIPv6(host) ? "udp6" : "udp4")
-        udp.on("error", () => void stats.dropped++)
-        udp.on("message", (packet) => {
-          if (ws.readyState !== ws.OPEN || ws.bufferedAmount > maxBuffered) {
+
+        const openChannel = (channel: number, host: string, port: number) =>
+          Effect.gen(function* () {
+            if (claims === undefined) return say({ type: "media-refused", channel, detail: "say hello first" })
+            if (!(yield* options.isMediaTarget(host, port))) {
+              stats.refused++
+              return say({ type: "media-refused", channel, detail: `${host}:${port} is not a live MMR's media port` })
+            }
+            channels.get(channel)?.close()
+            const udp = createSocket(isIPv6(host) ? "udp6" : "udp4")
+            udp.on("error", () => void stats.dropped++)
+            udp.on("message", (packet) => {
+              if (ws.readyState !== ws.OPEN || ws.bufferedAmount > maxBuffered) {
+                stats.dropped++
+                return
+              }
+              const frame = Buffer.allocUnsafe(packet.length + 1)
+              frame[0] = channel
+              packet.copy(frame, 1)
+              ws.send(frame)
+              stats.packetsDown++
+            })
+            yield* Effect.async<void>((resume) => udp.connect(port, host, () => resume(Effect.void)))
+            setDscp(udp, options.dscp[kindOfChannel[channel]!], isIPv6(host) ? 6 : 4)
+            channels.set(channel, udp)
+            stats.channels++
+            say({ type: "media-open", channel })
+          })
+
+        const onText = (text: string) => {
+          const decoded = decodeMessage(text)
+          if (Either.isLeft(decoded)) {
+            stats.badMessages++
+            return say({ type: "error", detail: `bad message: ${decoded.left.message.slice(0, 200)}` })
+          }
+          const m = decoded.right
+          switch (m.type) {
+            case "ping":
+              return say({ type: "pong", id: m.id, tunnel: options.id })
+            case "hello":
+              run(
+                options.tokens.verify(m.token).pipe(
+                  Effect.tap((c) =>
+                    Effect.gen(function* () {
+                      const first = claims === undefined
+                      claims = c
+                      say({ type: "welcome", meeting: c.meeting, participant: c.participant })
+                      if (!first) return
+                      // Roster changes of the client's meeting, as they happen.
+                      yield* options.bus
+                        .subscribe(options.rosterSubject(c.meeting), {}, (e) =>
+                          say({ type: "event", subject: e.subject, data: Buffer.from(e.data).toString("base64") }),
+                        )
+                        .pipe(Scope.extend(scope), Effect.ignore)
+                    }),
+                  ),
+                  Effect.catchAll((e) => Effect.sync(() => say({ type: "error", detail: e.message }))),
+                ),
+              )
+              return
+            case "request":
+              if (claims === undefined) return say({ type: "reply", id: m.id, error: { _tag: "Forbidden", detail: "say hello first" } })
+              run(Effect.flatMap(forward(options.bus, options.policy, m), (answer) => Effect.sync(() => say({ type: "reply", id: m.id, ...answer }))))
+              return
+            case "media":
+              run(openChannel(m.channel, m.host, m.port))
+              return
+            case "close-media":
+              channels.get(m.channel)?.close()
+              channels.delete(m.channel)
+              return
+          }
+        }
+
+        ws.on("message", (data: Buffer, isBinary: boolean) => {
+          if (!isBinary) return onText(data.toString("utf8"))
+          const udp = channels.get(data[0]!)
+          if (udp === undefined || data.length < 2) {
             stats.dropped++
             return
           }
-          const frame = Buffer.allocUnsafe(packet.length + 1)
-          frame[0] = channel
-          packet.copy(frame, 1)
-          ws.send(frame)
-          stats.packetsDown++
+          udp.send(data.subarray(1))
+          stats.packetsUp++
         })
-        yield* Effect.async<void>((resume) => udp.connect(port, host, () => resume(Effect.void)))
-        setDscp(udp, options.dscp[kindOfChannel[channel]!], isIPv6(host) ? 6 : 4)
-        channels.set(channel, udp)
-        stats.channels++
-        say({ type: "media-open", channel })
-      })
+        ws.on("error", () => ws.terminate())
+        ws.on("close", () => Deferred.unsafeDone(closed, Exit.void))
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            stats.sessions--
+            for (const udp of channels.values()) udp.close()
+            stats.channels -= channels.size
+            channels.clear()
+            ws.terminate()
+          }),
+        )
+        yield* Deferred.await(closed)
+      }).pipe(Effect.scoped)
 
-    const onText = (text: string) => {
-      const decoded = decodeMessage(text)
-      if (Either.isLeft(decoded)) {
-        stats.badMessages++
-        return say({ type: "error", detail: `bad message: ${decoded.left.message.slice(0, 200)}` })
-      }
-      const m = decoded.right
-      switch (m.type) {
-        case "ping":
-          return say({ type: "pong", id: m.id, tunnel: options.id })
-        case "hello":
-          run(
-            options.tokens.verify(m.token).pipe(
-              Effect.tap((c) =>
-                Effect.gen(function* () {
-                  const first = claims === undefined
-                  claims = c
-                  say({ type: "welcome", meeting: c.meeting, participant: c.participant })
-                  if (!first) return
-                  // Roster changes of the client's meeting, as they happen.
-                  yield* options.bus
-                    .subscribe(options.rosterSubject(c.meeting), {}, (e) =>
-                      say({ type: "event", subject: e.subject, data: Buffer.from(e.data).toString("base64") }),
-                    )
-                    .pipe(Scope.extend(scope), Effect.ignore)
-                }),
-              ),
-              Effect.catchAll((e) => Effect.sync(() => say({ type: "error", detail: e.message }))),
-            ),
-          )
-          return
-        case "request":
-          if (claims === undefined) return say({ type: "reply", id: m.id, error: { _tag: "Forbidden", detail: "say hello first" } })
-          run(Effect.flatMap(forward(options.bus, options.policy, m), (answer) => Effect.sync(() => say({ type: "reply", id: m.id, ...answer }))))
-          return
-        case "media":
-          run(openChannel(m.channel, m.host, m.port))
-          return
-        case "close-media":
-          channels.get(m.channel)?.close()
-          channels.delete(m.channel)
-          return
-      }
-    }
-
-    ws.on("message", (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) return onText(data.toString("utf8"))
-      const udp = channels.get(data[0]!)
-      if (udp === undefined || data.length < 2) {
-        stats.dropped++
-        return
-      }
-      udp.send(data.subarray(1))
-      stats.packetsUp++
-    })
-    ws.on("error", () => ws.terminate())
-    ws.on("close", () => {
-      stats.sessions--
-      for (const udp of channels.values()) udp.close()
-      stats.channels -= channels.size
-      channels.clear()
-      run(Scope.close(scope, Exit.void))
-    })
+    wss.on("connection", (ws: WebSocket) => void serve(connection(ws)))
+    return stats
   })
-  return stats
-}
