@@ -15,7 +15,8 @@ describe("examples", () => {
       const [ada, grace] = yield* TwoClients.program
       for (const r of [ada, grace]) {
         expect(r.path).toBe("direct")
-        for (const m of r.media ?? []) expect(m.received, `${m.kind}`).toBeGreaterThan(20)
+        expect(r.media?.map((m) => m.kind)).toEqual(["audio", "video"])
+        for (const m of r.media!) expect(m.received, `${m.kind}`).toBeGreaterThan(20)
       }
       expect(grace.mmr).toBe(ada.mmr)
     }),

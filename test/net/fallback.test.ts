@@ -134,6 +134,8 @@ const peer = (w: World) =>
   })
 
 const mediaOf = (report: JoinReport) => Object.fromEntries((report.media ?? []).map((m) => [m.kind, m]))
+/** Each kind's transport; a kind that did not connect is missing, so the comparison fails. */
+const transportsOf = (report: JoinReport) => Object.fromEntries((report.media ?? []).map((m) => [m.kind, m.transport]))
 
 layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection process across a network boundary", (it) => {
   it.scoped("with nothing blocked, takes UDP, and tcpdump sees each kind's DSCP mark in both directions", () =>
@@ -184,7 +186,7 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
       yield* w.ns.firewall(Netns.blockUdpPorts(w.ns.hostIp, w.mediaPorts))
       const report = yield* joinFromNamespace(w)
       expect(report.path).toBe("direct")
-      for (const m of report.media ?? []) expect(m.transport).toBe("tcp")
+      expect(transportsOf(report)).toEqual({ audio: "tcp", video: "tcp", content: "tcp" })
       const dials = report.phases.find((p) => p.name === "media")!.attempts
       expect(dials.filter((a) => a.target.endsWith("/udp")).every((a) => a.outcome !== "ok")).toBe(true)
     }),
@@ -196,7 +198,7 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
       yield* w.ns.firewall(Netns.onlyTcpPorts(w.ns.hostIp, [w.webPort, ...w.tlsPorts]))
       const report = yield* joinFromNamespace(w)
       expect(report.path).toBe("direct")
-      for (const m of report.media ?? []) expect(m.transport).toBe("tls")
+      expect(transportsOf(report)).toEqual({ audio: "tls", video: "tls", content: "tls" })
       const selection = report.phases.find((p) => p.name === "zone-selection")!
       expect(selection.attempts.some((a) => a.action === "control via relay")).toBe(true)
     }),
@@ -209,7 +211,7 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
       const report = yield* joinFromNamespace(w, { HTTPS_PROXY: w.proxy.url })
       expect(report.path).toBe("proxy")
       expect(report.proxy).toBe(w.proxy.url)
-      for (const m of report.media ?? []) expect(m.transport).toBe("tls")
+      expect(transportsOf(report)).toEqual({ audio: "tls", video: "tls", content: "tls" })
       const dials = report.phases.find((p) => p.name === "media")!.attempts
       expect(dials.map((a) => a.target.split("/")[1])).toEqual(["tls", "tls", "tls"])
     }),

@@ -13,32 +13,40 @@ const options = Selection.defaults // 5.5 s deadline
 
 /**
  * Runs zone selection in virtual time against controllers that answer after
- * the given delays (undefined: never); returns whether it ended unreachable.
+ * the given delays (undefined: never). Returns whether it ended unreachable,
+ * and when the first answer to any probe it sent came (or would have come,
+ * had it still been listening).
  */
-const zonesUnreachable = (answerAfter: ReadonlyArray<number | undefined>) => {
+const zonesUnreachable = (answerAfter: ReadonlyArray<number | undefined>): { readonly unreachable: boolean; readonly firstAnswerAt: number } => {
   const zones: ReadonlyArray<Selection.ZoneTarget> = answerAfter.map((_, i) => ({ zone: `z${i}`, rank: i, controllers: ["c"] }))
   let state = Selection.initial(0)
   let now = 0
   const inFlight: Array<{ zone: string; round: number; sample: number; sentAt: number }> = []
+  let firstAnswerAt = Infinity
+  const answerOf = (p: { zone: string; sentAt: number }) => {
+    const up = answerAfter[Number(p.zone.slice(1))]
+    const answersAt = up === undefined ? Infinity : Math.max(p.sentAt, up)
+    return answersAt - p.sentAt < options.probeTimeoutMs ? { at: answersAt, ok: true } : { at: p.sentAt + options.probeTimeoutMs, ok: false }
+  }
   for (let step = 0; step < 10_000; step++) {
     const d = Selection.decide(zones, options, state, now)
-    if (d._tag === "Chosen") return false
-    if (d._tag === "Unreachable") return true
+    if (d._tag === "Chosen" || d._tag === "Unreachable") {
+      // Probes still in flight count too: an answer the selection gave up on before it came is the defect.
+      for (const p of inFlight) if (answerOf(p).ok) firstAnswerAt = Math.min(firstAnswerAt, answerOf(p).at)
+      return { unreachable: d._tag === "Unreachable", firstAnswerAt }
+    }
     if (d._tag === "ProbeAgain") {
       state = Selection.startRound(state, d.round, Selection.probesPerRound(zones, options))
       for (const z of zones) for (let s = 0; s < options.samples; s++) inFlight.push({ zone: z.zone, round: d.round, sample: s, sentAt: now + s * options.sampleSpacingMs })
       continue
     }
     // A probe answers if its controller is up by then (and within the probe timeout); else times out.
-    const due = inFlight.map((p) => {
-      const up = answerAfter[Number(p.zone.slice(1))]
-      const answersAt = up === undefined ? Infinity : Math.max(p.sentAt, up)
-      return answersAt - p.sentAt < options.probeTimeoutMs ? { p, at: answersAt, ok: true } : { p, at: p.sentAt + options.probeTimeoutMs, ok: false }
-    })
+    const due = inFlight.map((p) => ({ p, ...answerOf(p) }))
     const next = Math.min(d.until, ...due.map((x) => x.at))
     now = next
     for (const x of due.filter((x) => x.at <= now)) {
       inFlight.splice(inFlight.indexOf(x.p), 1)
+      if (x.ok) firstAnswerAt = Math.min(firstAnswerAt, x.at)
       state = Selection.observe(state, {
         zone: x.p.zone,
         controller: "c",
@@ -57,11 +65,13 @@ describe("last resorts", () => {
     "the tunnel is tried if and only if no controller answered within 5.5 s",
     [fc.array(fc.option(fc.integer({ min: 0, max: 9000 }), { nil: undefined }), { minLength: 1, maxLength: 3 })],
     ([answerAfter]) => {
-      const unreachable = zonesUnreachable(answerAfter)
-      // Controllers come up in time when one is up before the last probe round that fits the deadline can be answered.
+      const { unreachable, firstAnswerAt } = zonesUnreachable(answerAfter)
+      // Both sides of the "iff", on the answers themselves: an answer by the deadline (at it still counts)
+      // means no tunnel; none by then means the tunnel.
+      expect(unreachable).toBe(firstAnswerAt > options.deadlineMs)
+      // And probing keeps going: a controller up well before the deadline is heard in time.
       const earliest = Math.min(...answerAfter.map((a) => a ?? Infinity))
-      if (earliest <= 5000) expect(unreachable).toBe(false)
-      // An answer at the deadline itself still counts as within it.
+      if (earliest <= 5000) expect(firstAnswerAt).toBeLessThanOrEqual(options.deadlineMs)
       if (earliest > options.deadlineMs) expect(unreachable).toBe(true)
       const next = Fallback.next("direct", unreachable ? "zones-unreachable" : "connected", true)
       expect(next === "tunnel").toBe(unreachable)
