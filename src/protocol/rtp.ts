@@ -11,14 +11,15 @@ export const HEADER_SIZE = 12
 
 /**
  * Does this look like RTP version 2 with room for its header (CSRCs included)?
- * RTCP shares the version bits; its packet types are 200–204 (RFC 5761).
+ * RTCP shares the version bits: its packet types 192–223 read as payload
+ * types 64–95 with the marker set, which RTP must not use (RFC 5761 §4).
  *
  * @category parsing
  */
 export const isRtp = (packet: Uint8Array): boolean => {
   if (packet.length < HEADER_SIZE || packet[0]! >> 6 !== 2) return false
   const pt = packet[1]! & 0x7f
-  if (pt >= 72 && pt <= 76) return false // RTCP
+  if (pt >= 64 && pt <= 95) return false // RTCP
   return packet.length >= HEADER_SIZE + 4 * (packet[0]! & 0x0f)
 }
 

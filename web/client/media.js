@@ -19,6 +19,73 @@ const u32 = (n) => n >>> 0
  */
 
 /**
+ * One outgoing RTP source: a random first sequence number and timestamp
+ * (RFC 3550 §5.1), timestamps on the kind's clock, and what went out counted.
+ *
+ * @param {number} pt payload type
+ * @param {number} rate RTP clock rate
+ * @param {number} ssrc
+ * @param {(packet: Uint8Array) => boolean} send
+ * @param {SendCounters} counters
+ */
+const rtpSource = (pt, rate, ssrc, send, counters) => {
+  let sequence = Math.floor(Math.random() * 0xffff)
+  const base = u32(Math.random() * 0xffffffff)
+  return {
+    /** @param {number} micros a chunk's timestamp */
+    timestampOf: (micros) => u32(base + Math.round((micros * rate) / 1e6)),
+    /** @param {boolean} marker @param {number} timestamp @param {Uint8Array} payload @param {Uint8Array} [prefix] */
+    send: (marker, timestamp, payload, prefix) => {
+      const packet = encodeRtp({ payloadType: pt, marker, sequence: sequence++ & 0xffff, timestamp, ssrc }, payload, prefix)
+      if (send(packet)) {
+        counters.packets++
+        counters.bytes += packet.length
+      }
+    },
+  }
+}
+
+/**
+ * Feeds `track`'s frames to `encoder` until stopped. The encoder is
+ * configured from the first frame; a frame that finds it `maxQueue` behind is
+ * dropped (counted), never queued.
+ *
+ * @template {AudioData | VideoFrame} F
+ * @param {MediaStreamTrack} track
+ * @param {AudioEncoder | VideoEncoder} encoder
+ * @param {number} maxQueue
+ * @param {SendCounters} counters
+ * @param {(frame: F) => void} configure
+ * @param {(frame: F) => void} encode
+ * @returns {() => void} stop
+ */
+const capture = (track, encoder, maxQueue, counters, configure, encode) => {
+  let stopped = false
+  /** @type {ReadableStreamDefaultReader<F>} */
+  const reader = new MediaStreamTrackProcessor({ track }).readable.getReader()
+  void (async () => {
+    for (;;) {
+      const { value: frame, done } = await reader.read()
+      if (done || stopped) {
+        frame?.close()
+        break
+      }
+      if (encoder.state === "unconfigured") configure(frame)
+      if (encoder.state === "configured" && encoder.encodeQueueSize < maxQueue) {
+        encode(frame)
+        counters.frames++
+      } else counters.dropped++
+      frame.close()
+    }
+  })()
+  return () => {
+    stopped = true
+    void reader.cancel()
+    if (encoder.state !== "closed") encoder.close()
+  }
+}
+
+/**
  * Captures `track` (audio) and sends Opus in RTP through `send` until stopped.
  *
  * @param {MediaStreamTrack} track
@@ -28,46 +95,25 @@ const u32 = (n) => n >>> 0
  * @returns {() => void} stop
  */
 export const sendAudio = (track, ssrc, send, counters) => {
-  let sequence = Math.floor(Math.random() * 0xffff)
-  const base = u32(Math.random() * 0xffffffff)
-  let stopped = false
+  const source = rtpSource(payloadType.audio, clockRate.audio, ssrc, send, counters)
   const encoder = new AudioEncoder({
     output: (chunk) => {
       const payload = new Uint8Array(chunk.byteLength)
       chunk.copyTo(payload)
-      const timestamp = u32(base + Math.round((chunk.timestamp * clockRate.audio) / 1e6))
-      const packet = encodeRtp({ payloadType: payloadType.audio, marker: false, sequence: sequence++ & 0xffff, timestamp, ssrc }, payload)
-      if (send(packet)) {
-        counters.packets++
-        counters.bytes += packet.length
-      }
+      source.send(false, source.timestampOf(chunk.timestamp), payload)
     },
     error: () => void counters.errors++,
   })
-  const reader = new MediaStreamTrackProcessor({ track }).readable.getReader()
-  void (async () => {
-    for (;;) {
-      const { value: data, done } = await reader.read()
-      if (done || stopped) {
-        data?.close()
-        break
-      }
-      if (encoder.state === "unconfigured") {
-        // Opus takes what the device gives; the RTP clock stays 48 kHz (RFC 7587).
-        encoder.configure({ codec: "opus", sampleRate: data.sampleRate, numberOfChannels: data.numberOfChannels, bitrate: 32_000 })
-      }
-      if (encoder.state === "configured" && encoder.encodeQueueSize < 4) {
-        encoder.encode(data)
-        counters.frames++
-      } else counters.dropped++
-      data.close()
-    }
-  })()
-  return () => {
-    stopped = true
-    void reader.cancel()
-    if (encoder.state !== "closed") encoder.close()
-  }
+  return capture(
+    track,
+    encoder,
+    4,
+    counters,
+    // Opus takes what the device gives; the RTP clock stays 48 kHz (RFC 7587).
+    (/** @type {AudioData} */ data) =>
+      encoder.configure({ codec: "opus", sampleRate: data.sampleRate, numberOfChannels: data.numberOfChannels, bitrate: 32_000 }),
+    (/** @type {AudioData} */ data) => encoder.encode(data),
+  )
 }
 
 /**
@@ -80,59 +126,26 @@ export const sendAudio = (track, ssrc, send, counters) => {
  * @returns {() => void} stop
  */
 export const sendVideo = (track, ssrc, send, counters) => {
-  let sequence = Math.floor(Math.random() * 0xffff)
-  const base = u32(Math.random() * 0xffffffff)
-  let stopped = false
+  const source = rtpSource(payloadType.video, clockRate.video, ssrc, send, counters)
   let frameNo = 0
   const encoder = new VideoEncoder({
     output: (chunk) => {
       const frame = new Uint8Array(chunk.byteLength)
       chunk.copyTo(frame)
-      const timestamp = u32(base + Math.round((chunk.timestamp * clockRate.video) / 1e6))
-      for (const part of packetizeVp8(frame)) {
-        const packet = encodeRtp(
-          { payloadType: payloadType.video, marker: part.last, sequence: sequence++ & 0xffff, timestamp, ssrc },
-          part.payload,
-          part.descriptor,
-        )
-        if (send(packet)) {
-          counters.packets++
-          counters.bytes += packet.length
-        }
-      }
+      const timestamp = source.timestampOf(chunk.timestamp)
+      for (const part of packetizeVp8(frame)) source.send(part.last, timestamp, part.payload, part.descriptor)
     },
     error: () => void counters.errors++,
   })
-  const reader = new MediaStreamTrackProcessor({ track }).readable.getReader()
-  void (async () => {
-    for (;;) {
-      const { value: frame, done } = await reader.read()
-      if (done || stopped) {
-        frame?.close()
-        break
-      }
-      if (encoder.state === "unconfigured") {
-        encoder.configure({
-          codec: "vp8",
-          width: frame.displayWidth,
-          height: frame.displayHeight,
-          bitrate: 500_000,
-          framerate: 15,
-          latencyMode: "realtime",
-        })
-      }
-      if (encoder.state === "configured" && encoder.encodeQueueSize < 2) {
-        encoder.encode(frame, { keyFrame: frameNo++ % KEY_FRAME_EVERY === 0 })
-        counters.frames++
-      } else counters.dropped++
-      frame.close()
-    }
-  })()
-  return () => {
-    stopped = true
-    void reader.cancel()
-    if (encoder.state !== "closed") encoder.close()
-  }
+  return capture(
+    track,
+    encoder,
+    2,
+    counters,
+    (/** @type {VideoFrame} */ frame) =>
+      encoder.configure({ codec: "vp8", width: frame.displayWidth, height: frame.displayHeight, bitrate: 500_000, framerate: 15, latencyMode: "realtime" }),
+    (/** @type {VideoFrame} */ frame) => encoder.encode(frame, { keyFrame: frameNo++ % KEY_FRAME_EVERY === 0 }),
+  )
 }
 
 /**

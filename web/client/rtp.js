@@ -49,7 +49,7 @@ export const encodeRtp = (h, payload, prefix) => {
 export const parseRtp = (packet) => {
   if (packet.length < HEADER_SIZE || packet[0] >> 6 !== 2) return undefined
   const pt = packet[1] & 0x7f
-  if (pt >= 72 && pt <= 76) return undefined // RTCP (RFC 5761)
+  if (pt >= 64 && pt <= 95) return undefined // RTCP packet types 192–223 (RFC 5761 §4)
   const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength)
   let offset = HEADER_SIZE + 4 * (packet[0] & 0x0f)
   if ((packet[0] & 0x10) !== 0) {

@@ -79,11 +79,15 @@ export const parse = (p) => {
   if (!looksLikeStun(p)) return undefined
   const view = new DataView(p.buffer, p.byteOffset, p.byteLength)
   const type = view.getUint16(0)
+  if (HEADER + view.getUint16(2) !== p.length) return undefined
   /** @type {string | undefined} */
   let error
   for (let at = HEADER; at + 4 <= p.length; ) {
     const t = view.getUint16(at)
     const length = view.getUint16(at + 2)
+    if (at + 4 + length > p.length) return undefined
+    // A wrong FINGERPRINT: not ours, or damaged on the way.
+    if (t === FINGERPRINT && (length !== 4 || view.getUint32(at + 4) !== (crc32(p.subarray(0, at)) ^ 0x5354554e) >>> 0)) return undefined
     if (t === ERROR_CODE && length >= 4 && at + 4 + length <= p.length) {
       const code = (p[at + 6] & 0x07) * 100 + p[at + 7]
       error = `${code} ${new TextDecoder().decode(p.subarray(at + 8, at + 4 + length))}`

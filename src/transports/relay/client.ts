@@ -9,11 +9,12 @@
 import type { Scope } from "effect"
 import { Effect, Either, Schema } from "effect"
 import WebSocket from "ws"
-import { BusError, NoResponders, RequestTimeout } from "../../protocol/errors.js"
+import { BusError } from "../../protocol/errors.js"
 import { RelayReply } from "../../protocol/relay.js"
-import type { ControlBusShape, ReplyMessage } from "../../runtime/ControlBus.js"
+import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import type { ProxyTarget } from "../proxy.js"
 import { ProxyTlsAgent } from "../proxy.js"
+import * as Requests from "./requests.js"
 
 const decodeReply = Schema.decodeUnknownEither(Schema.parseJson(RelayReply))
 
@@ -46,67 +47,13 @@ export const connect = (
       }),
       (ws) => Effect.sync(() => ws.close()),
     )
-    type Settle = (reply: Either.Either<ReplyMessage, RequestTimeout | NoResponders | BusError>) => void
-    const pending = new Map<number, { readonly subject: string; readonly timeoutMs: number; readonly settle: Settle }>()
-    let nextId = 1
-    const lost = (detail: string) => {
-      for (const [, p] of pending) p.settle(Either.left(new BusError({ operation: "request", subject: p.subject, detail })))
-      pending.clear()
-    }
-    socket.on("close", () => lost("relay connection closed"))
-    socket.on("error", (e: Error) => lost(e.message))
+    const requests = Requests.make("relay", "relay", (request) => socket.send(JSON.stringify(request)))
+    socket.on("close", () => requests.lost("connection closed"))
+    socket.on("error", (e: Error) => requests.lost(e.message))
     socket.on("message", (raw: WebSocket.RawData) => {
       const decoded = decodeReply(raw.toString())
       if (Either.isLeft(decoded) || decoded.right.id === null) return
-      const reply = decoded.right
-      const p = pending.get(reply.id as number)
-      if (p === undefined) return
-      pending.delete(reply.id as number)
-      if ("data" in reply) {
-        p.settle(Either.right({ subject: p.subject, data: Buffer.from(reply.data, "base64"), header: () => undefined }))
-        return
-      }
-      const e = reply.error
-      p.settle(
-        Either.left(
-          e._tag === "RequestTimeout"
-            ? new RequestTimeout({ subject: p.subject, timeoutMs: p.timeoutMs })
-            : e._tag === "NoResponders"
-              ? new NoResponders({ subject: p.subject })
-              : new BusError({ operation: "request", subject: p.subject, detail: `relay: ${e._tag}: ${e.detail}` }),
-        ),
-      )
+      requests.answer(decoded.right.id as number, decoded.right)
     })
-
-    const notSupported = (operation: string) =>
-      Effect.fail(new BusError({ operation, detail: "the client relay carries requests only" }))
-
-    return {
-      kind: "relay",
-      publish: (subject) => notSupported(`publish ${subject}`),
-      subscribe: (subject) => notSupported(`subscribe ${subject}`),
-      flush: Effect.void,
-      request: (subject, data, { timeoutMs }) =>
-        Effect.async<ReplyMessage, RequestTimeout | NoResponders | BusError>((resume) => {
-          const id = nextId++
-          // The relay times the request out itself; this covers a relay that went quiet.
-          const timer = setTimeout(() => {
-            pending.delete(id)
-            resume(Effect.fail(new RequestTimeout({ subject, timeoutMs })))
-          }, timeoutMs + 250)
-          pending.set(id, {
-            subject,
-            timeoutMs,
-            settle: (result) => {
-              clearTimeout(timer)
-              resume(Either.isRight(result) ? Effect.succeed(result.right) : Effect.fail(result.left))
-            },
-          })
-          socket.send(JSON.stringify({ id, subject, data: Buffer.from(data).toString("base64"), timeoutMs }))
-          return Effect.sync(() => {
-            clearTimeout(timer)
-            pending.delete(id)
-          })
-        }),
-    } satisfies ControlBusShape
+    return requests.bus
   })

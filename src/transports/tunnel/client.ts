@@ -7,14 +7,14 @@
  */
 import { Data, Effect, Either, Schema } from "effect"
 import WebSocket from "ws"
-import { BusError, NoResponders, RequestTimeout } from "../../protocol/errors.js"
 import type { MediaKind } from "../../protocol/media.js"
 import type { TunnelMessage } from "../../protocol/tunnel.js"
 import { TunnelMessage as TunnelMessageSchema, channelOf } from "../../protocol/tunnel.js"
-import type { ControlBusShape, ReplyMessage } from "../../runtime/ControlBus.js"
+import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import type { MediaSocket } from "../media/client.js"
 import type { ProxyTarget } from "../proxy.js"
 import { ProxyTlsAgent } from "../proxy.js"
+import * as Requests from "../relay/requests.js"
 
 const decode = Schema.decodeUnknownEither(Schema.parseJson(TunnelMessageSchema))
 
@@ -65,12 +65,10 @@ export const connect = (
         : { ...(tls.ca !== undefined ? { ca: tls.ca } : {}), rejectUnauthorized: tls.insecure !== true }),
     })
     const say = (m: object) => ws.send(JSON.stringify(m))
-    let nextId = 1
     let settled = false
-    const pingId = nextId++
+    const pingId = 1
     let pingAt = 0
-    type Pending = { readonly subject: string; readonly timeoutMs: number; readonly settle: (e: Either.Either<ReplyMessage, RequestTimeout | NoResponders | BusError>) => void }
-    const requests = new Map<number, Pending>()
+    const requests = Requests.make("tunnel", "tunnel", (request) => say({ type: "request", ...request }))
     const hellos: Array<(m: TunnelMessage) => void> = []
     const channels = new Map<number, { packet: (p: Buffer) => void; closed: (reason: string) => void; opened?: (m: TunnelMessage) => void }>()
     const events: Array<(subject: string, data: Buffer) => void> = []
@@ -84,8 +82,7 @@ export const connect = (
       resume(Effect.fail(failed(detail)))
     }
     const lost = (reason: string) => {
-      for (const [, p] of requests) p.settle(Either.left(new BusError({ operation: "request", subject: p.subject, detail: `tunnel: ${reason}` })))
-      requests.clear()
+      requests.lost(reason)
       for (const [, c] of channels) c.closed(`tunnel: ${reason}`)
       channels.clear()
     }
@@ -115,23 +112,9 @@ export const connect = (
         case "error":
           for (const h of hellos.splice(0)) h(m)
           return
-        case "reply": {
-          const p = requests.get(m.id)
-          if (p === undefined) return
-          requests.delete(m.id)
-          if ("data" in m) p.settle(Either.right({ subject: p.subject, data: Buffer.from(m.data, "base64"), header: () => undefined }))
-          else
-            p.settle(
-              Either.left(
-                m.error._tag === "RequestTimeout"
-                  ? new RequestTimeout({ subject: p.subject, timeoutMs: p.timeoutMs })
-                  : m.error._tag === "NoResponders"
-                    ? new NoResponders({ subject: p.subject })
-                    : new BusError({ operation: "request", subject: p.subject, detail: `tunnel: ${m.error._tag}: ${m.error.detail}` }),
-              ),
-            )
+        case "reply":
+          requests.answer(m.id, m)
           return
-        }
         case "media-open":
         case "media-refused":
           channels.get(m.channel)?.opened?.(m)
@@ -142,36 +125,7 @@ export const connect = (
       }
     })
 
-    const notSupported = (operation: string) =>
-      Effect.fail(new BusError({ operation, detail: "the tunnel carries requests only" }))
-
-    const bus: ControlBusShape = {
-      kind: "tunnel",
-      publish: (subject) => notSupported(`publish ${subject}`),
-      subscribe: (subject) => notSupported(`subscribe ${subject}`),
-      flush: Effect.void,
-      request: (subject, data, { timeoutMs }) =>
-        Effect.async((done) => {
-          const id = nextId++
-          const t = setTimeout(() => {
-            requests.delete(id)
-            done(Effect.fail(new RequestTimeout({ subject, timeoutMs })))
-          }, timeoutMs + 250)
-          requests.set(id, {
-            subject,
-            timeoutMs,
-            settle: (r) => {
-              clearTimeout(t)
-              done(Either.isRight(r) ? Effect.succeed(r.right) : Effect.fail(r.left))
-            },
-          })
-          say({ type: "request", id, subject, data: Buffer.from(data).toString("base64"), timeoutMs })
-          return Effect.sync(() => {
-            clearTimeout(t)
-            requests.delete(id)
-          })
-        }),
-    }
+    const bus = requests.bus
 
     const connection = (tunnel: string, rttMs: number): TunnelConnection => ({
       tunnel,
