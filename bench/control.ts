@@ -8,8 +8,9 @@
  */
 import type { NatsConnection } from "@nats-io/transport-node"
 import { connect } from "@nats-io/transport-node"
-import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
+import { Effect, Layer, LogLevel, Schema } from "effect"
 import { parseArgs } from "node:util"
+import { count, median, run } from "./support.js"
 import * as Actor from "../src/runtime/Actor.js"
 import { ask } from "../src/runtime/Ask.js"
 import * as Protocol from "../src/protocol/Protocol.js"
@@ -47,8 +48,6 @@ const throughput = async (total: number, outstanding: number, once: () => Promis
   return total / ((performance.now() - started) / 1000)
 }
 
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
 
 const program = Effect.gen(function* () {
   const server = yield* NatsServer.start({ jetstream: false })
@@ -129,13 +128,10 @@ const program = Effect.gen(function* () {
   )
   for (const r of rows) {
     console.log(
-      `${r.name.padEnd(32)}${fmt(r.sequential).padStart(12)}${(r.sequential / base.sequential).toFixed(2).padStart(8)}${fmt(r.concurrent).padStart(18)}${(r.concurrent / base.concurrent).toFixed(2).padStart(8)}`,
+      `${r.name.padEnd(32)}${count(r.sequential).padStart(12)}${(r.sequential / base.sequential).toFixed(2).padStart(8)}${count(r.concurrent).padStart(18)}${(r.concurrent / base.concurrent).toFixed(2).padStart(8)}`,
     )
   }
   console.log(`\nratios are against "${baseline}", measured in the same run.`)
 })
 
-Effect.runPromise(program.pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Warning))).catch((e) => {
-  console.error(e)
-  process.exitCode = 1
-})
+run(program, { level: LogLevel.Warning })

@@ -10,7 +10,8 @@
  * 2 zones × 2 controllers × 3 probe samples, leaving when done.
  */
 import { parseArgs } from "node:util"
-import { Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
+import { ms, quantile, run, timed } from "./support.js"
+import { Effect, Either, Layer, LogLevel, Option } from "effect"
 import * as Client from "../src/actors/client/Client.js"
 import * as Lookup from "../src/actors/client/lookup.js"
 import * as Selection from "../src/actors/client/zone-selection.js"
@@ -28,17 +29,7 @@ import * as NatsServer from "../src/transports/nats/server.js"
 const { values: args } = parseArgs({ options: { joins: { type: "string", default: "200" } } })
 const JOINS = Number(args.joins)
 
-const quantile = (xs: ReadonlyArray<number>, q: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!
-}
-const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function* () {
-    const t0 = performance.now()
-    const a = yield* effect
-    return [performance.now() - t0, a] as const
-  })
-const f = (ms: number) => `${ms.toFixed(2)} ms`.padStart(10)
+const f = (value: number) => ms(value, 10)
 
 const program = Effect.gen(function* () {
   const server = yield* NatsServer.start()
@@ -113,7 +104,4 @@ const program = Effect.gen(function* () {
   console.log(`\njoin p50 / sum of primitives: ${(quantile(joins, 0.5) / sum).toFixed(2)};  join p50 / critical path: ${(quantile(joins, 0.5) / criticalPath).toFixed(2)}`)
 })
 
-Effect.runPromise(program.pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Error))).catch((e) => {
-  console.error(e)
-  process.exitCode = 1
-})
+run(program, { level: LogLevel.Error })

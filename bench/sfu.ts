@@ -17,7 +17,8 @@ import { fork } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { createSocket } from "node:dgram"
 import { parseArgs } from "node:util"
-import { Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
+import { count, median, run } from "./support.js"
+import { Effect, Either, Layer, LogLevel, Option } from "effect"
 import * as Lookup from "../src/actors/client/lookup.js"
 import * as MediaPlane from "../src/actors/mmr/media-plane.js"
 import * as Config from "../src/topology/config.js"
@@ -37,8 +38,6 @@ const ROUNDS = Number(args.rounds)
 const FLOOD_MS = Number(args.seconds) * 1000
 const JOINS = Number(args.joins)
 
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
 
 // --- the load process ------------------------------------------------------------------
 
@@ -110,7 +109,7 @@ const mmr = (fanout: number) =>
 
 const fallback = Effect.gen(function* () {
   if (process.getuid?.() !== 0) return "skipped: needs root (network namespaces)"
-  const Netns = yield* Effect.promise(() => import("../test/support/netns.js"))
+  const Netns = yield* Effect.promise(() => import("../scripts/netns.js"))
   const ns = yield* Netns.create
   const nats = yield* Effect.orDie(NatsServer.start({ host: ns.hostIp }))
   const config = Either.getOrThrow(
@@ -169,7 +168,7 @@ const main = Effect.gen(function* () {
   for (const fanout of [1, 4]) {
     const bare = median(results[`bare ${fanout}`]!)
     const ours = median(results[`mmr ${fanout}`]!)
-    console.log(`${String(fanout).padEnd(10)}${fmt(bare).padStart(18)}${fmt(ours).padStart(12)}${(ours / bare).toFixed(2).padStart(8)}`)
+    console.log(`${String(fanout).padEnd(10)}${count(bare).padStart(18)}${count(ours).padStart(12)}${(ours / bare).toFixed(2).padStart(8)}`)
   }
 
   const rows = yield* fallback
@@ -185,9 +184,5 @@ const main = Effect.gen(function* () {
   console.log("(UDP blocked by nftables dropping it silently; each attempt's own timeout is 2 s; race staggers 250 ms)")
 })
 
-Effect.runPromise(main.pipe(Logger.withMinimumLogLevel(LogLevel.Error))).catch((e) => {
-  console.error(e)
-  load.kill()
-  process.exitCode = 1
-})
+run(main, { level: LogLevel.Error, onFailure: () => load.kill() })
 

@@ -14,7 +14,8 @@
  *   npm run bench:tunnel [-- --joins 3 --packets 500]
  */
 import { parseArgs } from "node:util"
-import { Effect, Either, Layer, Logger, LogLevel, Option } from "effect"
+import { ms, quantile, run } from "./support.js"
+import { Effect, Either, Layer, LogLevel, Option } from "effect"
 import * as Client from "../src/actors/client/Client.js"
 import * as Lookup from "../src/actors/client/lookup.js"
 import * as Selection from "../src/actors/client/zone-selection.js"
@@ -33,11 +34,7 @@ const JOINS = Number(args.joins)
 const PACKETS = Number(args.packets)
 const PREFIX = "mz"
 
-const quantile = (xs: ReadonlyArray<number>, q: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!
-}
-const f = (ms: number) => `${ms.toFixed(2)} ms`.padStart(11)
+const f = (value: number) => ms(value, 11)
 
 const program = Effect.gen(function* () {
   const server = yield* NatsServer.start()
@@ -138,7 +135,4 @@ const program = Effect.gen(function* () {
   console.log(`  tunnel / direct: p50 ${(quantile(tunnel.rtts, 0.5) / quantile(direct.rtts, 0.5)).toFixed(2)}, p99 ${(quantile(tunnel.rtts, 0.99) / quantile(direct.rtts, 0.99)).toFixed(2)}`)
 })
 
-Effect.runPromise(program.pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.Error))).catch((e) => {
-  console.error(e)
-  process.exitCode = 1
-})
+run(program, { level: LogLevel.Error })

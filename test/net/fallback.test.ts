@@ -21,7 +21,7 @@ import * as Lookup from "../../src/actors/client/lookup.js"
 import * as ControlPlane from "../../src/topology/control-plane.js"
 import type { JoinReport } from "../../src/protocol/join-report.js"
 import * as NatsServer from "../../src/transports/nats/server.js"
-import * as Netns from "../support/netns.js"
+import * as Netns from "../../scripts/netns.js"
 import * as Tinyproxy from "../support/tinyproxy.js"
 import * as TestTopology from "../support/topology.js"
 

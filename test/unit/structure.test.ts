@@ -84,6 +84,17 @@ describe("the source tree", () => {
     expect(stray).toEqual([])
   })
 
+  it("benchmarks and scripts import nothing from test/", () => {
+    const fromTests = ["bench", "scripts"].flatMap((dir) =>
+      filesUnder(join(root, dir)).flatMap((file) =>
+        importsOf(file)
+          .filter((target) => target.startsWith(join(root, "test")))
+          .map((target) => `${relative(root, file)} → ${relative(root, target)}`),
+      ),
+    )
+    expect(fromTests).toEqual([])
+  })
+
   it("the README's layout section names every folder of src/", () => {
     const readme = readFileSync(join(root, "README.md"), "utf8")
     const folders = readdirSync(src, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `src/${e.name}/`)
