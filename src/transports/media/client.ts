@@ -80,6 +80,24 @@ export const openUdp = (options: { host: string; port: number; dscp: number }): 
     })
   })
 
+/** `socket` once it emits `ready` (connected, handshaken); its error, or a timeout after `timeoutMs`, otherwise. */
+const settled = <S extends Socket>(socket: S, ready: "connect" | "secureConnect", timeoutMs: number, what: string): Promise<S> =>
+  new Promise<S>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.destroy()
+      reject(new Error(`${what} timed out`))
+    }, timeoutMs)
+    socket.once(ready, () => {
+      clearTimeout(timer)
+      socket.removeAllListeners("error")
+      resolve(socket)
+    })
+    socket.once("error", (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+  })
+
 /**
  * TCP, or TLS when `tls` is given; through `proxy` when given (CONNECT).
  *
@@ -99,50 +117,27 @@ export const openStream = (options: {
     const raw: Socket =
       options.proxy !== undefined
         ? await connectVia(options.proxy, options.host, options.port, options.timeoutMs)
-        : await new Promise<Socket>((resolve, reject) => {
-            const s = tcpConnect(options.port, options.host)
-            const timer = setTimeout(() => {
-              s.destroy()
-              reject(new Error(`TCP connect to ${options.host}:${options.port} timed out`))
-            }, options.timeoutMs)
-            s.once("connect", () => {
-              clearTimeout(timer)
-              s.removeAllListeners("error")
-              resolve(s)
-            })
-            s.once("error", (e) => {
-              clearTimeout(timer)
-              reject(e)
-            })
-          })
+        : await settled(tcpConnect(options.port, options.host), "connect", options.timeoutMs, `TCP connect to ${options.host}:${options.port}`)
     raw.setNoDelay(true)
     const marked = setDscp(raw, options.dscp, raw.remoteFamily === "IPv6" ? 6 : 4)
     const stream: Socket =
       options.tls === undefined
         ? raw
-        : await new Promise<Socket>((resolve, reject) => {
-            const secure = tlsConnect({
+        : await settled(
+            tlsConnect({
               socket: raw,
               servername: options.tls!.servername ?? (isIPv6(options.host) || /^[\d.]+$/.test(options.host) ? undefined : options.host),
               ...(options.tls!.ca !== undefined ? { ca: options.tls!.ca } : {}),
               rejectUnauthorized: options.tls!.insecure !== true,
               // Certificates name IPs too: check against the host we meant, not the proxy's.
               checkServerIdentity: (_host, cert) => checkServerIdentity(options.host, cert),
-            })
-            const timer = setTimeout(() => {
-              secure.destroy()
-              reject(new Error(`TLS handshake with ${options.host}:${options.port} timed out`))
-            }, options.timeoutMs)
-            secure.once("secureConnect", () => {
-              clearTimeout(timer)
-              secure.removeAllListeners("error")
-              resolve(secure)
-            })
-            secure.once("error", (e) => {
-              clearTimeout(timer)
-              raw.destroy()
-              reject(e)
-            })
+            }),
+            "secureConnect",
+            options.timeoutMs,
+            `TLS handshake with ${options.host}:${options.port}`,
+          ).catch((e: unknown) => {
+            raw.destroy()
+            throw e
           })
     const closed = closeHandlers()
     let packetHandler: (packet: Buffer) => void = () => {}

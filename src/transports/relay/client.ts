@@ -13,7 +13,8 @@ import { BusError } from "../../protocol/errors.js"
 import { RelayReply } from "../../protocol/relay.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import type { ProxyTarget } from "../proxy.js"
-import { ProxyTlsAgent } from "../proxy.js"
+import type { WebSocketTls } from "../websocket.js"
+import { clientOptions } from "../websocket.js"
 import * as Requests from "./requests.js"
 
 const decodeReply = Schema.decodeUnknownEither(Schema.parseJson(RelayReply))
@@ -26,21 +27,15 @@ const decodeReply = Schema.decodeUnknownEither(Schema.parseJson(RelayReply))
 export const connect = (
   url: string,
   options: {
-    readonly tls?: { readonly ca?: string; readonly insecure?: boolean }
+    readonly tls?: WebSocketTls
     readonly proxy?: ProxyTarget
     readonly timeoutMs: number
   },
 ): Effect.Effect<ControlBusShape, BusError, Scope.Scope> =>
   Effect.gen(function* () {
-    const tls = options.tls ?? {}
     const socket = yield* Effect.acquireRelease(
       Effect.async<WebSocket, BusError>((resume) => {
-        const ws = new WebSocket(url, {
-          handshakeTimeout: options.timeoutMs,
-          ...(options.proxy !== undefined
-            ? { agent: new ProxyTlsAgent(options.proxy, tls, options.timeoutMs) }
-            : { ...(tls.ca !== undefined ? { ca: tls.ca } : {}), rejectUnauthorized: tls.insecure !== true }),
-        })
+        const ws = new WebSocket(url, clientOptions(options.tls ?? {}, options.proxy, options.timeoutMs))
         ws.once("open", () => resume(Effect.succeed(ws)))
         ws.once("error", (e) => resume(Effect.fail(new BusError({ operation: "connect", detail: `relay ${url}: ${e.message}` }))))
         return Effect.sync(() => ws.terminate())

@@ -13,7 +13,8 @@ import { TunnelMessage as TunnelMessageSchema, channelOf } from "../../protocol/
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import type { MediaSocket } from "../media/client.js"
 import type { ProxyTarget } from "../proxy.js"
-import { ProxyTlsAgent } from "../proxy.js"
+import type { WebSocketTls } from "../websocket.js"
+import { clientOptions } from "../websocket.js"
 import * as Requests from "../relay/requests.js"
 
 const decode = Schema.decodeUnknownEither(Schema.parseJson(TunnelMessageSchema))
@@ -50,20 +51,14 @@ export interface TunnelConnection {
 export const connect = (
   url: string,
   options: {
-    readonly tls?: { readonly ca?: string; readonly insecure?: boolean }
+    readonly tls?: WebSocketTls
     readonly proxy?: ProxyTarget
     readonly timeoutMs: number
   },
 ): Effect.Effect<TunnelConnection, TunnelError> =>
   Effect.async<TunnelConnection, TunnelError>((resume) => {
-    const tls = options.tls ?? {}
     const failed = (detail: string) => new TunnelError({ url, detail })
-    const ws = new WebSocket(url, {
-      handshakeTimeout: options.timeoutMs,
-      ...(options.proxy !== undefined
-        ? { agent: new ProxyTlsAgent(options.proxy, tls, options.timeoutMs) }
-        : { ...(tls.ca !== undefined ? { ca: tls.ca } : {}), rejectUnauthorized: tls.insecure !== true }),
-    })
+    const ws = new WebSocket(url, clientOptions(options.tls ?? {}, options.proxy, options.timeoutMs))
     const say = (m: object) => ws.send(JSON.stringify(m))
     let settled = false
     const pingId = 1
