@@ -14,6 +14,13 @@ export interface WebSocketTls {
   readonly insecure?: boolean
 }
 
+/** How to reach a WebSocket server: whom to trust, which proxy, how long the handshake may take. @category models */
+export interface WebSocketConnect {
+  readonly tls?: WebSocketTls
+  readonly proxy?: ProxyTarget
+  readonly timeoutMs: number
+}
+
 /**
  * `ws` client options for `tls` and `proxy`, the handshake bounded by `timeoutMs`.
  *

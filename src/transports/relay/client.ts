@@ -12,8 +12,7 @@ import WebSocket from "ws"
 import { BusError } from "../../protocol/errors.js"
 import { RelayReply } from "../../protocol/relay.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
-import type { ProxyTarget } from "../proxy.js"
-import type { WebSocketTls } from "../websocket.js"
+import type { WebSocketConnect } from "../websocket.js"
 import { clientOptions } from "../websocket.js"
 import * as Requests from "./requests.js"
 
@@ -26,11 +25,7 @@ const decodeReply = Schema.decodeUnknownEither(Schema.parseJson(RelayReply))
  */
 export const connect = (
   url: string,
-  options: {
-    readonly tls?: WebSocketTls
-    readonly proxy?: ProxyTarget
-    readonly timeoutMs: number
-  },
+  options: WebSocketConnect,
 ): Effect.Effect<ControlBusShape, BusError, Scope.Scope> =>
   Effect.gen(function* () {
     const socket = yield* Effect.acquireRelease(

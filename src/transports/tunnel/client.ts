@@ -12,8 +12,7 @@ import type { TunnelMessage } from "../../protocol/tunnel.js"
 import { TunnelMessage as TunnelMessageSchema, channelOf } from "../../protocol/tunnel.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import type { MediaSocket } from "../media/client.js"
-import type { ProxyTarget } from "../proxy.js"
-import type { WebSocketTls } from "../websocket.js"
+import type { WebSocketConnect } from "../websocket.js"
 import { clientOptions } from "../websocket.js"
 import * as Requests from "../relay/requests.js"
 
@@ -50,11 +49,7 @@ export interface TunnelConnection {
  */
 export const connect = (
   url: string,
-  options: {
-    readonly tls?: WebSocketTls
-    readonly proxy?: ProxyTarget
-    readonly timeoutMs: number
-  },
+  options: WebSocketConnect,
 ): Effect.Effect<TunnelConnection, TunnelError> =>
   Effect.async<TunnelConnection, TunnelError>((resume) => {
     const failed = (detail: string) => new TunnelError({ url, detail })
