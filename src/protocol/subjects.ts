@@ -5,7 +5,8 @@
  *   <p>.zone.<zone>.assign                 Assign, shared by the zone's controllers (queue group)
  *   <p>.zone.<zone>.controller.<id>        Probe and Assign to one controller
  *   <p>.zone.<zone>.load                   MMR load reports (published)
- *   <p>.mmr.<id>                           one MMR's control channel
+ *   <p>.mmr.<id>                           one MMR's control channel: what clients may ask (Join, Leave, Roster, MediaStats)
+ *   <p>.mmr.<id>.admin                     what only operators and actors may ask an MMR (Drain, MediaCounters)
  *   <p>.client.<participant>               events for one participant
  *   <p>.meeting.<meeting>.roster           the meeting's roster, published on every change
  *
@@ -32,6 +33,7 @@ export interface Subjects {
   readonly controller: (zone: string, controller: string) => string
   readonly zoneLoad: (zone: string) => string
   readonly mmr: (mmr: string) => string
+  readonly mmrAdmin: (mmr: string) => string
   readonly client: (participant: string) => string
   readonly meetingRoster: (meeting: string) => string
 }
@@ -48,6 +50,7 @@ export const make = (prefix = "mz"): Subjects => ({
   controller: (zone, controller) => `${prefix}.zone.${zone}.controller.${controller}`,
   zoneLoad: (zone) => `${prefix}.zone.${zone}.load`,
   mmr: (mmr) => `${prefix}.mmr.${mmr}`,
+  mmrAdmin: (mmr) => `${prefix}.mmr.${mmr}.admin`,
   client: (participant) => `${prefix}.client.${participant}`,
   meetingRoster: (meeting) => `${prefix}.meeting.${meeting}.roster`,
 })

@@ -28,6 +28,10 @@ export interface NatsConfig {
   readonly token?: string
   /** A `.creds` file (JWT + NKey seed) for decentralised auth. */
   readonly credsFile?: string
+  /** The same, as text (a join's credentials, handed out by the web lookup). */
+  readonly creds?: string
+  /** Where replies to this connection's requests go; its permissions allow it no other inbox. */
+  readonly inboxPrefix?: string
   readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string }
   /** Pause between reconnect attempts. Default 250 ms. */
   readonly reconnectTimeWaitMs?: number
@@ -57,6 +61,8 @@ const toOptions = (config: NatsConfig): Effect.Effect<NodeConnectionOptions, Bus
     if (config.user !== undefined) options.user = config.user
     if (config.pass !== undefined) options.pass = config.pass
     if (config.token !== undefined) options.token = config.token
+    if (config.creds !== undefined) options.authenticator = credsAuthenticator(new TextEncoder().encode(config.creds))
+    if (config.inboxPrefix !== undefined) options.inboxPrefix = config.inboxPrefix
     if (config.credsFile !== undefined) {
       const creds = yield* Effect.tryPromise({
         try: () => readFile(config.credsFile!),

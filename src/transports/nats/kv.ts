@@ -121,8 +121,9 @@ export const make = (nc: NatsConnectionImpl): KeyValueShape => {
         catch: (e) => new KvError({ bucket: name, operation: "open", detail: describe(e) }),
       }).pipe(
         // A cluster that is still electing its JetStream leader times out the first opens: wait for it, within bounds.
-        Effect.tapError((e) => Effect.logWarning(`${e.message}; trying again`)),
-        Effect.retry(openRetry),
+        Effect.tapError((e) => Effect.logWarning(e.message)),
+        // Permissions do not change by waiting.
+        Effect.retry({ schedule: openRetry, while: (e) => !e.detail.includes("Permissions Violation") }),
         Effect.map((kv) => makeBucket(name, kv)),
       ),
   }

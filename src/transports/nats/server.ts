@@ -85,6 +85,8 @@ export interface NatsServerOptions {
   readonly jetstream?: boolean
   /** Bound on the wait for readiness. Default 20 s. */
   readonly readyTimeoutMs?: number
+  /** Configuration lines that turn on auth (`Auth.serverConfig`): anonymous connections are then refused. */
+  readonly auth?: ReadonlyArray<string>
 }
 
 interface NodePlan {
@@ -98,11 +100,12 @@ interface NodePlan {
   readonly configFile: string
 }
 
-const configText = (plan: NodePlan, jetstream: boolean, clusterName: string | undefined): string => {
+const configText = (plan: NodePlan, jetstream: boolean, clusterName: string | undefined, auth: ReadonlyArray<string>): string => {
   const lines = [
     `server_name: ${plan.name}`,
     `listen: "${plan.host}:${plan.port}"`,
     `http: "${plan.host}:${plan.monitorPort}"`,
+    ...auth,
   ]
   if (jetstream) lines.push(`jetstream { store_dir: "${plan.storeDir}" }`)
   if (plan.clusterPort !== undefined && clusterName !== undefined) {
@@ -227,7 +230,7 @@ const startNodes = (size: number, options: NatsServerOptions) =>
       configFile: join(dir, `n${i + 1}.conf`),
     }))
     yield* Effect.forEach(plans, (plan) =>
-      Effect.promise(() => writeFile(plan.configFile, configText(plan, jetstream, clustered ? "meetzone" : undefined))),
+      Effect.promise(() => writeFile(plan.configFile, configText(plan, jetstream, clustered ? "meetzone" : undefined, options.auth ?? []))),
     )
 
     const scope = yield* Effect.scope
