@@ -147,5 +147,8 @@ export class MediaCounters extends Schema.TaggedRequest<MediaCounters>()("MediaC
   failure: Schema.Never,
 }) {}
 
-/** @category protocols */
-export const MmrProtocol = Protocol.make("mmr", Join, Leave, Roster, Drain, MediaStats, MediaCounters)
+/** What clients may ask an MMR, on its client subject (`Subjects.mmr`). @category protocols */
+export const MmrProtocol = Protocol.make("mmr", Join, Leave, Roster, MediaStats)
+
+/** What only operators and other actors may ask an MMR, on its admin subject (`Subjects.mmrAdmin`). @category protocols */
+export const MmrAdminProtocol = Protocol.make("mmr-admin", Drain, MediaCounters)

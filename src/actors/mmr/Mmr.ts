@@ -22,7 +22,7 @@ import type { Scope } from "effect"
 import { Clock, Deferred, Duration, Effect, Layer, Option } from "effect"
 import type { BusError, KvError } from "../../protocol/errors.js"
 import type { KindCounters, Participant } from "../../protocol/mmr.js"
-import { MmrFull, MmrProtocol, NotHostedHere, RosterEvent } from "../../protocol/mmr.js"
+import { MmrFull, MmrAdminProtocol, MmrProtocol, NotHostedHere, RosterEvent } from "../../protocol/mmr.js"
 import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { presenceKey } from "../../protocol/subjects.js"
 import { JoinTokens } from "../../protocol/token.js"
@@ -245,9 +245,15 @@ export const start = (
         Join: ({ token, ssrcs }) => join(token, ssrcs),
         Leave: ({ meeting, participant }) => leave(meeting, participant).pipe(Effect.annotateLogs({ meeting, participant })),
         Roster: ({ meeting }) => Effect.sync(() => roster(meeting)),
-        Drain: ({ draining: value }) =>
-          Effect.as(drain(value), { mmr: id, draining: value, meetings: meetings.size }),
         MediaStats: ({ meeting, participant }) => Effect.sync(() => mediaStats(meeting, participant)),
+      }),
+    })
+    // Operators' and actors' requests, on a subject of their own: a client's credentials cannot reach it.
+    yield* Actor.start(MmrAdminProtocol, {
+      name: `${name} (admin)`,
+      listen: [{ subject: subjects.mmrAdmin(id) }],
+      behaviour: Effect.succeed({
+        Drain: ({ draining: value }) => Effect.as(drain(value), { mmr: id, draining: value, meetings: meetings.size }),
         MediaCounters: () =>
           Effect.sync(() => ({
             counters: { ...(plane?.sfu.counters ?? {}) },
