@@ -110,7 +110,7 @@ const running = (config: Config.Config, args: { readonly nats: Option.Option<str
       name: "meetzone-up",
     })
     const context = yield* Layer.build(Layer.merge(plane.layer, Topology.services(config)))
-    const topology = yield* Topology.start(config, plane.urls).pipe(Effect.provide(context))
+    const topology = yield* Topology.start(config, plane.urls, undefined, Option.getOrUndefined(plane.secured)).pipe(Effect.provide(context))
 
     let caFile: string | undefined
     if (topology.caCert !== undefined) {
@@ -126,7 +126,7 @@ const running = (config: Config.Config, args: { readonly nats: Option.Option<str
     yield* Console.log(
       [
         `meetzone is up — web ${web.url}`,
-        `control plane: ${plane.kind === "memory" ? "in-process (no nats-server found)" : `NATS ${plane.urls.join(", ")}${plane.kind === "nats-started" ? " (started for this run)" : ""}`}`,
+        `control plane: ${plane.kind === "memory" ? "in-process (no nats-server found)" : `NATS ${plane.urls.join(", ")}${plane.kind === "nats-started" ? " (started for this run)" : ""}${Option.isSome(plane.secured) ? "; auth on: every actor and every join its own identity" : ""}`}`,
         ...topology.lines.map((l) => `  ${l}`),
         ...(caFile !== undefined ? [`clients trust the development CA in ${caFile} (--ca ${caFile})`] : []),
         ...(topology.tunnels.length > 0 ? [`browsers join at ${web.url}/j/<meeting> (through the tunnels)`] : []),

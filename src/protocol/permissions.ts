@@ -6,7 +6,7 @@
  * NATS's wildcard rules so the lists can be checked without a server.
  *
  *   web lookup   meetings (read, write), presence and placements (read)
- *   controller   its zone's subjects, placements (read, write), its own presence key, presence (read), meetings (read)
+ *   controller   its zone's subjects, placements (read, write), its own presence key, presence (read)
  *   MMR          its own subjects, its zone's load reports, its meetings' rosters, its own presence key, placements (read)
  *   tunnel       what its clients may ask (relayed), rosters, its own presence key, presence (read)
  *   client       requests to the zones of its join and to MMRs, its own inbox, its own meeting's roster — nothing else
@@ -91,7 +91,6 @@ export const forActor = (subjects: Subjects, buckets: Buckets, role: Role, id: s
           ...kvWrite(buckets.placements),
           ...kvRead(buckets.presence),
           ...kvWrite(buckets.presence, `controller.${zone}.${id}`),
-          ...kvRead(buckets.meetings),
         ],
         subscribe: [inbox, subjects.controller(zone!, id), subjects.zoneAssign(zone!), subjects.zoneLoad(zone!)],
         respond: true,
@@ -125,6 +124,9 @@ export const forActor = (subjects: Subjects, buckets: Buckets, role: Role, id: s
       }
   }
 }
+
+/** An operator's tools (the dashboard's reads, `meetzone up`'s own process): everything. @category roles */
+export const operator: Permissions = { publish: [">"], subscribe: [">"], respond: true }
 
 /** What a join may reach: its participant, its meeting, the zones its join-info listed. @category models */
 export interface ClientScope {

@@ -81,6 +81,13 @@ export const JoinInfo = Schema.Struct({
   joinToken: Schema.String,
   /** Epoch seconds. */
   expiresAt: Schema.Number,
+  /**
+   * This join's own NATS identity, when the deployment's NATS has auth on: a
+   * `.creds` text (user JWT and nkey seed) whose permissions reach this join's
+   * zones, MMRs, its own inbox and its own meeting's events, expiring with the
+   * join; replies come back under `inboxPrefix`.
+   */
+  natsCredentials: Schema.optional(Schema.Struct({ creds: Schema.String, inboxPrefix: Schema.String })),
 })
 export type JoinInfo = typeof JoinInfo.Type
 

@@ -21,6 +21,7 @@ import type { ControlBus } from "../runtime/ControlBus.js"
 import type { KeyValue } from "../runtime/KeyValue.js"
 import * as Tls from "../transports/tls.js"
 import type { Config, ConfigInput } from "./config.js"
+import * as ControlPlane from "./control-plane.js"
 import { decode } from "./config.js"
 
 /** One actor of a configuration. @category models */
@@ -84,6 +85,8 @@ export const start = (
   config: Config,
   natsUrls: ReadonlyArray<string>,
   only: (actor: ActorRef) => boolean = () => true,
+  /** NATS with auth on: each actor connects with its own identity, and each join gets one (else the shared plane in the context). */
+  secured?: ControlPlane.SecuredNats,
 ): Effect.Effect<
   Topology,
   unknown,
@@ -104,13 +107,19 @@ export const start = (
             return yield* ca.issue([...new Set([...hosts, "localhost", "127.0.0.1", "::1"])])
           })
 
+    /** `effect` over the actor's own connection and identity, when auth is on. */
+    const asActor = <A, E, R>(actor: ActorRef, effect: Effect.Effect<A, E, R>) =>
+      secured === undefined
+        ? effect
+        : Effect.flatMap(Layer.build(ControlPlane.actorLayer(secured, subjects, buckets, actor)), (context) => Effect.provide(effect, context))
+
     const mmrs = []
     const controllers = []
     for (const zone of config.zones) {
       for (const m of zone.mmrs) {
         if (!only({ role: "mmr", id: m.id, zone: zone.id })) continue
         const advertise = m.advertiseHost ?? m.bindHost
-        const handle = yield* Mmr.start({
+        const handle = yield* asActor({ role: "mmr", id: m.id, zone: zone.id }, Mmr.start({
           id: m.id,
           zone: zone.id,
           capacity: m.capacity,
@@ -129,7 +138,7 @@ export const start = (
             dscp: config.media.dscp,
             silenceMs: Duration.toMillis(config.media.silence),
           },
-        })
+        }))
         mmrs.push({ zone: zone.id, id: m.id, handle })
         const media = handle.media?.endpoints
         lines.push(
@@ -138,7 +147,7 @@ export const start = (
       }
       for (const c of zone.controllers) {
         if (!only({ role: "controller", id: c.id, zone: zone.id })) continue
-        const handle = yield* ZoneController.start({
+        const handle = yield* asActor({ role: "controller", id: c.id, zone: zone.id }, ZoneController.start({
           zone: zone.id,
           id: c.id,
           subjects,
@@ -147,7 +156,7 @@ export const start = (
           presenceInterval: reportInterval,
           presenceTtl,
           replicas,
-        })
+        }))
         controllers.push({ zone: zone.id, id: c.id, handle })
         lines.push(`zone controller  ${zone.id}/${c.id}  on ${subjects.controller(zone.id, c.id)}`)
       }
@@ -156,19 +165,20 @@ export const start = (
     const tunnels = []
     for (const t of config.tunnels) {
       if (!only({ role: "tunnel", id: t.id })) continue
-      const handle = yield* HttpTunnel.start({
+      const tls = yield* identity(t.tls, [t.host])
+      const handle = yield* asActor({ role: "tunnel", id: t.id }, HttpTunnel.start({
         id: t.id,
         host: t.host,
         port: t.port,
         ...(t.publicUrl !== undefined ? { publicUrl: t.publicUrl } : {}),
-        tls: yield* identity(t.tls, [t.host]),
+        tls,
         subjects,
         buckets,
         presenceTtl,
         reportInterval,
         replicas,
         dscp: config.media.dscp,
-      })
+      }))
       tunnels.push(handle)
       lines.push(`http tunnel      ${t.id}  ${handle.url}`)
     }
@@ -176,12 +186,13 @@ export const start = (
     const web = []
     for (const w of config.web) {
       if (!only({ role: "web", id: w.id })) continue
-      const handle = yield* WebLookup.start({
+      const tls = yield* identity(w.tls, [w.host])
+      const handle = yield* asActor({ role: "web", id: w.id }, WebLookup.start({
         id: w.id,
         host: w.host,
         port: w.port,
         ...(w.publicUrl !== undefined ? { publicUrl: w.publicUrl } : {}),
-        tls: yield* identity(w.tls, [w.host]),
+        tls,
         trustedProxies: w.trustedProxies,
         zones: config.zones.map((z) => ({
           id: z.id,
@@ -195,7 +206,8 @@ export const start = (
         replicas,
         joinTokenTtl,
         ...(w.opsToken !== undefined ? { opsToken: w.opsToken } : {}),
-      })
+        ...(secured !== undefined ? { clientCredentials: ControlPlane.clientCredentials(secured, subjects) } : {}),
+      }))
       web.push({ id: w.id, ...handle })
       lines.unshift(`web lookup       ${w.id}  ${handle.url}`)
     }

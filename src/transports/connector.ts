@@ -33,6 +33,8 @@ export interface ConnectOptions {
   readonly tls?: { readonly ca?: string; readonly insecure?: boolean }
   /** How long NATS gets before the relay is tried. Default 1.5 s. */
   readonly natsTimeoutMs?: number
+  /** The join's own NATS identity, when the deployment's NATS has auth on. */
+  readonly credentials?: { readonly creds: string; readonly inboxPrefix: string }
 }
 
 /** @category models */
@@ -115,6 +117,7 @@ export const nats: Layer.Layer<BusConnector> = Layer.succeed(BusConnector, {
         name: options.name,
         connectTimeoutMs: natsTimeoutMs,
         maxReconnectAttempts: 10,
+        ...(options.credentials !== undefined ? { creds: options.credentials.creds, inboxPrefix: options.credentials.inboxPrefix } : {}),
       })),
       Effect.map((nc): Connected => ({ bus: NatsBus.make(nc), via: target.nats.join(","), kind: "nats" })),
     )

@@ -39,6 +39,8 @@ import { JoinTokens } from "../../protocol/token.js"
 import { CreateMeeting, JoinInfoQuery, JoinSummary } from "../../protocol/web-api.js"
 import type { JoinInfo, MeetingView, OpsState, ZoneInfo } from "../../protocol/web-api.js"
 import type { GeoPoint } from "../../protocol/zone.js"
+import type { ClientScope } from "../../protocol/permissions.js"
+import { inboxPrefix } from "../../protocol/permissions.js"
 import { clientPolicy } from "../../protocol/relay.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
 import type { KeyValue } from "../../runtime/KeyValue.js"
@@ -82,6 +84,12 @@ export interface WebLookupConfig {
   readonly joinTokenTtl?: Duration.DurationInput
   /** Bearer token for /ops/api/state; without one the dashboard is off (404). */
   readonly opsToken?: string
+  /**
+   * Issues each join its own NATS credentials (`.creds` text), good until
+   * `expiresAt` (epoch seconds), for what `scope` may reach; without it,
+   * join-info carries none (NATS without auth).
+   */
+  readonly clientCredentials?: (scope: ClientScope, expiresAt: number) => Effect.Effect<string, unknown>
 }
 
 /** @category models */
@@ -233,6 +241,14 @@ export const start = (
         meetingEvents: config.subjects.meetingRoster(id),
         joinToken: token,
         expiresAt: claims.expiresAt,
+        ...(config.clientCredentials !== undefined
+          ? {
+              natsCredentials: {
+                creds: yield* config.clientCredentials({ participant, meeting: id, zones }, claims.expiresAt).pipe(Effect.orDie),
+                inboxPrefix: inboxPrefix.client(participant),
+              },
+            }
+          : {}),
       }
       joinInfos++
       return reply(200, info)
