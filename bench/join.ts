@@ -80,7 +80,7 @@ const program = Effect.gen(function* () {
   const assign = yield* measure(onOpenBus(ask(zone.assignSubject, new Assign({ meeting, token: info.joinToken }))))
   const placement = yield* onOpenBus(ask(zone.assignSubject, new Assign({ meeting, token: info.joinToken })))
   const mmrJoin = yield* measure(onOpenBus(ask(placement.subject, new Join({ token: info.joinToken }))))
-  yield* onOpenBus(ask(placement.subject, new Leave({ meeting, participant: info.participant.id })))
+  yield* onOpenBus(ask(placement.subject, new Leave({ meeting, participant: info.participant.id, token: info.joinToken })))
 
   const samples = info.zones.reduce((n, z) => n + z.controllers.length, 0) * Selection.defaults.samples
   const sum = https + natsConnect + samples * probe + assign + mmrJoin

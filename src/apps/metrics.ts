@@ -80,6 +80,16 @@ export const registry = (topology: Topology): { readonly registry: Registry; rea
       for (const w of topology.web) setCounter(this, { web: w.id }, w.joinInfos())
     },
   })
+  new Counter({
+    name: "meetzone_relay_refused_total",
+    help: "Relay connections refused for a missing, forged or expired join token",
+    labelNames: ["web"],
+    registers,
+    collect() {
+      this.reset()
+      for (const w of topology.web) setCounter(this, { web: w.id }, w.relayRefused())
+    },
+  })
 
   // --- controllers ------------------------------------------------------------------
   new Counter({

@@ -78,16 +78,18 @@ export class Join extends Schema.TaggedRequest<Join>()("Join", {
 
 /** @category requests */
 export class Leave extends Schema.TaggedRequest<Leave>()("Leave", {
-  payload: { meeting: MeetingId, participant: Schema.String },
+  /** `token`: the participant's own join token; nobody else can make them leave. */
+  payload: { meeting: MeetingId, participant: Schema.String, token: Schema.String },
   success: Schema.Void,
-  failure: Schema.Never,
+  failure: InvalidToken,
 }) {}
 
 /** @category requests */
 export class Roster extends Schema.TaggedRequest<Roster>()("Roster", {
-  payload: { meeting: MeetingId },
+  /** `token`: a join token of this meeting; no other meeting's roster is told. */
+  payload: { meeting: MeetingId, token: Schema.String },
   success: Schema.Array(Participant),
-  failure: Schema.Never,
+  failure: InvalidToken,
 }) {}
 
 /**
@@ -129,9 +131,10 @@ export type KindCounters = typeof KindCounters.Type
 
 /** @category requests */
 export class MediaStats extends Schema.TaggedRequest<MediaStats>()("MediaStats", {
-  payload: { meeting: MeetingId, participant: Schema.String },
+  /** `token`: the participant's own join token. */
+  payload: { meeting: MeetingId, participant: Schema.String, token: Schema.String },
   success: Schema.Record({ key: MediaKind, value: KindCounters }),
-  failure: Schema.Never,
+  failure: InvalidToken,
 }) {}
 
 /** @category schemas */

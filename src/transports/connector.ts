@@ -33,6 +33,8 @@ export interface ConnectOptions {
   readonly tls?: { readonly ca?: string; readonly insecure?: boolean }
   /** How long NATS gets before the relay is tried. Default 1.5 s. */
   readonly natsTimeoutMs?: number
+  /** The join token: the relay takes no connection without one. */
+  readonly token?: string
   /** The join's own NATS identity, when the deployment's NATS has auth on. */
   readonly credentials?: { readonly creds: string; readonly inboxPrefix: string }
 }
@@ -62,6 +64,7 @@ const viaRelay = (target: ControlTarget, options: ConnectOptions, why: string) =
           timeoutMs: options.timeoutMs,
           ...(options.tls !== undefined ? { tls: options.tls } : {}),
           ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
+          ...(options.token !== undefined ? { bearer: options.token } : {}),
         }),
         (bus): Connected => ({ bus, via: target.relay!, kind: "relay" }),
       )

@@ -19,6 +19,8 @@ export interface WebSocketConnect {
   readonly tls?: WebSocketTls
   readonly proxy?: ProxyTarget
   readonly timeoutMs: number
+  /** Presented as `Authorization: Bearer …` when the connection opens (the relay's join token). */
+  readonly bearer?: string
 }
 
 /**
@@ -26,8 +28,9 @@ export interface WebSocketConnect {
  *
  * @category connecting
  */
-export const clientOptions = (tls: WebSocketTls, proxy: ProxyTarget | undefined, timeoutMs: number): ClientOptions => ({
+export const clientOptions = (tls: WebSocketTls, proxy: ProxyTarget | undefined, timeoutMs: number, bearer?: string): ClientOptions => ({
   handshakeTimeout: timeoutMs,
+  ...(bearer !== undefined ? { headers: { authorization: `Bearer ${bearer}` } } : {}),
   ...(proxy !== undefined
     ? { agent: new ProxyTlsAgent(proxy, tls, timeoutMs) }
     : { ...(tls.ca !== undefined ? { ca: tls.ca } : {}), rejectUnauthorized: tls.insecure !== true }),

@@ -133,6 +133,24 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "120 seconds" })("
       say({ type: "media", channel: 1, host: mmr.host, port: mmr.port })
       expect(yield* waitFor("media-open")).toMatchObject({ channel: 1 })
       expect(topology.tunnels[0]!.stats).toMatchObject({ refused: 1, badMessages: 1 })
+
+      // Every request is held to the join token it said hello with: its own meeting and participant only.
+      const request = (id: number, subject: string, body: object) =>
+        say({ type: "request", id, subject, data: Buffer.from(JSON.stringify(body)).toString("base64"), timeoutMs: 1000 })
+      const reply = (id: number) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < 200 && !answers.some((a) => a["type"] === "reply" && a["id"] === id); i++) yield* Effect.sleep("10 millis")
+          return answers.find((a) => a["type"] === "reply" && a["id"] === id)
+        })
+      const assign = topology.controllers[0]!
+      request(10, `gate.zone.${assign.zone}.assign`, { _tag: "Assign", meeting: "9999999999", token: info.joinToken })
+      expect(yield* reply(10)).toMatchObject({ error: { _tag: "Forbidden", detail: expect.stringMatching(/meeting 9999999999 is not this join's/) } })
+      request(11, `gate.zone.${assign.zone}.assign`, { _tag: "Assign", meeting, token: "someone else's token" })
+      expect(yield* reply(11)).toMatchObject({ error: { _tag: "Forbidden", detail: expect.stringMatching(/another join token/) } })
+      request(12, "gate.mmr.eu-mmr-1", { _tag: "Leave", meeting, participant: "somebody-else", token: info.joinToken })
+      expect(yield* reply(12)).toMatchObject({ error: { _tag: "Forbidden", detail: expect.stringMatching(/participant somebody-else is not this join's/) } })
+      request(13, `gate.zone.${assign.zone}.assign`, { _tag: "Assign", meeting, token: info.joinToken })
+      expect(yield* reply(13)).toMatchObject({ data: expect.any(String) })
     }),
   )
 })

@@ -8,7 +8,7 @@ import { Deferred, Effect, Exit, Fiber, Layer, Option, Scope, Stream, TestClock 
 import * as Mmr from "../../src/actors/mmr/Mmr.js"
 import * as Stores from "../../src/actors/stores.js"
 import type { Placement } from "../../src/protocol/meeting.js"
-import { Drain, Join, Leave, Roster, RosterEvent } from "../../src/protocol/mmr.js"
+import { Drain, Join, Leave, MediaStats, Roster, RosterEvent } from "../../src/protocol/mmr.js"
 import * as Subjects from "../../src/protocol/subjects.js"
 import { JoinTokens, layerHmac } from "../../src/protocol/token.js"
 import { MmrLoad } from "../../src/protocol/zone.js"
@@ -33,6 +33,9 @@ const token = (meeting: string, participant: string, name = participant) =>
 
 const joinAs = (mmr: string, meeting: string, participant: string) =>
   Effect.flatMap(token(meeting, participant), (t) => ask(subjects.mmr(mmr), new Join({ token: t })))
+
+const leaveAs = (mmr: string, meeting: string, participant: string) =>
+  Effect.flatMap(token(meeting, participant), (t) => ask(subjects.mmr(mmr), new Leave({ meeting, participant, token: t })))
 
 const startMmr = (id: string, capacity = 100, drainGrace: Duration.DurationInput = 0) =>
   Mmr.start({ id, zone: "eu", capacity, subjects, buckets, reportInterval: "50 millis", drainGrace })
@@ -71,6 +74,26 @@ describe("MMR control", () => {
     }).pipe(Effect.provide(services)),
   )
 
+  it.scoped("takes Leave, Roster and MediaStats only with a join token of that meeting and participant", () =>
+    Effect.gen(function* () {
+      yield* startMmr("m1")
+      yield* place("1000000009", "m1")
+      yield* joinAs("m1", "1000000009", "ada")
+      yield* joinAs("m1", "1000000009", "grace")
+      const graces = yield* token("1000000009", "grace")
+      const otherMeeting = yield* token("1000000010", "ada")
+      // Grace's token cannot make Ada leave, nor can a token of another meeting read this roster.
+      expect(yield* Effect.flip(ask(subjects.mmr("m1"), new Leave({ meeting: "1000000009", participant: "ada", token: graces })))).toMatchObject({ _tag: "InvalidToken" })
+      expect(yield* Effect.flip(ask(subjects.mmr("m1"), new Roster({ meeting: "1000000009", token: otherMeeting })))).toMatchObject({ _tag: "InvalidToken" })
+      expect(yield* Effect.flip(ask(subjects.mmr("m1"), new MediaStats({ meeting: "1000000009", participant: "ada", token: graces })))).toMatchObject({ _tag: "InvalidToken" })
+      expect(yield* Effect.flip(ask(subjects.mmr("m1"), new Roster({ meeting: "1000000009", token: "forged" })))).toMatchObject({ _tag: "InvalidToken" })
+      // Nothing changed: both are still in; with her own token, Grace leaves.
+      expect((yield* ask(subjects.mmr("m1"), new Roster({ meeting: "1000000009", token: graces }))).map((p) => p.id).sort()).toEqual(["ada", "grace"])
+      yield* ask(subjects.mmr("m1"), new Leave({ meeting: "1000000009", participant: "grace", token: graces }))
+      expect((yield* ask(subjects.mmr("m1"), new Roster({ meeting: "1000000009", token: graces }))).map((p) => p.id)).toEqual(["ada"])
+    }).pipe(Effect.provide(services)),
+  )
+
   it.scoped("is full at capacity, but lets a participant already in rejoin", () =>
     Effect.gen(function* () {
       yield* startMmr("m1", 2)
@@ -79,7 +102,7 @@ describe("MMR control", () => {
       yield* joinAs("m1", "1000000004", "b")
       expect(yield* Effect.flip(joinAs("m1", "1000000004", "c"))).toMatchObject({ _tag: "MmrFull", capacity: 2 })
       expect((yield* joinAs("m1", "1000000004", "a")).roster).toHaveLength(2)
-      yield* ask(subjects.mmr("m1"), new Leave({ meeting: "1000000004", participant: "b" }))
+      yield* leaveAs("m1", "1000000004", "b")
       yield* joinAs("m1", "1000000004", "c")
     }).pipe(Effect.provide(services)),
   )
@@ -90,8 +113,8 @@ describe("MMR control", () => {
       yield* place("1000000005", "m1")
       yield* joinAs("m1", "1000000005", "a")
       expect((yield* mmr.meetings).size).toBe(1)
-      yield* ask(subjects.mmr("m1"), new Leave({ meeting: "1000000005", participant: "a" }))
-      expect(yield* ask(subjects.mmr("m1"), new Roster({ meeting: "1000000005" }))).toEqual([])
+      yield* leaveAs("m1", "1000000005", "a")
+      expect(yield* ask(subjects.mmr("m1"), new Roster({ meeting: "1000000005", token: yield* token("1000000005", "z") }))).toEqual([])
       expect((yield* mmr.meetings).size).toBe(0)
     }).pipe(Effect.provide(services)),
   )
@@ -152,8 +175,8 @@ describe("MMR control", () => {
           expect(yield* Deferred.await(leavingSaid)).toMatchObject({ mmr: "m8", leaving: true })
           // Still answering while it drains: the moving participants' Leave.
           if (moved) {
-            yield* ask(subjects.mmr("m8"), new Leave({ meeting: "1000000007", participant: "a" }))
-            yield* ask(subjects.mmr("m8"), new Leave({ meeting: "1000000007", participant: "b" }))
+            yield* leaveAs("m8", "1000000007", "a")
+            yield* leaveAs("m8", "1000000007", "b")
           }
           // Virtual time the stop takes, in 100 ms steps (bounded).
           let waited = 0

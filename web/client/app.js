@@ -268,7 +268,7 @@ const join = async (name, passcode) => {
   // The roster also comes with every change; asking now and then covers a missed event.
   const refresh = setInterval(() => {
     tunnel
-      .request(placement.subject, { _tag: "Roster", meeting: meetingId }, 3_000)
+      .request(placement.subject, { _tag: "Roster", meeting: meetingId, token: info.joinToken }, 3_000)
       .then((roster) => setRoster(roster))
       .catch(() => {})
   }, 5_000)
@@ -293,7 +293,7 @@ const leave = (/** @type {boolean} */ asked) => {
   for (const s of state.sources.values()) s.close()
   if (asked && session !== undefined && leaveWith !== undefined) {
     void session
-      .request(leaveWith.subject, { _tag: "Leave", meeting: meetingId, participant: state.participant }, 2_000)
+      .request(leaveWith.subject, { _tag: "Leave", meeting: meetingId, participant: state.participant, token: leaveWith.token }, 2_000)
       .catch(() => {})
       .finally(() => session?.close())
   } else session?.close()

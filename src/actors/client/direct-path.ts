@@ -36,6 +36,7 @@ export const directPath = (ctx: JoinContext, connector: typeof BusConnector.Serv
               {
                 name: "meetzone-client",
                 timeoutMs: selectionOptions.deadlineMs,
+                token: info.joinToken,
                 ...(info.natsCredentials !== undefined ? { credentials: info.natsCredentials } : {}),
                 ...(options.tls !== undefined ? { tls: options.tls } : {}),
                 ...(ctx.proxyTarget !== undefined ? { proxy: ctx.proxyTarget } : {}),

@@ -98,7 +98,7 @@ export const joinMmr = (
     const selected = yield* placeAndJoin(recorder, zones).pipe(Effect.mapError(toFailure))
     const current: OnMmr = { ...selected }
     const leave = (on: OnMmr) =>
-      ask(on.placement.subject, new Leave({ meeting: options.meeting, participant: info.participant.id }), {
+      ask(on.placement.subject, new Leave({ meeting: options.meeting, participant: info.participant.id, token: info.joinToken }), {
         timeout: "1 second",
       }).pipe(Effect.provideService(ControlBus, on.bus), Effect.ignore)
     recorder.set({ zone: current.placement.zone, mmr: current.placement.mmr })

@@ -129,7 +129,7 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
     const finalReport = Effect.gen(function* () {
       const now = { ...report, zone: current.placement.zone, mmr: current.placement.mmr, ...(moves.length > 0 ? { moves: [...moves] } : {}) }
       if (media === undefined) return now
-      const roster = yield* ask(current.placement.subject, new Roster({ meeting: ctx.options.meeting }), { timeout: "1 second" }).pipe(
+      const roster = yield* ask(current.placement.subject, new Roster({ meeting: ctx.options.meeting, token: ctx.info.joinToken }), { timeout: "1 second" }).pipe(
         Effect.provideService(ControlBus, current.bus),
         Effect.orElseSucceed(() => []),
       )

@@ -25,7 +25,7 @@ import type { KindCounters, Participant } from "../../protocol/mmr.js"
 import { MmrFull, MmrAdminProtocol, MmrProtocol, NotHostedHere, RosterEvent } from "../../protocol/mmr.js"
 import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { presenceKey } from "../../protocol/subjects.js"
-import { JoinTokens } from "../../protocol/token.js"
+import { InvalidToken, JoinTokens } from "../../protocol/token.js"
 import type { MediaKind, Ssrcs } from "../../protocol/media.js"
 import { mediaKinds } from "../../protocol/media.js"
 import { MmrLoad } from "../../protocol/zone.js"
@@ -195,6 +195,16 @@ export const start = (
         }
       })
 
+    /** The request's authority: a valid join token of `meeting` (and of `participant`, when one is named). */
+    const authorized = (token: string, meeting: string, participant?: string) =>
+      Effect.flatMap(tokens.verify(token), (claims) =>
+        claims.meeting !== meeting
+          ? Effect.fail(new InvalidToken({ reason: `the token is for meeting ${claims.meeting}, not ${meeting}` }))
+          : participant !== undefined && claims.participant !== participant
+            ? Effect.fail(new InvalidToken({ reason: `the token is participant ${claims.participant}'s, not ${participant}'s` }))
+            : Effect.void,
+      )
+
     const leave = (meeting: string, participant: string) =>
       Effect.zipRight(
         Effect.sync(() => {
@@ -243,9 +253,10 @@ export const start = (
       listen: [{ subject: subjects.mmr(id) }],
       behaviour: Effect.succeed({
         Join: ({ token, ssrcs }) => join(token, ssrcs),
-        Leave: ({ meeting, participant }) => leave(meeting, participant).pipe(Effect.annotateLogs({ meeting, participant })),
-        Roster: ({ meeting }) => Effect.sync(() => roster(meeting)),
-        MediaStats: ({ meeting, participant }) => Effect.sync(() => mediaStats(meeting, participant)),
+        Leave: ({ meeting, participant, token }) =>
+          Effect.zipRight(authorized(token, meeting, participant), leave(meeting, participant)).pipe(Effect.annotateLogs({ meeting, participant })),
+        Roster: ({ meeting, token }) => Effect.as(authorized(token, meeting), roster(meeting)),
+        MediaStats: ({ meeting, participant, token }) => Effect.as(authorized(token, meeting, participant), mediaStats(meeting, participant)),
       }),
     })
     // Operators' and actors' requests, on a subject of their own: a client's credentials cannot reach it.

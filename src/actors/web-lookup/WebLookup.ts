@@ -29,7 +29,7 @@ import { createServer } from "node:https"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { Scope } from "effect"
-import { Context, Data, Duration, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { Context, Data, Duration, Effect, Fiber, FiberSet, Either, Layer, Option, ParseResult, Schema } from "effect"
 import type { HttpBodyError } from "@effect/platform/HttpBody"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import type { KvError } from "../../protocol/errors.js"
@@ -100,6 +100,8 @@ export interface WebLookupHandle {
   readonly joins: JoinLog.JoinLog
   /** Join-info answers given (each a participant on its way in). */
   readonly joinInfos: () => number
+  /** Relay connections refused for a missing, forged or expired join token. */
+  readonly relayRefused: () => number
 }
 
 const MAX_BODY = 64 * 1024
@@ -157,6 +159,9 @@ export const start = (
     let publicUrl = config.publicUrl
     const joins = JoinLog.make()
     let joinInfos = 0
+    // Relay sessions outlive their request's handler; the web lookup ends them when it stops.
+    const relays = yield* FiberSet.make<void>()
+    let relayRefused = 0
 
     const view = (m: { id: string; topic: string; passcode?: unknown; createdAt: number }): MeetingView => ({
       id: m.id,
@@ -321,8 +326,20 @@ export const start = (
         "/relay",
         Effect.gen(function* () {
           const request = yield* HttpServerRequest.HttpServerRequest
+          // The connection presents its join token before it is upgraded; every request it relays is held to it.
+          const bearer = /^Bearer (\S+)$/.exec(request.headers["authorization"] ?? "")?.[1]
+          if (bearer === undefined) {
+            relayRefused++
+            return apiError(401, "Unauthorized", "the relay needs a join token (Authorization: Bearer <joinToken>)")
+          }
+          const verified = yield* Effect.either(tokens.verify(bearer))
+          if (Either.isLeft(verified)) {
+            relayRefused++
+            return apiError(401, "InvalidToken", verified.left.message)
+          }
           const socket = yield* request.upgrade
-          yield* RelayServer.serve(socket, { bus, policy })
+          const session = yield* FiberSet.run(relays, RelayServer.serve(socket, { bus, policy, authority: { token: bearer, claims: verified.right } }))
+          yield* Fiber.await(session)
           return HttpServerResponse.empty()
         }),
       ),
@@ -352,7 +369,7 @@ export const start = (
     // second) would otherwise keep it open for as long as the browser likes. Requests in
     // flight get a moment to finish.
     yield* Effect.addFinalizer(() =>
-      Effect.async<void>((resume) => {
+      Effect.zipRight(FiberSet.clear(relays), Effect.async<void>((resume) => {
         if (server === undefined || !server.listening) return resume(Effect.void)
         const closing = server
         const force = setTimeout(() => closing.closeAllConnections(), 1000)
@@ -361,13 +378,13 @@ export const start = (
           resume(Effect.void)
         })
         closing.closeIdleConnections()
-      }),
+      })),
     )
     const address = Context.get(built, HttpServer.HttpServer).address
     const port = address._tag === "TcpAddress" ? address.port : config.port
     publicUrl ??= `https://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`
     yield* Effect.logInfo(`web lookup ${config.id} at ${publicUrl}`)
-    return { url: publicUrl, port, joins, joinInfos: () => joinInfos }
+    return { url: publicUrl, port, joins, joinInfos: () => joinInfos, relayRefused: () => relayRefused }
   }).pipe(Effect.annotateLogs("web", config.id))
 
 /**

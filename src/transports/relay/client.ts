@@ -30,7 +30,7 @@ export const connect = (
   Effect.gen(function* () {
     const socket = yield* Effect.acquireRelease(
       Effect.async<WebSocket, BusError>((resume) => {
-        const ws = new WebSocket(url, clientOptions(options.tls ?? {}, options.proxy, options.timeoutMs))
+        const ws = new WebSocket(url, clientOptions(options.tls ?? {}, options.proxy, options.timeoutMs, options.bearer))
         ws.once("open", () => resume(Effect.succeed(ws)))
         ws.once("error", (e) => resume(Effect.fail(new BusError({ operation: "connect", detail: `relay ${url}: ${e.message}` }))))
         return Effect.sync(() => ws.terminate())

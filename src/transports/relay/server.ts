@@ -10,6 +10,7 @@ import type { Socket } from "@effect/platform/Socket"
 import { Effect, Either, Schema } from "effect"
 import type { RelayPolicy, RelayReply } from "../../protocol/relay.js"
 import { RelayRequest } from "../../protocol/relay.js"
+import type { Authority } from "./forward.js"
 import { forward } from "./forward.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 
@@ -30,7 +31,14 @@ export interface RelayStats {
  */
 export const serve = (
   socket: Socket,
-  options: { readonly bus: ControlBusShape; readonly policy: RelayPolicy; readonly maxInFlight?: number; readonly stats?: RelayStats },
+  options: {
+    readonly bus: ControlBusShape
+    readonly policy: RelayPolicy
+    /** The join token the connection presented: every request is held to it. */
+    readonly authority: Authority
+    readonly maxInFlight?: number
+    readonly stats?: RelayStats
+  },
 ): Effect.Effect<void, never> =>
   Effect.scoped(
     Effect.gen(function* () {
@@ -52,7 +60,7 @@ export const serve = (
             return send({ id: request.id, error: { _tag: "Overloaded", detail: `more than ${maxInFlight} requests at once` } })
           }
           inFlight++
-          return forward(options.bus, options.policy, request).pipe(
+          return forward(options.bus, options.policy, request, options.authority).pipe(
             Effect.tap((answer) =>
               Effect.sync(() => void ("error" in answer && answer.error._tag === "Forbidden" ? stats.forbidden++ : stats.requests++)),
             ),

@@ -81,6 +81,7 @@ export const attach = (wss: WebSocketServer, options: TunnelOptions): Effect.Eff
         stats.sessions++
         stats.sessionsTotal++
         let claims: JoinClaims | undefined
+        let token = ""
         const channels = new Map<number, UdpSocket>()
         const scope = yield* Effect.scope
         const run = yield* FiberSet.makeRuntime<never>()
@@ -134,6 +135,7 @@ export const attach = (wss: WebSocketServer, options: TunnelOptions): Effect.Eff
                     Effect.gen(function* () {
                       const first = claims === undefined
                       claims = c
+                      token = m.token
                       say({ type: "welcome", meeting: c.meeting, participant: c.participant })
                       if (!first) return
                       // Roster changes of the client's meeting, as they happen.
@@ -150,7 +152,7 @@ export const attach = (wss: WebSocketServer, options: TunnelOptions): Effect.Eff
               return
             case "request":
               if (claims === undefined) return say({ type: "reply", id: m.id, error: { _tag: "Forbidden", detail: "say hello first" } })
-              run(Effect.flatMap(forward(options.bus, options.policy, m), (answer) => Effect.sync(() => say({ type: "reply", id: m.id, ...answer }))))
+              run(Effect.flatMap(forward(options.bus, options.policy, m, { token, claims }), (answer) => Effect.sync(() => say({ type: "reply", id: m.id, ...answer }))))
               return
             case "media":
               run(openChannel(m.channel, m.host, m.port))
