@@ -79,8 +79,9 @@ const program = Effect.gen(function* () {
   const probe = yield* measure(onOpenBus(ask(zone.controllers[0]!.subject, new Probe({ client: "bench", sample: 0 }))))
   const assign = yield* measure(onOpenBus(ask(zone.assignSubject, new Assign({ meeting, token: info.joinToken }))))
   const placement = yield* onOpenBus(ask(zone.assignSubject, new Assign({ meeting, token: info.joinToken })))
-  const mmrJoin = yield* measure(onOpenBus(ask(placement.subject, new Join({ token: info.joinToken }))))
-  yield* onOpenBus(ask(placement.subject, new Leave({ meeting, participant: info.participant.id, token: info.joinToken })))
+  const session = "bench-session-secret-0001"
+  const mmrJoin = yield* measure(onOpenBus(ask(placement.subject, new Join({ token: info.joinToken, session }))))
+  yield* onOpenBus(ask(placement.subject, new Leave({ meeting, participant: info.participant.id, token: info.joinToken, session })))
 
   const samples = info.zones.reduce((n, z) => n + z.controllers.length, 0) * Selection.defaults.samples
   const sum = https + natsConnect + samples * probe + assign + mmrJoin

@@ -69,19 +69,43 @@ export class MmrFull extends Schema.TaggedError<MmrFull>()("MmrFull", {
   }
 }
 
+/**
+ * The participant is here already, in a session bound to another secret: a
+ * copied join token cannot take it over.
+ *
+ * @category errors
+ */
+export class SessionTaken extends Schema.TaggedError<SessionTaken>()("SessionTaken", {
+  meeting: MeetingId,
+  participant: Schema.String,
+}) {
+  override get message(): string {
+    return `participant ${this.participant} of meeting ${this.meeting} is in a session of its own; a copied join token cannot take it over`
+  }
+}
+
+/**
+ * A participant's session secret: made by the client for its join, sent
+ * with every Join and Leave, never shown to anyone else. The first Join
+ * binds it; later ones (a re-join, a move to another MMR) must carry it.
+ *
+ * @category schemas
+ */
+export const SessionSecret = Schema.String.pipe(Schema.minLength(16), Schema.maxLength(128))
+
 /** @category requests */
 export class Join extends Schema.TaggedRequest<Join>()("Join", {
-  payload: { token: Schema.String, ssrcs: Schema.optional(Ssrcs) },
+  payload: { token: Schema.String, session: SessionSecret, ssrcs: Schema.optional(Ssrcs) },
   success: Joined,
-  failure: Schema.Union(InvalidToken, NotHostedHere, MmrFull, StoreUnavailable),
+  failure: Schema.Union(InvalidToken, SessionTaken, NotHostedHere, MmrFull, StoreUnavailable),
 }) {}
 
 /** @category requests */
 export class Leave extends Schema.TaggedRequest<Leave>()("Leave", {
-  /** `token`: the participant's own join token; nobody else can make them leave. */
-  payload: { meeting: MeetingId, participant: Schema.String, token: Schema.String },
+  /** `token` and `session`: the participant's own; nobody else can make them leave. */
+  payload: { meeting: MeetingId, participant: Schema.String, token: Schema.String, session: SessionSecret },
   success: Schema.Void,
-  failure: InvalidToken,
+  failure: Schema.Union(InvalidToken, SessionTaken),
 }) {}
 
 /** @category requests */

@@ -31,11 +31,14 @@ const place = (meeting: string, mmr: string) =>
 const token = (meeting: string, participant: string, name = participant) =>
   Effect.flatMap(JoinTokens, (t) => Effect.map(t.sign({ meeting, participant, name }, "1 minute"), (s) => s.token))
 
+/** Each test participant's session secret: the same on every join, as one client's would be. */
+const sessionOf = (participant: string) => `session-of-${participant}-0123456789`
+
 const joinAs = (mmr: string, meeting: string, participant: string) =>
-  Effect.flatMap(token(meeting, participant), (t) => ask(subjects.mmr(mmr), new Join({ token: t })))
+  Effect.flatMap(token(meeting, participant), (t) => ask(subjects.mmr(mmr), new Join({ token: t, session: sessionOf(participant) })))
 
 const leaveAs = (mmr: string, meeting: string, participant: string) =>
-  Effect.flatMap(token(meeting, participant), (t) => ask(subjects.mmr(mmr), new Leave({ meeting, participant, token: t })))
+  Effect.flatMap(token(meeting, participant), (t) => ask(subjects.mmr(mmr), new Leave({ meeting, participant, token: t, session: sessionOf(participant) })))
 
 const startMmr = (id: string, capacity = 100, drainGrace: Duration.DurationInput = 0) =>
   Mmr.start({ id, zone: "eu", capacity, subjects, buckets, reportInterval: "50 millis", drainGrace })
@@ -69,7 +72,7 @@ describe("MMR control", () => {
   it.scoped("refuses a forged token", () =>
     Effect.gen(function* () {
       yield* startMmr("m1")
-      const forged = yield* Effect.flip(ask(subjects.mmr("m1"), new Join({ token: "eyJhbGciOiJIUzI1NiJ9.e30.x" })))
+      const forged = yield* Effect.flip(ask(subjects.mmr("m1"), new Join({ token: "eyJhbGciOiJIUzI1NiJ9.e30.x", session: sessionOf("x") })))
       expect(forged._tag).toBe("InvalidToken")
     }).pipe(Effect.provide(services)),
   )
@@ -83,14 +86,30 @@ describe("MMR control", () => {
       const graces = yield* token("1000000009", "grace")
       const otherMeeting = yield* token("1000000010", "ada")
       // Grace's token cannot make Ada leave, nor can a token of another meeting read this roster.
-      expect(yield* Effect.flip(ask(subjects.mmr("m1"), new Leave({ meeting: "1000000009", participant: "ada", token: graces })))).toMatchObject({ _tag: "InvalidToken" })
+      expect(yield* Effect.flip(ask(subjects.mmr("m1"), new Leave({ meeting: "1000000009", participant: "ada", token: graces, session: sessionOf("grace") })))).toMatchObject({ _tag: "InvalidToken" })
       expect(yield* Effect.flip(ask(subjects.mmr("m1"), new Roster({ meeting: "1000000009", token: otherMeeting })))).toMatchObject({ _tag: "InvalidToken" })
       expect(yield* Effect.flip(ask(subjects.mmr("m1"), new MediaStats({ meeting: "1000000009", participant: "ada", token: graces })))).toMatchObject({ _tag: "InvalidToken" })
       expect(yield* Effect.flip(ask(subjects.mmr("m1"), new Roster({ meeting: "1000000009", token: "forged" })))).toMatchObject({ _tag: "InvalidToken" })
       // Nothing changed: both are still in; with her own token, Grace leaves.
       expect((yield* ask(subjects.mmr("m1"), new Roster({ meeting: "1000000009", token: graces }))).map((p) => p.id).sort()).toEqual(["ada", "grace"])
-      yield* ask(subjects.mmr("m1"), new Leave({ meeting: "1000000009", participant: "grace", token: graces }))
+      yield* ask(subjects.mmr("m1"), new Leave({ meeting: "1000000009", participant: "grace", token: graces, session: sessionOf("grace") }))
       expect((yield* ask(subjects.mmr("m1"), new Roster({ meeting: "1000000009", token: graces }))).map((p) => p.id)).toEqual(["ada"])
+    }).pipe(Effect.provide(services)),
+  )
+
+  it.scoped("binds a participant's session to its secret: a copied token can neither take it over nor make it leave", () =>
+    Effect.gen(function* () {
+      const mmr = yield* startMmr("m1")
+      yield* place("1000000011", "m1")
+      yield* joinAs("m1", "1000000011", "ada")
+      const copied = yield* token("1000000011", "ada")
+      const thief = "a-thief-with-a-copied-token"
+      expect(yield* Effect.flip(ask(subjects.mmr("m1"), new Join({ token: copied, session: thief })))).toMatchObject({ _tag: "SessionTaken", participant: "ada" })
+      expect(yield* Effect.flip(ask(subjects.mmr("m1"), new Leave({ meeting: "1000000011", participant: "ada", token: copied, session: thief })))).toMatchObject({ _tag: "SessionTaken" })
+      expect(mmr.sessionsRefused()).toBe(2)
+      // Ada herself re-joins (her secret) and is still the one in the meeting.
+      expect((yield* joinAs("m1", "1000000011", "ada")).roster.map((p) => p.id)).toEqual(["ada"])
+      expect((yield* mmr.meetings).get("1000000011")?.map((p) => p.id)).toEqual(["ada"])
     }).pipe(Effect.provide(services)),
   )
 

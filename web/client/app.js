@@ -154,7 +154,7 @@ const bind = (send, token, hooks) =>
 const stops = []
 /** @type {TunnelSession | undefined} */
 let session
-/** @type {{ subject: string, token: string } | undefined} */
+/** @type {{ subject: string, token: string, session: string } | undefined} */
 let leaveWith
 
 const canvasFor = (/** @type {number} */ ssrc) => () => {
@@ -209,8 +209,10 @@ const join = async (name, passcode) => {
   if (placement === undefined) throw new Error("no zone could place the meeting")
 
   const ssrcs = { audio: crypto.getRandomValues(new Uint32Array(1))[0], video: crypto.getRandomValues(new Uint32Array(1))[0] }
-  const joined = await tunnel.request(placement.subject, { _tag: "Join", token: info.joinToken, ssrcs }, 5_000)
-  leaveWith = { subject: placement.subject, token: info.joinToken }
+  // This page's session secret: only it can re-join or leave as this participant (a copied join token cannot).
+  const sessionSecret = Array.from(crypto.getRandomValues(new Uint8Array(18)), (b) => b.toString(16).padStart(2, "0")).join("")
+  const joined = await tunnel.request(placement.subject, { _tag: "Join", token: info.joinToken, session: sessionSecret, ssrcs }, 5_000)
+  leaveWith = { subject: placement.subject, token: info.joinToken, session: sessionSecret }
   state.zone = joined.zone
   state.mmr = joined.mmr
   setRoster(joined.roster)
@@ -293,7 +295,7 @@ const leave = (/** @type {boolean} */ asked) => {
   for (const s of state.sources.values()) s.close()
   if (asked && session !== undefined && leaveWith !== undefined) {
     void session
-      .request(leaveWith.subject, { _tag: "Leave", meeting: meetingId, participant: state.participant, token: leaveWith.token }, 2_000)
+      .request(leaveWith.subject, { _tag: "Leave", meeting: meetingId, participant: state.participant, token: leaveWith.token, session: leaveWith.session }, 2_000)
       .catch(() => {})
       .finally(() => session?.close())
   } else session?.close()

@@ -104,6 +104,7 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
         video: randomBytes(4).readUInt32BE(0),
         content: randomBytes(4).readUInt32BE(0),
       },
+      session: randomBytes(24).toString("base64url"),
       proxyTarget: Option.getOrUndefined(Option.map(proxy, (p) => ({ url: p.url, authorization: p.authorization }))),
     }
 

@@ -48,6 +48,8 @@ export const selectMmr = (
   busOf: (zone: ZoneInfo) => ControlBusShape | undefined,
   meeting: string,
   token: string,
+  /** The session secret this join binds itself to at the MMR. */
+  session: string,
   ssrcs: Ssrcs,
   timeout: Duration.DurationInput,
   phase: PhaseRecorder,
@@ -76,11 +78,11 @@ export const selectMmr = (
           break
         }
         const joined = yield* phase
-          .attempt(mmr, `join ${mmr}`, onBus(ask(subject, new Join({ token, ssrcs }), { timeout, retry: transient })))
+          .attempt(mmr, `join ${mmr}`, onBus(ask(subject, new Join({ token, session, ssrcs }), { timeout, retry: transient })))
           .pipe(Effect.either)
         if (Either.isRight(joined)) return { placement: placement.right, joined: joined.right, bus }
         const e: AskError | { _tag: string; message: string } = joined.left
-        if (e._tag === "InvalidToken") return yield* Effect.fail(new MmrProblem({ kind: "denied", detail: e.message }))
+        if (e._tag === "InvalidToken" || e._tag === "SessionTaken") return yield* Effect.fail(new MmrProblem({ kind: "denied", detail: e.message }))
         lastProblem = `${mmr}: ${e.message}`
         if (e._tag !== "NotHostedHere") break
       }

@@ -65,6 +65,8 @@ export interface JoinContext {
   readonly info: JoinInfo
   readonly recorder: Report.Recorder
   readonly ssrcs: Readonly<Record<MediaKind, number>>
+  /** This join's session secret: only it can re-join or leave as this participant. */
+  readonly session: string
   readonly proxyTarget: ProxyTarget | undefined
 }
 
@@ -82,7 +84,7 @@ export const joinMmr = (
     const placeAndJoin = (recorder: Report.Recorder, ordered: ReadonlyArray<ZoneInfo>, avoid?: string) =>
       recorder.phase(
         "mmr-selection",
-        (phase) => selectMmr(ordered, busOf, options.meeting, info.joinToken, ssrcs, timeout, phase, avoid),
+        (phase) => selectMmr(ordered, busOf, options.meeting, info.joinToken, ctx.session, ssrcs, timeout, phase, avoid),
         (s) => ({ chosen: `${s.placement.mmr} in ${s.placement.zone}` }),
       )
     /** The session's own zone first: a move stays in the zone when it can. */
@@ -98,7 +100,7 @@ export const joinMmr = (
     const selected = yield* placeAndJoin(recorder, zones).pipe(Effect.mapError(toFailure))
     const current: OnMmr = { ...selected }
     const leave = (on: OnMmr) =>
-      ask(on.placement.subject, new Leave({ meeting: options.meeting, participant: info.participant.id, token: info.joinToken }), {
+      ask(on.placement.subject, new Leave({ meeting: options.meeting, participant: info.participant.id, token: info.joinToken, session: ctx.session }), {
         timeout: "1 second",
       }).pipe(Effect.provideService(ControlBus, on.bus), Effect.ignore)
     recorder.set({ zone: current.placement.zone, mmr: current.placement.mmr })

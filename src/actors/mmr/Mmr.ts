@@ -18,11 +18,12 @@
  *
  * @since 0.1.0
  */
+import { createHash, timingSafeEqual } from "node:crypto"
 import type { Scope } from "effect"
 import { Clock, Deferred, Duration, Effect, Layer, Option } from "effect"
 import type { BusError, KvError } from "../../protocol/errors.js"
 import type { KindCounters, Participant } from "../../protocol/mmr.js"
-import { MmrFull, MmrAdminProtocol, MmrProtocol, NotHostedHere, RosterEvent } from "../../protocol/mmr.js"
+import { MmrFull, MmrAdminProtocol, MmrProtocol, NotHostedHere, RosterEvent, SessionTaken } from "../../protocol/mmr.js"
 import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { presenceKey } from "../../protocol/subjects.js"
 import { InvalidToken, JoinTokens } from "../../protocol/token.js"
@@ -69,6 +70,8 @@ export interface MmrHandle {
   readonly capacity: number
   /** Whether it is draining now. */
   readonly isDraining: () => boolean
+  /** Joins and Leaves refused because they lacked the participant's session secret (a copied join token). */
+  readonly sessionsRefused: () => number
 }
 
 /**
@@ -89,6 +92,8 @@ export const start = (
     let draining = false
     let leaving = false
     let participantCount = 0
+    // Joins and Leaves refused for lack of the session secret (a copied token).
+    let sessionsRefused = 0
     /** Completed when, while leaving, the last participant has moved away. */
     const everyoneMoved = yield* Deferred.make<void>()
 
@@ -156,9 +161,22 @@ export const start = (
         Effect.provide(busContext),
       )
 
-    const join = (token: string, ssrcs: Ssrcs | undefined) =>
+    /** Each participant's session secret, hashed: bound by the first Join, required by every later Join and Leave. */
+    const sessions = new Map<string, Buffer>()
+    const sessionKey = (meeting: string, participant: string) => `${meeting}/${participant}`
+    const sessionHash = (secret: string) => createHash("sha256").update(secret).digest()
+    const holdsSession = (meeting: string, participant: string, secret: string) => {
+      const bound = sessions.get(sessionKey(meeting, participant))
+      return bound === undefined || timingSafeEqual(bound, sessionHash(secret))
+    }
+
+    const join = (token: string, session: string, ssrcs: Ssrcs | undefined) =>
       Effect.gen(function* () {
         const claims = yield* tokens.verify(token)
+        if (!holdsSession(claims.meeting, claims.participant, session)) {
+          sessionsRefused++
+          return yield* new SessionTaken({ meeting: claims.meeting, participant: claims.participant })
+        }
         const placement = yield* stores.placements
           .get(claims.meeting)
           .pipe(Effect.mapError(Stores.unavailable("placements")))
@@ -177,6 +195,7 @@ export const start = (
           meetings.set(claims.meeting, participants)
         }
         if (!rejoining) participantCount++
+        sessions.set(sessionKey(claims.meeting, claims.participant), sessionHash(session))
         participants.set(claims.participant, {
           id: claims.participant,
           name: claims.name,
@@ -209,6 +228,7 @@ export const start = (
       Effect.zipRight(
         Effect.sync(() => {
           plane?.sfu.remove(meeting, participant)
+          sessions.delete(sessionKey(meeting, participant))
           const participants = meetings.get(meeting)
           if (participants?.delete(participant)) participantCount--
           if (participants?.size === 0) meetings.delete(meeting)
@@ -252,9 +272,16 @@ export const start = (
       name,
       listen: [{ subject: subjects.mmr(id) }],
       behaviour: Effect.succeed({
-        Join: ({ token, ssrcs }) => join(token, ssrcs),
-        Leave: ({ meeting, participant, token }) =>
-          Effect.zipRight(authorized(token, meeting, participant), leave(meeting, participant)).pipe(Effect.annotateLogs({ meeting, participant })),
+        Join: ({ token, session, ssrcs }) => join(token, session, ssrcs),
+        Leave: ({ meeting, participant, token, session }) =>
+          authorized(token, meeting, participant).pipe(
+            Effect.zipRight(
+              holdsSession(meeting, participant, session)
+                ? leave(meeting, participant)
+                : Effect.zipRight(Effect.sync(() => void sessionsRefused++), Effect.fail(new SessionTaken({ meeting, participant }))),
+            ),
+            Effect.annotateLogs({ meeting, participant }),
+          ),
         Roster: ({ meeting, token }) => Effect.as(authorized(token, meeting), roster(meeting)),
         MediaStats: ({ meeting, participant, token }) => Effect.as(authorized(token, meeting, participant), mediaStats(meeting, participant)),
       }),
@@ -300,6 +327,7 @@ export const start = (
       media: plane,
       capacity,
       isDraining: () => draining,
+      sessionsRefused: () => sessionsRefused,
       meetings: Effect.sync(() => new Map([...meetings].map(([m, ps]) => [m, [...ps.values()]]))),
     }
   }).pipe(Effect.annotateLogs({ zone: config.zone, mmr: config.id }))
