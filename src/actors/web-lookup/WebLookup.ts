@@ -24,12 +24,12 @@
  * @since 0.1.0
  */
 import type { Server as HttpServerImpl } from "node:http"
-import { randomBytes, timingSafeEqual } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import { createServer } from "node:https"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { Scope } from "effect"
-import { Context, Data, Duration, Effect, Fiber, FiberSet, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { Context, Duration, Effect, FiberSet, Layer, Option } from "effect"
 import type { HttpBodyError } from "@effect/platform/HttpBody"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import type { KvError } from "../../protocol/errors.js"
@@ -37,18 +37,20 @@ import { MeetingId } from "../../protocol/meeting.js"
 import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { JoinTokens } from "../../protocol/token.js"
 import { CreateMeeting, JoinInfoQuery, JoinSummary } from "../../protocol/web-api.js"
-import type { JoinInfo, MeetingView, OpsState, ZoneInfo } from "../../protocol/web-api.js"
+import type { JoinInfo, MeetingView, ZoneInfo } from "../../protocol/web-api.js"
 import type { GeoPoint } from "../../protocol/zone.js"
 import type { ClientScope } from "../../protocol/permissions.js"
 import { inboxPrefix } from "../../protocol/permissions.js"
 import { clientPolicy } from "../../protocol/relay.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
 import type { KeyValue } from "../../runtime/KeyValue.js"
-import * as RelayServer from "../../transports/relay/server.js"
 import type { TlsIdentity } from "../../transports/tls.js"
 import * as PresenceView from "../presence-view.js"
 import * as Stores from "../stores.js"
 import * as WebAssets from "./web-assets.js"
+import * as OpsRoute from "./ops-route.js"
+import * as RelayRoute from "./relay-route.js"
+import { apiError, BadRequest, decodeOr400, MAX_BODY, readJsonBody, reply } from "./http.js"
 import * as ClientAddress from "./client-address.js"
 import { GeoLocator } from "./geo.js"
 import * as JoinLog from "./join-log.js"
@@ -103,40 +105,6 @@ export interface WebLookupHandle {
   /** Relay connections refused for a missing, forged or expired join token. */
   readonly relayRefused: () => number
 }
-
-const MAX_BODY = 64 * 1024
-
-// --- responses ---------------------------------------------------------------
-
-const reply = (status: number, body: unknown) => HttpServerResponse.unsafeJson(body, { status })
-const apiError = (status: number, code: string, message: string, field?: string) =>
-  reply(status, { error: { code, message, ...(field !== undefined ? { field } : {}) } })
-
-/** A 400: the first failing field, by path. */
-class BadRequest extends Data.TaggedError("BadRequest")<{ readonly field: string; readonly detail: string }> {}
-
-const decodeOr400 =
-  <A, I>(schema: Schema.Schema<A, I, never>, where?: string) =>
-  (value: unknown): Effect.Effect<A, BadRequest> =>
-    Either.match(Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })(value), {
-      onRight: Effect.succeed,
-      onLeft: (e) => {
-        const first = ParseResult.ArrayFormatter.formatErrorSync(e)[0]
-        const path = first?.path.map(String).join(".") ?? ""
-        const field = where === undefined ? path : path === "" ? where : `${where}.${path}`
-        return Effect.fail(new BadRequest({ field: field === "" ? "body" : field, detail: first?.message ?? e.message }))
-      },
-    })
-
-const readJsonBody = Effect.gen(function* () {
-  const request = yield* HttpServerRequest.HttpServerRequest
-  const text = yield* request.text.pipe(Effect.mapError(() => new BadRequest({ field: "body", detail: `unreadable or over ${MAX_BODY} bytes` })))
-  if (text.trim() === "") return {}
-  return yield* Effect.try({
-    try: () => JSON.parse(text) as unknown,
-    catch: (e) => new BadRequest({ field: "body", detail: `malformed JSON: ${e instanceof Error ? e.message : String(e)}` }),
-  })
-})
 
 /**
  * Starts the web lookup for the life of the scope.
@@ -267,36 +235,7 @@ export const start = (
     })
 
     // --- the operators' dashboard -------------------------------------------------------
-    const opsToken = config.opsToken === undefined ? undefined : Buffer.from(config.opsToken)
-    const authorized = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-      const given = Buffer.from(/^Bearer (.+)$/.exec(request.headers["authorization"] ?? "")?.[1] ?? "")
-      return opsToken !== undefined && given.length === opsToken.length && timingSafeEqual(given, opsToken)
-    })
-    const opsState = Effect.gen(function* () {
-      if (opsToken === undefined) return apiError(404, "NotFound", "the dashboard is off: no operator token is configured")
-      if (!(yield* authorized)) return apiError(401, "Unauthorized", "an operator token is needed (Authorization: Bearer …)")
-      const placements = (yield* stores.placements.values().pipe(Effect.orElseSucceed(() => []))).map((p) => p.value)
-      const hosting = (mmr: string) => placements.filter((p) => p.mmr === mmr).map((p) => p.meeting)
-      const zones = yield* Effect.forEach(config.zones, (z) =>
-        Effect.all({ controllers: presence.controllers(z.id), mmrs: presence.mmrs(z.id) }).pipe(
-          Effect.map(({ controllers, mmrs }) => ({
-            id: z.id,
-            name: z.name,
-            controllers,
-            mmrs: mmrs.map((m) => ({ ...m, hosting: hosting(m.mmr) })),
-          })),
-        ),
-      )
-      const state: OpsState = {
-        web: config.id,
-        at: Date.now(),
-        zones,
-        tunnels: yield* presence.tunnels,
-        placements,
-        joins: joins.recent(),
-      }
-      return reply(200, state)
-    })
+    const opsState = OpsRoute.state({ id: config.id, zones: config.zones, opsToken: config.opsToken, stores, presence, joins })
 
     const serveAsset = (relative: string) =>
       Effect.map(WebAssets.read(relative), (asset) =>
@@ -322,27 +261,7 @@ export const start = (
           serveAsset(new URL(request.url, "https://x").pathname.slice("/web/".length)),
         ),
       ),
-      HttpRouter.get(
-        "/relay",
-        Effect.gen(function* () {
-          const request = yield* HttpServerRequest.HttpServerRequest
-          // The connection presents its join token before it is upgraded; every request it relays is held to it.
-          const bearer = /^Bearer (\S+)$/.exec(request.headers["authorization"] ?? "")?.[1]
-          if (bearer === undefined) {
-            relayRefused++
-            return apiError(401, "Unauthorized", "the relay needs a join token (Authorization: Bearer <joinToken>)")
-          }
-          const verified = yield* Effect.either(tokens.verify(bearer))
-          if (Either.isLeft(verified)) {
-            relayRefused++
-            return apiError(401, "InvalidToken", verified.left.message)
-          }
-          const socket = yield* request.upgrade
-          const session = yield* FiberSet.run(relays, RelayServer.serve(socket, { bus, policy, authority: { token: bearer, claims: verified.right } }))
-          yield* Fiber.await(session)
-          return HttpServerResponse.empty()
-        }),
-      ),
+      HttpRouter.get("/relay", RelayRoute.serve({ bus, policy, tokens, relays, refused: () => void relayRefused++ })),
     )
 
     const app = router.pipe(
