@@ -111,8 +111,8 @@ export const JoinSummary = Schema.Struct({
   meeting: Schema.String.pipe(Schema.maxLength(64)),
   participant: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
   path: Schema.optional(JoinPath),
-  /** "ok", or the tag of the error the join ended with. */
-  outcome: Schema.String.pipe(Schema.pattern(/^[A-Za-z]{1,40}$/)),
+  /** "ok", or the tag of the error the join ended with: only these, since they become metric labels. */
+  outcome: Schema.Literal("ok", "MeetingNotFound", "AccessDenied", "LookupFailed", "ZonesUnreachable", "NoMmrAvailable", "MediaUnreachable", "UseWebClient"),
   zone: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
   mmr: Schema.optional(Schema.String.pipe(Schema.maxLength(64))),
   totalMs: Schema.Number.pipe(Schema.nonNegative()),

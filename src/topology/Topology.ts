@@ -206,6 +206,7 @@ export const start = (
         replicas,
         joinTokenTtl,
         ...(w.opsToken !== undefined ? { opsToken: w.opsToken } : {}),
+        limits: w.limits,
         ...(secured !== undefined ? { clientCredentials: ControlPlane.clientCredentials(secured, subjects) } : {}),
       }))
       web.push({ id: w.id, ...handle })

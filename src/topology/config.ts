@@ -65,6 +65,16 @@ export const ZoneSection = Schema.Struct({
   mmrs: Schema.Array(MmrSection).pipe(Schema.minItems(1)),
 })
 
+const Limit = Schema.Struct({ perMinute: Schema.Number.pipe(Schema.positive()), burst: Schema.Int.pipe(Schema.positive()) })
+
+/** `web[].limits`: how often one client address may ask. @category schemas */
+export const Limits = Schema.Struct({
+  createMeeting: Schema.optionalWith(Limit, { default: () => ({ perMinute: 20, burst: 10 }) }),
+  joinInfo: Schema.optionalWith(Limit, { default: () => ({ perMinute: 120, burst: 30 }) }),
+  /** Each guess costs the server one scrypt. */
+  passcodeGuesses: Schema.optionalWith(Limit, { default: () => ({ perMinute: 10, burst: 5 }) }),
+})
+
 /** `web[]`: one web lookup — HTTPS address, certificate, trusted proxies, dashboard token. @category schemas */
 export const WebSection = Schema.Struct({
   id: Token,
@@ -76,6 +86,8 @@ export const WebSection = Schema.Struct({
   trustedProxies: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
   /** Bearer token for the operators' dashboard (/ops); without it the dashboard is off. */
   opsToken: Schema.optional(Schema.String.pipe(Schema.minLength(16))),
+  /** Per client address (after trusted proxies); passcode guesses also per meeting. Over the limit: 429 with Retry-After. */
+  limits: Schema.optionalWith(Limits, { default: () => Limits.make({}) }),
 })
 
 /** `geo`: the Geo-IP database and the operator CIDR map that wins over it. @category schemas */

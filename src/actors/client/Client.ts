@@ -52,15 +52,20 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
     const proxy = Proxy.detect(web, options.proxy, options.env ?? process.env)
     if (Option.isSome(proxy)) recorder.set({ proxy: proxy.value.url })
     const http = yield* Lookup.dispatcher(options.tls ?? {}, proxy)
-    /** Best effort: operators learn how the join went; the join never waits on it for long. */
-    const tellWeb = (report: JoinReport, outcome: string) =>
-      options.reportToWeb === false
+    /**
+     * Best effort: operators learn how the join went; the join never waits on
+     * it for long. Only a join that got a token can tell (the web lookup takes
+     * reports on a join's own authority).
+     */
+    let joinToken: string | undefined
+    const tellWeb = (report: JoinReport, outcome: "ok" | JoinError["_tag"]) =>
+      options.reportToWeb === false || joinToken === undefined
         ? Effect.void
-        : Lookup.reportJoin(http, web, Lookup.summarize(report, outcome), 2000).pipe(
+        : Lookup.reportJoin(http, web, Lookup.summarize(report, outcome), joinToken, 2000).pipe(
             Effect.tapError((e) => Effect.logDebug(`join report not delivered: ${e.message}`)),
             Effect.ignore,
           )
-    const fail = <E extends { readonly _tag: string }>(make: (report: JoinReport) => E) =>
+    const fail = <E extends JoinError>(make: (report: JoinReport) => E) =>
       Effect.flatMap(recorder.report, (r) => {
         const error = make(r)
         return Effect.zipRight(tellWeb(r, error._tag), Effect.fail(error))
@@ -94,6 +99,7 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
       )
     }
     const info = lookup.right
+    joinToken = info.joinToken
     recorder.set({ participant: info.participant.id })
     const ctx: JoinContext = {
       options,

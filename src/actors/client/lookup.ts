@@ -165,12 +165,14 @@ export const reportJoin = (
   http: Dispatcher,
   web: URL,
   summary: JoinSummary,
+  /** The join's own token: the report is taken on its authority. */
+  token: string,
   timeoutMs: number,
 ): Effect.Effect<unknown, LookupProblem> =>
   call(
     http,
     new URL("/api/joins", web),
-    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(summary) },
+    { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(summary) },
     Schema.Unknown,
     timeoutMs,
   )
@@ -180,7 +182,7 @@ export const reportJoin = (
  *
  * @category lookup
  */
-export const summarize = (report: JoinReport, outcome: string): JoinSummary => ({
+export const summarize = (report: JoinReport, outcome: JoinSummary["outcome"]): JoinSummary => ({
   meeting: report.meeting.slice(0, 64),
   ...(report.participant !== undefined ? { participant: report.participant } : {}),
   ...(report.path !== undefined ? { path: report.path } : {}),

@@ -29,7 +29,7 @@ import { createServer } from "node:https"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { Scope } from "effect"
-import { Context, Duration, Effect, FiberSet, Layer, Option } from "effect"
+import { Clock, Context, Duration, Effect, FiberSet, Layer, Option } from "effect"
 import type { HttpBodyError } from "@effect/platform/HttpBody"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import type { KvError } from "../../protocol/errors.js"
@@ -50,7 +50,8 @@ import * as Stores from "../stores.js"
 import * as WebAssets from "./web-assets.js"
 import * as OpsRoute from "./ops-route.js"
 import * as RelayRoute from "./relay-route.js"
-import { apiError, BadRequest, decodeOr400, MAX_BODY, readJsonBody, reply } from "./http.js"
+import { apiError, BadRequest, decodeOr400, MAX_BODY, readJsonBody, reply, tooMany } from "./http.js"
+import * as RateLimit from "./rate-limit.js"
 import * as ClientAddress from "./client-address.js"
 import { GeoLocator } from "./geo.js"
 import * as JoinLog from "./join-log.js"
@@ -92,6 +93,12 @@ export interface WebLookupConfig {
    * join-info carries none (NATS without auth).
    */
   readonly clientCredentials?: (scope: ClientScope, expiresAt: number) => Effect.Effect<string, unknown>
+  /** Per client address; passcode guesses also per meeting. Defaults: 20/min meetings, 120/min join-info, 10/min guesses. */
+  readonly limits?: {
+    readonly createMeeting?: RateLimit.Limit
+    readonly joinInfo?: RateLimit.Limit
+    readonly passcodeGuesses?: RateLimit.Limit
+  }
 }
 
 /** @category models */
@@ -126,6 +133,20 @@ export const start = (
     const joinTokenTtl = config.joinTokenTtl ?? "5 minutes"
     let publicUrl = config.publicUrl
     const joins = JoinLog.make()
+    const limits = {
+      createMeeting: RateLimit.make(config.limits?.createMeeting ?? { perMinute: 20, burst: 10 }),
+      joinInfo: RateLimit.make(config.limits?.joinInfo ?? { perMinute: 120, burst: 30 }),
+      guessesByAddress: RateLimit.make(config.limits?.passcodeGuesses ?? { perMinute: 10, burst: 5 }),
+      guessesByMeeting: RateLimit.make(config.limits?.passcodeGuesses ?? { perMinute: 10, burst: 5 }),
+    }
+    /** Takes one from `limiter` for `key` now; the 429 to answer when there is none. */
+    const overLimit = (limiter: RateLimit.RateLimiter, key: string, what: string) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const verdict = limiter.take(key, now)
+        return verdict.ok ? undefined : tooMany(what, verdict.retryAfterMs)
+      })
+    const addressOf = (request: HttpServerRequest.HttpServerRequest) =>
+      clientAddress(Option.getOrElse(request.remoteAddress, () => ""), request.headers["x-forwarded-for"])
     let joinInfos = 0
     // Relay sessions outlive their request's handler; the web lookup ends them when it stops.
     const relays = yield* FiberSet.make<void>()
@@ -141,6 +162,8 @@ export const start = (
 
     // --- POST /api/meetings ---------------------------------------------------
     const createMeeting = Effect.gen(function* () {
+      const limited = yield* overLimit(limits.createMeeting, addressOf(yield* HttpServerRequest.HttpServerRequest), "meetings created")
+      if (limited !== undefined) return limited
       const body = yield* Effect.flatMap(readJsonBody, decodeOr400(CreateMeeting))
       const meeting = yield* Meetings.create(stores, body.topic ?? "Meeting", body.passcode)
       yield* Effect.logInfo(`meeting ${meeting.id} created`)
@@ -161,6 +184,10 @@ export const start = (
     // --- GET /api/meetings/:id/join-info ----------------------------------------------
     const joinInfo = Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
+      const address = addressOf(request)
+      // Before any work: a flood from one address is refused cheaply and slows no one else.
+      const limited = yield* overLimit(limits.joinInfo, address, "join-info requests")
+      if (limited !== undefined) return limited
       const id = yield* meetingFromPath
       const query = yield* Effect.flatMap(HttpServerRequest.ParsedSearchParams, decodeOr400(JoinInfoQuery, "query"))
       const found = yield* Meetings.find(stores, id)
@@ -169,12 +196,15 @@ export const start = (
       const passcode = request.headers["x-meeting-passcode"] ?? query.passcode
       if (meeting.passcode !== undefined) {
         if (passcode === undefined) return apiError(403, "PasscodeRequired", "this meeting needs a passcode")
+        // Each guess costs one scrypt: limited per address and per meeting (a botnet guessing one meeting).
+        const guessing =
+          (yield* overLimit(limits.guessesByAddress, address, "passcode attempts")) ?? (yield* overLimit(limits.guessesByMeeting, id, "passcode attempts for this meeting"))
+        if (guessing !== undefined) return guessing
         if (!(yield* Meetings.passcodeMatches(meeting, passcode))) {
           return apiError(403, "BadPasscode", "the passcode does not match")
         }
       }
 
-      const address = clientAddress(Option.getOrElse(request.remoteAddress, () => ""), request.headers["x-forwarded-for"])
       const located = geo.locate(address)
       const statuses = yield* Effect.forEach(config.zones, (zone) =>
         Effect.map(Effect.all([presence.controllers(zone.id), presence.mmrs(zone.id)]), ([controllers, mmrs]) => ({
@@ -228,10 +258,23 @@ export const start = (
     })
 
     // --- POST /api/joins ------------------------------------------------------------
+    // On the join's own authority, once per join: nobody can inflate the operators' figures.
+    const reported = new Set<string>()
     const reportJoin = Effect.gen(function* () {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const bearer = /^Bearer (\S+)$/.exec(request.headers["authorization"] ?? "")?.[1]
+      if (bearer === undefined) return apiError(401, "Unauthorized", "a join report needs the join's token (Authorization: Bearer <joinToken>)")
+      const claims = yield* Effect.either(tokens.verify(bearer))
+      if (claims._tag === "Left") return apiError(401, "InvalidToken", claims.left.message)
       const summary = yield* Effect.flatMap(readJsonBody, decodeOr400(JoinSummary))
+      if (summary.meeting !== claims.right.meeting || (summary.participant !== undefined && summary.participant !== claims.right.participant)) {
+        return apiError(403, "Forbidden", "the report is not about this token's join")
+      }
+      if (reported.has(claims.right.participant)) return reply(202, { ok: true, counted: false })
+      reported.add(claims.right.participant)
+      if (reported.size > 10_000) reported.delete(reported.values().next().value!)
       joins.add(summary, Date.now())
-      return reply(202, { ok: true })
+      return reply(202, { ok: true, counted: true })
     })
 
     // --- the operators' dashboard -------------------------------------------------------

@@ -19,6 +19,13 @@ export const apiError = (status: number, code: string, message: string, field?: 
 /** A 400: the first failing field, by path. */
 export class BadRequest extends Data.TaggedError("BadRequest")<{ readonly field: string; readonly detail: string }> {}
 
+/** A 429: the client asked too often; `Retry-After` says when it may again (whole seconds, at least 1). */
+export const tooMany = (what: string, retryAfterMs: number) =>
+  HttpServerResponse.unsafeJson(
+    { error: { code: "TooManyRequests", message: `${what}: too many; try again in ${Math.ceil(retryAfterMs / 1000)} s` } },
+    { status: 429, headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } },
+  )
+
 export const decodeOr400 =
   <A, I>(schema: Schema.Schema<A, I, never>, where?: string) =>
   (value: unknown): Effect.Effect<A, BadRequest> =>
