@@ -137,6 +137,8 @@ export const start = (
             tls: yield* identity(undefined, [advertise, m.bindHost]),
             dscp: config.media.dscp,
             silenceMs: Duration.toMillis(config.media.silence),
+            maxPacketsPerSecond: config.media.maxPacketsPerSecond,
+            maxBytesPerSecond: config.media.maxBytesPerSecond,
           },
         }))
         mmrs.push({ zone: zone.id, id: m.id, handle })

@@ -138,6 +138,9 @@ export const MediaSection = Schema.Struct({
   ),
   /** A media connection silent this long is closed. */
   silence: Schema.optionalWith(DurationText, { default: () => "3 seconds" }),
+  /** Per participant and kind, each second, at the MMR: more is dropped and counted. */
+  maxPacketsPerSecond: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2000 }),
+  maxBytesPerSecond: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4_000_000 }),
 })
 
 /** `metrics`: where each process serves /metrics. @category schemas */
@@ -173,7 +176,7 @@ export const Config = Schema.Struct({
   }),
   web: Schema.Array(WebSection).pipe(Schema.minItems(1)),
   geo: Schema.optionalWith(GeoSection, { default: () => ({ cidr: [] }) }),
-  media: Schema.optionalWith(MediaSection, { default: () => ({ dscp: {}, silence: "3 seconds" }) }),
+  media: Schema.optionalWith(MediaSection, { default: () => ({ dscp: {}, silence: "3 seconds", maxPacketsPerSecond: 2000, maxBytesPerSecond: 4_000_000 }) }),
   zones: Schema.Array(ZoneSection).pipe(Schema.minItems(1)),
   /** HTTP tunnels, for clients that reach nothing but HTTPS. */
   tunnels: Schema.optionalWith(Schema.Array(TunnelSection), { default: () => [] }),

@@ -57,6 +57,25 @@ describe("SFU", () => {
     expect(sfu.counters.forwarded).toBe(2)
   })
 
+  it("drops a participant's media over its rate and counts it; the next second it flows again; others are untouched", () => {
+    const { c } = clocks()
+    const sfu = new Sfu({ tokens: MediaToken.make(), now: () => c.mono, wallClock: () => c.wall, maxPacketsPerSecond: 50, maxBytesPerSecond: 1_000_000 })
+    const people = ["flood", "quiet", "listener"].map((id, i) => {
+      const tokens = sfu.admit("m", id, { audio: 200 + i })
+      const r = recorder()
+      return { r, binding: Either.getOrThrow(sfu.bind(tokens.audio.udp, "udp", () => r.endpoint)) }
+    })
+    const [flood, quiet, listener] = people as [(typeof people)[0], (typeof people)[0], (typeof people)[0]]
+    for (let i = 0; i < 500; i++) sfu.forward(flood.binding, rtp(200, i))
+    for (let i = 0; i < 10; i++) sfu.forward(quiet.binding, rtp(201, i))
+    expect(flood.binding.stats.overRate).toBe(450)
+    expect(sfu.counters.overRate).toBe(450)
+    expect(listener.r.sent.length).toBe(50 + 10) // 50 of the flood, all of the quiet one
+    c.mono += 1000
+    sfu.forward(flood.binding, rtp(200, 500))
+    expect(listener.r.sent.length).toBe(61)
+  })
+
   it("refuses an expired token, a replayed one, and one for a participant who left", () => {
     const { c, sfu } = setup()
     const tokens = sfu.admit("m", "a", {})

@@ -45,6 +45,9 @@ export interface MediaPlaneConfig {
   readonly silenceMs?: number
   readonly keepaliveMs?: number
   readonly tokenTtlSeconds?: number
+  /** Per participant and kind, each second: more is dropped and counted. */
+  readonly maxPacketsPerSecond?: number
+  readonly maxBytesPerSecond?: number
 }
 
 /** @category models */
@@ -102,6 +105,8 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
       tokens: MediaToken.make(),
       ...(config.silenceMs !== undefined ? { silenceMs: config.silenceMs } : {}),
       ...(config.keepaliveMs !== undefined ? { keepaliveMs: config.keepaliveMs } : {}),
+      ...(config.maxPacketsPerSecond !== undefined ? { maxPacketsPerSecond: config.maxPacketsPerSecond } : {}),
+      ...(config.maxBytesPerSecond !== undefined ? { maxBytesPerSecond: config.maxBytesPerSecond } : {}),
       ...(config.tokenTtlSeconds !== undefined ? { tokenTtlSeconds: config.tokenTtlSeconds } : {}),
     })
     const keepalive = Stun.bindingIndication(randomBytes(12))

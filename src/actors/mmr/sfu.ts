@@ -41,6 +41,8 @@ export interface KindStats {
   drops: number
   /** Incoming packets refused (wrong SSRC). */
   refused: number
+  /** Incoming packets dropped for going over the participant's media rate. */
+  overRate: number
   readonly source: SourceStats
 }
 
@@ -49,6 +51,10 @@ export class Binding {
   lastHeard: number
   lastSent: number
   closed = false
+  /** This second's incoming packets and bytes, for the rate limit. */
+  windowStart = 0
+  windowPackets = 0
+  windowBytes = 0
   constructor(
     readonly participant: ParticipantMedia,
     readonly kind: MediaKind,
@@ -92,6 +98,8 @@ export interface SfuCounters {
   unknownParticipant: number
   /** Packets from bound connections with an SSRC their participant did not declare. */
   refused: number
+  /** Packets from bound connections over the per-participant media rate. */
+  overRate: number
   forwarded: number
   closedSilent: number
 }
@@ -121,6 +129,10 @@ export interface SfuOptions {
   readonly now?: () => number
   /** Wall-clock milliseconds (token expiry). */
   readonly wallClock?: () => number
+  /** Per participant and kind, each second: more is dropped and counted. Default 2,000 packets. */
+  readonly maxPacketsPerSecond?: number
+  /** Per participant and kind, each second. Default 4 MB (32 Mbit/s). */
+  readonly maxBytesPerSecond?: number
 }
 
 const newStats = (kind: MediaKind): KindStats => ({
@@ -130,6 +142,7 @@ const newStats = (kind: MediaKind): KindStats => ({
   bytesOut: 0,
   drops: 0,
   refused: 0,
+  overRate: 0,
   source: new SourceStats(clockRate[kind]),
 })
 
@@ -147,6 +160,7 @@ export class Sfu {
     replayed: 0,
     unknownParticipant: 0,
     refused: 0,
+    overRate: 0,
     forwarded: 0,
     closedSilent: 0,
   }
@@ -157,6 +171,8 @@ export class Sfu {
   private readonly tokenTtl: number
   readonly now: () => number
   private readonly wallClock: () => number
+  private readonly maxPackets: number
+  private readonly maxBytes: number
 
   constructor(private readonly options: SfuOptions) {
     this.silenceMs = options.silenceMs ?? 3000
@@ -164,6 +180,8 @@ export class Sfu {
     this.tokenTtl = options.tokenTtlSeconds ?? 300
     this.now = options.now ?? (() => performance.now())
     this.wallClock = options.wallClock ?? Date.now
+    this.maxPackets = options.maxPacketsPerSecond ?? 2000
+    this.maxBytes = options.maxBytesPerSecond ?? 4_000_000
   }
 
   // --- control side -------------------------------------------------------------
@@ -271,6 +289,17 @@ export class Sfu {
     const now = this.now()
     from.lastHeard = now
     const stats = from.stats
+    // A one-second window per binding: cheap on the hot path, and a flooding sender costs the others nothing.
+    if (now - from.windowStart >= 1000) {
+      from.windowStart = now
+      from.windowPackets = 0
+      from.windowBytes = 0
+    }
+    if (++from.windowPackets > this.maxPackets || (from.windowBytes += packet.length) > this.maxBytes) {
+      stats.overRate++
+      this.counters.overRate++
+      return
+    }
     if (isRtp(packet)) {
       const declared = from.participant.ssrcs[from.kind]
       if (declared !== undefined && ssrcOf(packet) !== declared >>> 0) {
