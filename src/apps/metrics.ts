@@ -172,9 +172,11 @@ export const registry = (topology: Topology): { readonly registry: Registry; rea
         const c = m.handle.media?.sfu.counters
         if (c === undefined) continue
         const labels = { zone: m.zone, mmr: m.id }
-        for (const reason of ["unbound", "malformed", "forged", "expired", "replayed", "unknownParticipant", "refused"] as const) {
+        for (const reason of ["unbound", "malformed", "forged", "expired", "replayed", "unknownParticipant", "refused", "overRate"] as const) {
           setCounter(this, { ...labels, reason }, c[reason])
         }
+        // Joins and Leaves without the participant's session secret: a copied join token at work.
+        setCounter(this, { ...labels, reason: "sessionTaken" }, m.handle.sessionsRefused())
       }
     },
   })
