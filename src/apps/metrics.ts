@@ -27,7 +27,7 @@
  */
 import { Effect } from "effect"
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client"
-import type { Actor, Mmr, Topology as TopologyModule } from "../index.js"
+import type { Actor, JoinTokens, Mmr, Topology as TopologyModule } from "../index.js"
 
 type Topology = TopologyModule.Topology
 type ActorRef = Actor.ActorRef
@@ -41,10 +41,26 @@ const setCounter = (counter: Counter<string>, labels: Record<string, string>, va
  *
  * @category constructors
  */
-export const registry = (topology: Topology): { readonly registry: Registry; readonly close: () => void } => {
+export const registry = (
+  topology: Topology,
+  tokens?: JoinTokens.JoinTokensShape,
+): { readonly registry: Registry; readonly close: () => void } => {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: "meetzone_" })
   const registers = [registry]
+
+  // --- join tokens (every actor that checks them) --------------------------------------
+  new Counter({
+    name: "meetzone_join_tokens_refused_total",
+    help: "Join tokens this process refused: forged (bad signature), expired, malformed",
+    labelNames: ["kind"],
+    registers,
+    collect() {
+      this.reset()
+      const refused = tokens?.refused?.()
+      if (refused !== undefined) for (const kind of ["forged", "expired", "malformed"] as const) setCounter(this, { kind }, refused[kind])
+    },
+  })
 
   // --- joins (web lookups) ---------------------------------------------------------
   const joins = new Counter({ name: "meetzone_joins_total", help: "Joins clients reported, by path and outcome", labelNames: ["path", "outcome"], registers })

@@ -16,7 +16,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises"
 import { join as joinPath } from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Console, Data, Effect, Layer, Option } from "effect"
-import { Config, ControlPlane, Tls, Topology } from "../index.js"
+import { Config, ControlPlane, JoinTokens, Tls, Topology } from "../index.js"
 import * as Logging from "./logging.js"
 import * as Metrics from "./metrics.js"
 import * as OpsServer from "./ops-server.js"
@@ -90,7 +90,8 @@ const natsOf = (config: Config.Config) =>
 export const serveMetrics = (config: Config.Config, topology: Topology.Topology, actors: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     if (!config.metrics.enabled) return Option.none<string>()
-    const metrics = yield* Effect.acquireRelease(Effect.sync(() => Metrics.registry(topology)), (m) => Effect.sync(m.close))
+    const tokens = yield* Effect.serviceOption(JoinTokens.JoinTokens)
+    const metrics = yield* Effect.acquireRelease(Effect.sync(() => Metrics.registry(topology, Option.getOrUndefined(tokens))), (m) => Effect.sync(m.close))
     const server = yield* OpsServer.serve({ host: config.metrics.host, port: config.metrics.port, registry: metrics.registry, actors })
     return Option.some(server.url)
   })
@@ -115,7 +116,7 @@ const run = (role: Role) => (args: { readonly config: string; readonly id: Optio
       const topology = yield* Topology.start(config, nats.servers, (a) => a.role === actor.role && a.id === actor.id && a.zone === actor.zone).pipe(
         Effect.provide(context),
       )
-      const metricsUrl = yield* serveMetrics(config, topology, [name])
+      const metricsUrl = yield* serveMetrics(config, topology, [name]).pipe(Effect.provide(context))
       yield* Console.log(
         [
           `meetzone ${name} is up (pid ${process.pid}); NATS ${nats.servers.join(", ")}`,

@@ -122,7 +122,7 @@ const running = (config: Config.Config, args: { readonly nats: Option.Option<str
       yield* Effect.promise(() => writeFile(caFile!, topology.caCert!))
     }
     const web = topology.web[0]!
-    const metricsUrl = yield* Serve.serveMetrics(config, topology, Topology.actorsOf(config).map(Topology.actorName))
+    const metricsUrl = yield* Serve.serveMetrics(config, topology, Topology.actorsOf(config).map(Topology.actorName)).pipe(Effect.provide(context))
     yield* Console.log(
       [
         `meetzone is up — web ${web.url}`,

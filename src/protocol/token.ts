@@ -18,6 +18,8 @@ import { MeetingId } from "./meeting.js"
  */
 export class InvalidToken extends Schema.TaggedError<InvalidToken>()("InvalidToken", {
   reason: Schema.String,
+  /** What was wrong, for counting: a bad signature, past its expiry, not a token at all, or another's. */
+  kind: Schema.optional(Schema.Literal("forged", "expired", "malformed", "mismatch")),
 }) {
   override get message(): string {
     return `invalid join token: ${this.reason}`
@@ -46,6 +48,14 @@ export interface JoinTokensShape {
   readonly sign: (claims: Omit<JoinClaims, "expiresAt">, ttl: Duration.DurationInput) => Effect.Effect<{ token: string; claims: JoinClaims }>
   /** The claims of a token, or why it is not valid (forged, expired, malformed). */
   readonly verify: (token: string) => Effect.Effect<JoinClaims, InvalidToken>
+  /** Tokens refused so far in this process, by kind (for operators' metrics). */
+  readonly refused?: () => Readonly<Record<"forged" | "expired" | "malformed", number>>
+}
+
+/** jose's error codes, as the kinds operators count. */
+const kindOf = (e: unknown): "forged" | "expired" | "malformed" => {
+  const code = typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined
+  return code === "ERR_JWT_EXPIRED" ? "expired" : code === "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" ? "forged" : "malformed"
 }
 
 /**
@@ -64,6 +74,7 @@ const AUDIENCE = "meetzone-join"
 export const hmac = (secret: string | Uint8Array): JoinTokensShape => {
   const key = typeof secret === "string" ? new TextEncoder().encode(secret) : secret
   if (key.length < 32) throw new Error("the join-token secret must be at least 32 bytes")
+  const refused = { forged: 0, expired: 0, malformed: 0 }
   return {
     sign: (claims, ttl) =>
       Effect.promise(async () => {
@@ -82,7 +93,11 @@ export const hmac = (secret: string | Uint8Array): JoinTokensShape => {
     verify: (token) =>
       Effect.tryPromise({
         try: () => jwtVerify(token, key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ["HS256"] }),
-        catch: (e) => new InvalidToken({ reason: e instanceof Error ? e.message : String(e) }),
+        catch: (e) => {
+          const kind = kindOf(e)
+          refused[kind]++
+          return new InvalidToken({ reason: e instanceof Error ? e.message : String(e), kind })
+        },
       }).pipe(
         Effect.flatMap(({ payload }) =>
           Schema.decodeUnknown(JoinClaims)({
@@ -90,9 +105,15 @@ export const hmac = (secret: string | Uint8Array): JoinTokensShape => {
             participant: payload.sub,
             name: payload["name"],
             expiresAt: payload.exp,
-          }).pipe(Effect.mapError((e) => new InvalidToken({ reason: `claims: ${e.message}` }))),
+          }).pipe(
+            Effect.mapError((e) => {
+              refused.malformed++
+              return new InvalidToken({ reason: `claims: ${e.message}`, kind: "malformed" })
+            }),
+          ),
         ),
       ),
+    refused: () => ({ ...refused }),
   }
 }
 

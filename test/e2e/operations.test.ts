@@ -7,6 +7,7 @@ import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
 import { layer } from "@effect/vitest"
 import { Deferred, Effect } from "effect"
+import { Agent, fetch } from "undici"
 import { expect } from "vitest"
 import * as Browser from "../support/browser.js"
 import { meetzone } from "../support/cli.js"
@@ -98,6 +99,12 @@ layer(natsServer, { excludeTestServices: true, timeout: "120 seconds" })("operat
         expect(sum(after, "meetzone_mmr_packets_total", { mmr: report.mmr, kind: "audio", direction: "in" })).toBeGreaterThan(20)
         expect(sum(after, "meetzone_mmr_packets_total", { mmr: report.mmr, kind: "video", direction: "in" })).toBeGreaterThan(20)
         expect(after).toContain("meetzone_tunnel_sessions{")
+        // A forged join token is refused, and counted.
+        const forged = yield* Effect.promise(() =>
+          fetch(`${up.web}/api/joins`, { method: "POST", headers: { authorization: "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl" }, body: "{}", dispatcher: new Agent({ connect: { rejectUnauthorized: false } }) }).then((r) => r.status),
+        )
+        expect(forged).toBe(401)
+        expect(sum(yield* scrape(up), "meetzone_join_tokens_refused_total", { kind: "forged" })).toBe(1)
         expect(after).toContain("meetzone_process_cpu_seconds_total")
 
         // The dashboard, in chromium.

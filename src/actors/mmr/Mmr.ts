@@ -218,9 +218,9 @@ export const start = (
     const authorized = (token: string, meeting: string, participant?: string) =>
       Effect.flatMap(tokens.verify(token), (claims) =>
         claims.meeting !== meeting
-          ? Effect.fail(new InvalidToken({ reason: `the token is for meeting ${claims.meeting}, not ${meeting}` }))
+          ? Effect.fail(new InvalidToken({ reason: `the token is for meeting ${claims.meeting}, not ${meeting}`, kind: "mismatch" }))
           : participant !== undefined && claims.participant !== participant
-            ? Effect.fail(new InvalidToken({ reason: `the token is participant ${claims.participant}'s, not ${participant}'s` }))
+            ? Effect.fail(new InvalidToken({ reason: `the token is participant ${claims.participant}'s, not ${participant}'s`, kind: "mismatch" }))
             : Effect.void,
       )
 
