@@ -94,7 +94,7 @@ const mmr = (fanout: number) =>
   Effect.gen(function* () {
     const ca = yield* Tls.devCa()
     const plane = yield* Effect.orDie(
-      MediaPlane.start({ bindHost: "127.0.0.1", port: 0, tlsPort: 0, tls: yield* ca.issue(["127.0.0.1"]), silenceMs: 60_000 }),
+      MediaPlane.start({ bindHost: "127.0.0.1", port: 0, tlsPort: 0, tls: yield* ca.issue(["127.0.0.1"]), silenceMs: 60_000, maxPacketsPerSecond: 10_000_000, maxBytesPerSecond: 10_000_000_000 }), // one sender floods: no per-participant limit here
     )
     const ssrc = randomBytes(4).readUInt32BE(0)
     const sender = plane.sfu.admit("1000000000", "sender", { video: ssrc }).video.udp

@@ -10,7 +10,7 @@
  */
 import type { ChildProcess } from "node:child_process"
 import { execFile, spawn } from "node:child_process"
-import { mkdtemp, rm } from "node:fs/promises"
+import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join as joinPath, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -128,19 +128,26 @@ export const deploy = (options: DeployOptions = {}): Effect.Effect<Deployment, D
   Effect.gen(function* () {
     const configFile = options.configFile ?? joinPath(root, "examples/multi-host.yaml")
     const config = yield* Config.load(configFile, {}).pipe(Effect.mapError((e) => new DeployError({ detail: e.message })))
-    const cluster = yield* NatsServer.startCluster(3).pipe(Effect.mapError((e) => new DeployError({ detail: e.message })))
     const dir = yield* Effect.acquireRelease(
       Effect.promise(() => mkdtemp(joinPath(tmpdir(), "meetzone-distributed-"))),
       (d) => Effect.promise(() => rm(d, { recursive: true, force: true })),
     )
-    const ca = yield* command(["dev-ca", "--out", dir])
+    // NATS with auth on, as operators would run it: identities from `meetzone nats-auth init`, the servers told to trust them.
+    const auth = joinPath(dir, "nats-auth")
+    const [ca, identities] = yield* Effect.all([command(["dev-ca", "--out", dir]), command(["nats-auth", "init", "--config", configFile, "--out", auth])], {
+      concurrency: "unbounded",
+    })
     if (ca.code !== 0) return yield* new DeployError({ detail: `meetzone dev-ca failed: ${ca.stderr}` })
+    if (identities.code !== 0) return yield* new DeployError({ detail: `meetzone nats-auth init failed: ${identities.stderr}` })
+    const serverAuth = (yield* Effect.promise(() => readFile(joinPath(auth, "nats-server.conf"), "utf8"))).split("\n").filter((l) => !l.startsWith("#"))
+    const cluster = yield* NatsServer.startCluster(3, { auth: serverAuth }).pipe(Effect.mapError((e) => new DeployError({ detail: e.message })))
 
     // Loopback everything, on free ports the client can be told in advance.
     const webPort = yield* NatsServer.freePort()
     const tunnelPorts = yield* Effect.forEach(config.tunnels, () => NatsServer.freePort())
     const overrides: Record<string, string> = {
       MEETZONE__NATS__SERVERS: JSON.stringify(cluster.urls),
+      MEETZONE__NATS__CREDS_DIR: auth,
       MEETZONE__DEV_CA__CERT_FILE: joinPath(dir, "ca.pem"),
       MEETZONE__DEV_CA__KEY_FILE: joinPath(dir, "ca-key.pem"),
       MEETZONE__METRICS__HOST: "127.0.0.1",

@@ -61,6 +61,9 @@ export * as ClientErrors from "./actors/client/errors.js"
 export * as Topology from "./topology/Topology.js"
 export * as Config from "./topology/config.js"
 export * as ControlPlane from "./topology/control-plane.js"
+export * as NatsIdentities from "./topology/nats-identities.js"
+export * as NatsAuth from "./transports/nats/auth.js"
+export * as Permissions from "./protocol/permissions.js"
 
 // --- control plane --------------------------------------------------------------------
 export * as ControlBus from "./runtime/ControlBus.js"

@@ -9,12 +9,13 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { client } from "./client.js"
 import { meeting } from "./meeting.js"
+import { natsAuth } from "./nats-auth.js"
 import { controller, devCa, mmr, tunnel, web } from "./serve.js"
 import { up } from "./up.js"
 
 const meetzone = Command.make("meetzone").pipe(
   Command.withDescription("meetzone: connect people to meetings — zones, media routers, transport fallback."),
-  Command.withSubcommands([up, web, controller, mmr, tunnel, meeting, client, devCa]),
+  Command.withSubcommands([up, web, controller, mmr, tunnel, meeting, client, devCa, natsAuth]),
 )
 
 const cli = Command.run(meetzone, { name: "meetzone", version: "0.1.0" })

@@ -16,7 +16,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises"
 import { join as joinPath } from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Console, Data, Effect, Layer, Option } from "effect"
-import { Config, ControlPlane, JoinTokens, Tls, Topology } from "../index.js"
+import { Config, ControlPlane, JoinTokens, Protocol, Tls, Topology } from "../index.js"
 import * as Logging from "./logging.js"
 import * as Metrics from "./metrics.js"
 import * as OpsServer from "./ops-server.js"
@@ -110,10 +110,18 @@ const run = (role: Role) => (args: { readonly config: string; readonly id: Optio
     }
     const name = Topology.actorName(actor)
     return yield* Effect.gen(function* () {
-      const context = yield* Layer.build(
-        Layer.merge(ControlPlane.natsLayer({ ...nats, name: `meetzone-${role}-${actor.id}` }), Topology.services(config)),
-      )
-      const topology = yield* Topology.start(config, nats.servers, (a) => a.role === actor.role && a.id === actor.id && a.zone === actor.zone).pipe(
+      const plane = yield* ControlPlane.acquire({
+        nats: Option.some({ ...nats, name: `meetzone-${role}-${actor.id}` }),
+        name: `meetzone-${role}-${actor.id}`,
+        subjects: Protocol.Subjects.make(config.prefix),
+        buckets: Protocol.Subjects.buckets(config.prefix),
+        ...(config.nats.credsDir !== undefined ? { credsDir: config.nats.credsDir } : {}),
+      })
+      // With a credentials directory the actor connects with its own identity from it (and the plane's layer is not used).
+      const secured = Option.getOrUndefined(plane.secured)
+      if (secured !== undefined) yield* secured.actorCreds(actor) // a missing identity is said before anything starts
+      const context = yield* Layer.build(Layer.merge(plane.layer, Topology.services(config)))
+      const topology = yield* Topology.start(config, nats.servers, (a) => a.role === actor.role && a.id === actor.id && a.zone === actor.zone, secured).pipe(
         Effect.provide(context),
       )
       const metricsUrl = yield* serveMetrics(config, topology, [name]).pipe(Effect.provide(context))

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Layer, Option } from "effect"
-import { Client, Config, ControlPlane, Connector, Lookup, Topology } from "../index.js"
+import { Client, Config, ControlPlane, Connector, Lookup, Protocol, Topology } from "../index.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
 import * as Serve from "./serve.js"
@@ -108,6 +108,9 @@ const running = (config: Config.Config, args: { readonly nats: Option.Option<str
         ...(config.nats.credsFile !== undefined ? { credsFile: config.nats.credsFile } : {}),
       })),
       name: "meetzone-up",
+      subjects: Protocol.Subjects.make(config.prefix),
+      buckets: Protocol.Subjects.buckets(config.prefix),
+      ...(config.nats.credsDir !== undefined ? { credsDir: config.nats.credsDir } : {}),
     })
     const context = yield* Layer.build(Layer.merge(plane.layer, Topology.services(config)))
     const topology = yield* Topology.start(config, plane.urls, undefined, Option.getOrUndefined(plane.secured)).pipe(Effect.provide(context))

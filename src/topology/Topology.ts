@@ -21,7 +21,7 @@ import type { ControlBus } from "../runtime/ControlBus.js"
 import type { KeyValue } from "../runtime/KeyValue.js"
 import * as Tls from "../transports/tls.js"
 import type { Config, ConfigInput } from "./config.js"
-import * as ControlPlane from "./control-plane.js"
+import * as Identities from "./nats-identities.js"
 import { decode } from "./config.js"
 
 /** One actor of a configuration. @category models */
@@ -86,7 +86,7 @@ export const start = (
   natsUrls: ReadonlyArray<string>,
   only: (actor: ActorRef) => boolean = () => true,
   /** NATS with auth on: each actor connects with its own identity, and each join gets one (else the shared plane in the context). */
-  secured?: ControlPlane.SecuredNats,
+  secured?: Identities.Identities,
 ): Effect.Effect<
   Topology,
   unknown,
@@ -111,7 +111,7 @@ export const start = (
     const asActor = <A, E, R>(actor: ActorRef, effect: Effect.Effect<A, E, R>) =>
       secured === undefined
         ? effect
-        : Effect.flatMap(Layer.build(ControlPlane.actorLayer(secured, subjects, buckets, actor)), (context) => Effect.provide(effect, context))
+        : Effect.flatMap(Layer.build(Identities.actorLayer(secured, actor)), (context) => Effect.provide(effect, context))
 
     const mmrs = []
     const controllers = []
@@ -209,7 +209,7 @@ export const start = (
         joinTokenTtl,
         ...(w.opsToken !== undefined ? { opsToken: w.opsToken } : {}),
         limits: w.limits,
-        ...(secured !== undefined ? { clientCredentials: ControlPlane.clientCredentials(secured, subjects) } : {}),
+        ...(secured?.clientSigner !== undefined ? { clientCredentials: Identities.clientCredentials(secured.clientSigner, subjects) } : {}),
       }))
       web.push({ id: w.id, ...handle })
       lines.unshift(`web lookup       ${w.id}  ${handle.url}`)

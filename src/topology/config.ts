@@ -33,6 +33,11 @@ export const NatsSection = Schema.Struct({
   pass: Schema.optional(Schema.String),
   token: Schema.optional(Schema.String),
   credsFile: Schema.optional(Schema.String),
+  /**
+   * A directory from `meetzone nats-auth init`: each actor connects with its
+   * own identity from it, and the web lookups give each join one of its own.
+   */
+  credsDir: Schema.optional(Schema.String),
   tls: Schema.optional(
     Schema.Struct({ caFile: Schema.optional(Schema.String), certFile: Schema.optional(Schema.String), keyFile: Schema.optional(Schema.String) }),
   ),

@@ -8,6 +8,7 @@
 import { Effect, Layer, Option } from "effect"
 import * as Permissions from "../protocol/permissions.js"
 import type { Buckets, Subjects } from "../protocol/subjects.js"
+import * as Identities from "./nats-identities.js"
 import type { ControlBus } from "../runtime/ControlBus.js"
 import type { KeyValue } from "../runtime/KeyValue.js"
 import * as MemoryBus from "../transports/memory/bus.js"
@@ -29,64 +30,8 @@ export interface ControlPlane {
   readonly urls: ReadonlyArray<string>
   readonly layer: Layer.Layer<ControlBus | KeyValue>
   /** With auth on: what gives each actor and each join an identity of its own. */
-  readonly secured: Option.Option<SecuredNats>
+  readonly secured: Option.Option<Identities.Identities>
 }
-
-/**
- * A deployment's NATS with auth on: where it is, and the secrets each
- * actor's identity and each join's is made from.
- *
- * @category models
- */
-export interface SecuredNats {
-  readonly servers: ReadonlyArray<string>
-  readonly secrets: Auth.Secrets
-}
-
-/** One actor as the bus knows it. @category models */
-export interface ActorIdentity {
-  readonly role: Permissions.Role
-  readonly id: string
-  readonly zone?: string
-}
-
-/**
- * One actor's control plane over a connection of its own, with its own
- * identity: it can reach its own subjects and keys, nothing else.
- *
- * @category layers
- */
-export const actorLayer = (
-  nats: SecuredNats,
-  subjects: Subjects,
-  buckets: Buckets,
-  actor: ActorIdentity,
-): Layer.Layer<ControlBus | KeyValue> => {
-  const name = `meetzone-${actor.role}-${actor.zone !== undefined ? `${actor.zone}-` : ""}${actor.id}`
-  return Layer.unwrapEffect(
-    Effect.map(
-      Auth.userCreds(nats.secrets, "actor", { name, permissions: Permissions.forActor(subjects, buckets, actor.role, actor.id, actor.zone) }),
-      (creds) => natsLayer({ servers: nats.servers, name, creds, inboxPrefix: Permissions.inboxPrefix.actor(actor.role, actor.id) }),
-    ).pipe(Effect.orDie),
-  )
-}
-
-/**
- * What the web lookup hands each join: credentials for `scope` only,
- * expiring with the join, with a few subscriptions and small messages.
- *
- * @category credentials
- */
-export const clientCredentials =
-  (nats: SecuredNats, subjects: Subjects) =>
-  (scope: Permissions.ClientScope, expiresAt: number): Effect.Effect<string, Auth.AuthError> =>
-    Auth.userCreds(nats.secrets, "client", {
-      name: `client-${scope.participant}`,
-      permissions: Permissions.forClient(subjects, scope),
-      expiresAt,
-      maxSubscriptions: 16,
-      maxPayload: 64 * 1024,
-    })
 
 /**
  * ControlBus + KeyValue over one NATS connection.
@@ -111,13 +56,26 @@ export const memoryLayer: Layer.Layer<ControlBus | KeyValue> = Layer.merge(Memor
 export const acquire = (options: {
   readonly nats: Option.Option<NatsConfig>
   readonly name: string
+  /** The deployment's subject and bucket names (the identities' permissions are made from them). */
+  readonly subjects: Subjects
+  readonly buckets: Buckets
+  /** A directory from `meetzone nats-auth init`: the actors connect to `nats` with the identities in it. */
+  readonly credsDir?: string
 }): Effect.Effect<ControlPlane, NatsServer.NatsServerError, import("effect").Scope.Scope> =>
   Effect.gen(function* () {
     if (Option.isSome(options.nats)) {
       const servers = options.nats.value.servers
+      const urls = typeof servers === "string" ? [servers] : [...servers]
+      if (options.credsDir !== undefined) {
+        // Every actor connects with its own identity from the directory; nothing uses a shared connection.
+        const identities = yield* Identities.fromDirectory(urls, options.credsDir).pipe(
+          Effect.mapError((e) => new NatsServer.NatsServerError({ detail: e.message })),
+        )
+        return { kind: "nats", urls, layer: memoryLayer, secured: Option.some(identities) } satisfies ControlPlane
+      }
       return {
         kind: "nats",
-        urls: typeof servers === "string" ? [servers] : [...servers],
+        urls,
         layer: natsLayer({ ...options.nats.value, name: options.name }),
         secured: Option.none(),
       } satisfies ControlPlane
@@ -127,14 +85,15 @@ export const acquire = (options: {
       const secrets = Auth.generate()
       const trust = yield* Auth.trust(secrets).pipe(Effect.mapError((e) => new NatsServer.NatsServerError({ detail: e.message })))
       const server = yield* NatsServer.start({ auth: Auth.serverConfig(trust) })
-      const operatorCreds = yield* Auth.userCreds(secrets, "actor", { name: options.name, permissions: Permissions.operator }).pipe(
-        Effect.mapError((e) => new NatsServer.NatsServerError({ detail: e.message })),
-      )
+      const made = yield* Effect.all({
+        operatorCreds: Effect.flatMap(Auth.signer(secrets, "actor"), (by) => Auth.userCreds(by, { name: options.name, permissions: Permissions.operator })),
+        identities: Identities.fromSecrets([server.url], secrets, options.subjects, options.buckets),
+      }).pipe(Effect.mapError((e) => new NatsServer.NatsServerError({ detail: e.message })))
       return {
         kind: "nats-started",
         urls: [server.url],
-        layer: natsLayer({ servers: server.url, name: options.name, creds: operatorCreds, inboxPrefix: `_I.operator.${options.name}` }),
-        secured: Option.some({ servers: [server.url], secrets }),
+        layer: natsLayer({ servers: server.url, name: options.name, creds: made.operatorCreds, inboxPrefix: `_I.operator.${options.name}` }),
+        secured: Option.some(made.identities),
       } satisfies ControlPlane
     }
     yield* Effect.logWarning(

@@ -96,7 +96,8 @@ describe("MMR media listeners", () => {
 
   it.scopedLive("give a slow TCP receiver drops instead of an ever-growing buffer, and keep serving the others", () =>
     Effect.gen(function* () {
-      const p = yield* plane()
+      // The sender floods on purpose (12 MB in about a second): no per-participant rate limit here.
+      const p = yield* plane({ maxPacketsPerSecond: 1_000_000, maxBytesPerSecond: 1_000_000_000 })
       const fast = yield* joined(p, "fast", "video", "udp")
       const sender = yield* joined(p, "sender", "video", "udp")
       // The slow receiver binds over TCP, then stops reading: its kernel buffers fill, then the MMR's.

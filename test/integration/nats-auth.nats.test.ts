@@ -40,7 +40,7 @@ const secured = Layer.scoped(
 const connectAs = (signer: "actor" | "client", name: string, permissions: Permissions.Permissions, inboxPrefix: string, expiresAt?: number) =>
   Effect.gen(function* () {
     const { server, secrets } = yield* SecuredNats
-    const creds = yield* Auth.userCreds(secrets, signer, { name, permissions, ...(expiresAt !== undefined ? { expiresAt } : {}) })
+    const creds = yield* Auth.userCreds(yield* Auth.signer(secrets, signer), { name, permissions, ...(expiresAt !== undefined ? { expiresAt } : {}) })
     const nc = yield* connectScoped({ servers: server.url, creds, inboxPrefix, maxReconnectAttempts: 0 })
     const violations: Array<string> = []
     void (async () => {
@@ -187,7 +187,7 @@ layer(secured, { excludeTestServices: true, timeout: "60 seconds" })("NATS auth 
   it.scoped("expired client credentials are refused", () =>
     Effect.gen(function* () {
       const { server, secrets } = yield* SecuredNats
-      const creds = yield* Auth.userCreds(secrets, "client", {
+      const creds = yield* Auth.userCreds(yield* Auth.signer(secrets, "client"), {
         name: "late",
         permissions: Permissions.forClient(subjects, { participant: "late", meeting: "1000000001", zones: [{ id: "eu" }] }),
         expiresAt: Math.floor(Date.now() / 1000) - 10,

@@ -130,15 +130,32 @@ export interface UserOptions {
 }
 
 /**
+ * What signs users: one of the account's signing keys, and the account it
+ * signs for. The web lookup holds the client signer, and nothing else.
+ *
+ * @category models
+ */
+export interface Signer {
+  readonly accountPublicKey: string
+  readonly seed: string
+}
+
+/** The actor or the client signer of a deployment. @category users */
+export const signer = (secrets: Secrets, which: "actor" | "client"): Effect.Effect<Signer, AuthError> =>
+  Effect.map(keyOf(secrets.account), (account) => ({
+    accountPublicKey: account.getPublicKey(),
+    seed: which === "actor" ? secrets.actorSigner : secrets.clientSigner,
+  }))
+
+/**
  * A `.creds` file's text (user JWT and its nkey seed) for a new user signed
- * with `signerSeed` (the actor or the client signing key).
+ * by `by` (the actor or the client signer).
  *
  * @category users
  */
-export const userCreds = (secrets: Secrets, signer: "actor" | "client", options: UserOptions): Effect.Effect<string, AuthError> =>
+export const userCreds = (by: Signer, options: UserOptions): Effect.Effect<string, AuthError> =>
   Effect.gen(function* () {
-    const account = yield* keyOf(secrets.account)
-    const signingKey = yield* keyOf(signer === "actor" ? secrets.actorSigner : secrets.clientSigner)
+    const signingKey = yield* keyOf(by.seed)
     const user = createUser()
     const p = options.permissions
     const jwt = yield* Effect.tryPromise({
@@ -148,7 +165,7 @@ export const userCreds = (secrets: Secrets, signer: "actor" | "client", options:
           user,
           signingKey,
           {
-            issuer_account: account.getPublicKey(),
+            issuer_account: by.accountPublicKey,
             pub: { allow: [...p.publish] },
             sub: { allow: [...p.subscribe] },
             ...(p.respond ? { resp: { max: 1, ttl: 0 } } : {}),
