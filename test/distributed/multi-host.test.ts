@@ -66,6 +66,8 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
         const report = JSON.parse(join.stdout) as { path: string; zone: string; mmr: string; media: ReadonlyArray<{ sent: number }> }
         expect(report.path).toBe("direct")
         expect(report.media[0]!.sent).toBeGreaterThan(20)
+        // NATS has auth on: every process connected with its own identity, and none was refused anything it needs.
+        for (const p of d.processes) expect(p.output(), p.name).not.toMatch(/Permissions Violation|Authorization Violation/)
 
         // Each process's /metrics shows its own share of that join.
         const host = d.process("mmr", report.mmr)
