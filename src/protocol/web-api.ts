@@ -87,7 +87,14 @@ export const JoinInfo = Schema.Struct({
    * zones, MMRs, its own inbox and its own meeting's events, expiring with the
    * join; replies come back under `inboxPrefix`.
    */
-  natsCredentials: Schema.optional(Schema.Struct({ creds: Schema.String, inboxPrefix: Schema.String })),
+  natsCredentials: Schema.optional(
+    Schema.Struct({
+      creds: Schema.String,
+      inboxPrefix: Schema.String,
+      /** The CA of the NATS servers' certificates (PEM), when they take TLS only. */
+      ca: Schema.optional(Schema.String),
+    }),
+  ),
 })
 export type JoinInfo = typeof JoinInfo.Type
 

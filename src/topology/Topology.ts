@@ -210,6 +210,7 @@ export const start = (
         ...(w.opsToken !== undefined ? { opsToken: w.opsToken } : {}),
         limits: w.limits,
         ...(secured?.clientSigner !== undefined ? { clientCredentials: Identities.clientCredentials(secured.clientSigner, subjects) } : {}),
+        ...(secured?.ca !== undefined ? { natsCa: secured.ca } : {}),
       }))
       web.push({ id: w.id, ...handle })
       lines.unshift(`web lookup       ${w.id}  ${handle.url}`)

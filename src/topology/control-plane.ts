@@ -18,6 +18,7 @@ import type { NatsConfig } from "../transports/nats/connection.js"
 import * as NatsKv from "../transports/nats/kv.js"
 import * as NatsServer from "../transports/nats/server.js"
 import * as Auth from "../transports/nats/auth.js"
+import * as Tls from "../transports/tls.js"
 
 /**
  * What the app ended up with, for its banner.
@@ -68,7 +69,7 @@ export const acquire = (options: {
       const urls = typeof servers === "string" ? [servers] : [...servers]
       if (options.credsDir !== undefined) {
         // Every actor connects with its own identity from the directory; nothing uses a shared connection.
-        const identities = yield* Identities.fromDirectory(urls, options.credsDir).pipe(
+        const identities = yield* Identities.fromDirectory(urls, options.credsDir, options.nats.value.tls?.caFile).pipe(
           Effect.mapError((e) => new NatsServer.NatsServerError({ detail: e.message })),
         )
         return { kind: "nats", urls, layer: memoryLayer, secured: Option.some(identities) } satisfies ControlPlane
@@ -84,15 +85,18 @@ export const acquire = (options: {
       // Our own server: auth on, every actor and every join an identity of its own.
       const secrets = Auth.generate()
       const trust = yield* Auth.trust(secrets).pipe(Effect.mapError((e) => new NatsServer.NatsServerError({ detail: e.message })))
-      const server = yield* NatsServer.start({ auth: Auth.serverConfig(trust) })
+      // TLS only, with a certificate from a CA of its own: actors trust it, and each join is told it over HTTPS.
+      const ca = yield* Tls.devCa("meetzone NATS CA")
+      const certificate = yield* ca.issue(["127.0.0.1", "localhost", "::1"])
+      const server = yield* NatsServer.start({ auth: Auth.serverConfig(trust), tls: certificate })
       const made = yield* Effect.all({
         operatorCreds: Effect.flatMap(Auth.signer(secrets, "actor"), (by) => Auth.userCreds(by, { name: options.name, permissions: Permissions.operator })),
-        identities: Identities.fromSecrets([server.url], secrets, options.subjects, options.buckets),
+        identities: Identities.fromSecrets([server.url], secrets, options.subjects, options.buckets, ca.cert),
       }).pipe(Effect.mapError((e) => new NatsServer.NatsServerError({ detail: e.message })))
       return {
         kind: "nats-started",
         urls: [server.url],
-        layer: natsLayer({ servers: server.url, name: options.name, creds: made.operatorCreds, inboxPrefix: `_I.operator.${options.name}` }),
+        layer: natsLayer({ servers: server.url, name: options.name, creds: made.operatorCreds, inboxPrefix: `_I.operator.${options.name}`, tls: { ca: ca.cert } }),
         secured: Option.some(made.identities),
       } satisfies ControlPlane
     }

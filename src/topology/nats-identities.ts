@@ -38,6 +38,8 @@ export interface Identities {
   readonly actorCreds: (actor: ActorIdentity) => Effect.Effect<string, Auth.AuthError>
   /** Makes each join's identity; undefined where no web lookup runs (it is the only holder). */
   readonly clientSigner: Auth.Signer | undefined
+  /** The CA of the servers' certificates (PEM), when they take TLS only: actors trust it, and joins are told it. */
+  readonly ca?: string
 }
 
 /** `web-web-1.creds`, `mmr-eu-west-eu-mmr-1.creds`. @category files */
@@ -58,9 +60,11 @@ export const fromSecrets = (
   secrets: Auth.Secrets,
   subjects: Subjects,
   buckets: Buckets,
+  ca?: string,
 ): Effect.Effect<Identities, Auth.AuthError> =>
   Effect.map(Effect.all([Auth.signer(secrets, "actor"), Auth.signer(secrets, "client")]), ([actorSigner, clientSigner]) => ({
     servers,
+    ...(ca !== undefined ? { ca } : {}),
     actorCreds: (actor) => Auth.userCreds(actorSigner, { name: nameOf(actor), permissions: permissionsOf(subjects, buckets, actor) }),
     clientSigner,
   }))
@@ -77,8 +81,12 @@ const SecretsFile = Schema.parseJson(
  *
  * @category constructors
  */
-export const fromDirectory = (servers: ReadonlyArray<string>, dir: string): Effect.Effect<Identities, Auth.AuthError> =>
+export const fromDirectory = (servers: ReadonlyArray<string>, dir: string, caFile?: string): Effect.Effect<Identities, Auth.AuthError> =>
   Effect.gen(function* () {
+    const ca =
+      caFile === undefined
+        ? undefined
+        : yield* Effect.tryPromise({ try: () => readFile(caFile, "utf8"), catch: (e) => failed(`cannot read the NATS CA ${caFile}: ${String(e)}`) })
     const signerText = yield* Effect.tryPromise({ try: () => readFile(join(dir, "client-signer.json"), "utf8"), catch: () => undefined }).pipe(
       Effect.orElseSucceed(() => undefined),
     )
@@ -88,6 +96,7 @@ export const fromDirectory = (servers: ReadonlyArray<string>, dir: string): Effe
         : yield* Schema.decodeUnknown(SignerFile)(signerText).pipe(Effect.mapError((e) => failed(`${dir}/client-signer.json: ${e.message}`)))
     return {
       servers,
+      ...(ca !== undefined ? { ca } : {}),
       actorCreds: (actor) =>
         Effect.tryPromise({
           try: () => readFile(join(dir, credsFile(actor)), "utf8"),
@@ -108,7 +117,13 @@ export const actorLayer = (identities: Identities, actor: ActorIdentity): Layer.
     Effect.map(identities.actorCreds(actor), (creds) =>
       NatsKv.layerFromConnection.pipe(
         Layer.provideMerge(
-          NatsBus.layer({ servers: identities.servers, name: nameOf(actor), creds, inboxPrefix: Permissions.inboxPrefix.actor(actor.role, actor.id) }),
+          NatsBus.layer({
+            servers: identities.servers,
+            name: nameOf(actor),
+            creds,
+            inboxPrefix: Permissions.inboxPrefix.actor(actor.role, actor.id),
+            ...(identities.ca !== undefined ? { tls: { ca: identities.ca } } : {}),
+          }),
         ),
         Layer.orDie,
       ),

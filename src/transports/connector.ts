@@ -36,7 +36,7 @@ export interface ConnectOptions {
   /** The join token: the relay takes no connection without one. */
   readonly token?: string
   /** The join's own NATS identity, when the deployment's NATS has auth on. */
-  readonly credentials?: { readonly creds: string; readonly inboxPrefix: string }
+  readonly credentials?: { readonly creds: string; readonly inboxPrefix: string; readonly ca?: string }
 }
 
 /** @category models */
@@ -121,6 +121,7 @@ export const nats: Layer.Layer<BusConnector> = Layer.succeed(BusConnector, {
         connectTimeoutMs: natsTimeoutMs,
         maxReconnectAttempts: 10,
         ...(options.credentials !== undefined ? { creds: options.credentials.creds, inboxPrefix: options.credentials.inboxPrefix } : {}),
+        ...(options.credentials?.ca !== undefined ? { tls: { ca: options.credentials.ca } } : {}),
       })),
       Effect.map((nc): Connected => ({ bus: NatsBus.make(nc), via: target.nats.join(","), kind: "nats" })),
     )

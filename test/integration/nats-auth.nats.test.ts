@@ -15,6 +15,8 @@ import * as Auth from "../../src/transports/nats/auth.js"
 import { connectScoped } from "../../src/transports/nats/connection.js"
 import * as NatsKv from "../../src/transports/nats/kv.js"
 import * as NatsServer from "../../src/transports/nats/server.js"
+import * as Tls from "../../src/transports/tls.js"
+import { createConnection } from "node:net"
 
 const subjects = Subjects.make()
 const buckets = Subjects.buckets()
@@ -196,6 +198,29 @@ layer(secured, { excludeTestServices: true, timeout: "60 seconds" })("NATS auth 
       expect(Either.isLeft(attempt)).toBe(true)
       expect(Either.isLeft(attempt) && attempt.left.detail).toMatch(/Authorization Violation|expired/i)
     }),
+  )
+})
+
+describe("NATS over TLS only", () => {
+  it.scoped("the server takes TLS only (its INFO says so before anything else), and a client trusting its CA connects", () =>
+    Effect.gen(function* () {
+      const ca = yield* Tls.devCa("test NATS CA")
+      const secrets = Auth.generate()
+      const server = yield* NatsServer.start({ auth: Auth.serverConfig(yield* Auth.trust(secrets)), tls: yield* ca.issue(["127.0.0.1", "localhost"]) })
+      const info = yield* Effect.async<string>((resume) => {
+        const socket = createConnection(server.port, "127.0.0.1")
+        socket.once("data", (d) => {
+          socket.destroy()
+          resume(Effect.succeed(d.toString()))
+        })
+      })
+      expect(info).toMatch(/"tls_required":true/)
+      const creds = yield* Auth.userCreds(yield* Auth.signer(secrets, "actor"), { name: "t", permissions: Permissions.operator })
+      const nc = yield* connectScoped({ servers: server.url, creds, tls: { ca: ca.cert }, maxReconnectAttempts: 0 })
+      expect(nc.info?.tls_required).toBe(true)
+      // Without the CA, the server's certificate is not trusted: no connection.
+      expect(Either.isLeft(yield* Effect.either(connectScoped({ servers: server.url, creds, maxReconnectAttempts: 0, connectTimeoutMs: 2000 })))).toBe(true)
+    }).pipe(Effect.orDie),
   )
 })
 

@@ -93,6 +93,8 @@ export interface WebLookupConfig {
    * join-info carries none (NATS without auth).
    */
   readonly clientCredentials?: (scope: ClientScope, expiresAt: number) => Effect.Effect<string, unknown>
+  /** The CA of the NATS servers' certificates, told to each join with its credentials. */
+  readonly natsCa?: string
   /** Per client address; passcode guesses also per meeting. Defaults: 20/min meetings, 120/min join-info, 10/min guesses. */
   readonly limits?: {
     readonly createMeeting?: RateLimit.Limit
@@ -249,6 +251,7 @@ export const start = (
               natsCredentials: {
                 creds: yield* config.clientCredentials({ participant, meeting: id, zones }, claims.expiresAt).pipe(Effect.orDie),
                 inboxPrefix: inboxPrefix.client(participant),
+                ...(config.natsCa !== undefined ? { ca: config.natsCa } : {}),
               },
             }
           : {}),

@@ -32,7 +32,8 @@ export interface NatsConfig {
   readonly creds?: string
   /** Where replies to this connection's requests go; its permissions allow it no other inbox. */
   readonly inboxPrefix?: string
-  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string }
+  /** TLS to the server: trust `ca` (PEM text) or `caFile`; a client certificate when the server asks for one. */
+  readonly tls?: { readonly ca?: string; readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string }
   /** Pause between reconnect attempts. Default 250 ms. */
   readonly reconnectTimeWaitMs?: number
   /** -1 (default) reconnects forever: actors outlive a server restart. */
@@ -72,6 +73,7 @@ const toOptions = (config: NatsConfig): Effect.Effect<NodeConnectionOptions, Bus
     }
     if (config.tls !== undefined) {
       options.tls = {
+        ...(config.tls.ca !== undefined ? { ca: config.tls.ca } : {}),
         ...(config.tls.caFile !== undefined ? { caFile: config.tls.caFile } : {}),
         ...(config.tls.certFile !== undefined ? { certFile: config.tls.certFile } : {}),
         ...(config.tls.keyFile !== undefined ? { keyFile: config.tls.keyFile } : {}),

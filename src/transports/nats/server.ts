@@ -87,6 +87,8 @@ export interface NatsServerOptions {
   readonly readyTimeoutMs?: number
   /** Configuration lines that turn on auth (`Auth.serverConfig`): anonymous connections are then refused. */
   readonly auth?: ReadonlyArray<string>
+  /** A certificate and key (PEM): clients must then connect over TLS. */
+  readonly tls?: { readonly cert: string; readonly key: string }
 }
 
 interface NodePlan {
@@ -229,8 +231,16 @@ const startNodes = (size: number, options: NatsServerOptions) =>
       storeDir: join(dir, `n${i + 1}`),
       configFile: join(dir, `n${i + 1}.conf`),
     }))
+    const tlsLines: Array<string> = []
+    if (options.tls !== undefined) {
+      const [certFile, keyFile] = [join(dir, "server-cert.pem"), join(dir, "server-key.pem")]
+      yield* Effect.promise(() => Promise.all([writeFile(certFile, options.tls!.cert), writeFile(keyFile, options.tls!.key, { mode: 0o600 })]))
+      tlsLines.push(`tls {`, `  cert_file: "${certFile}"`, `  key_file: "${keyFile}"`, `}`)
+    }
     yield* Effect.forEach(plans, (plan) =>
-      Effect.promise(() => writeFile(plan.configFile, configText(plan, jetstream, clustered ? "meetzone" : undefined, options.auth ?? []))),
+      Effect.promise(() =>
+        writeFile(plan.configFile, configText(plan, jetstream, clustered ? "meetzone" : undefined, [...(options.auth ?? []), ...tlsLines])),
+      ),
     )
 
     const scope = yield* Effect.scope
