@@ -10,12 +10,15 @@ import type { NatsConnection } from "@nats-io/transport-node"
 import { connect } from "@nats-io/transport-node"
 import { Effect, Layer, LogLevel, Schema } from "effect"
 import { parseArgs } from "node:util"
-import { count, median, run } from "./support.js"
+import { count, median, ratio, run } from "./support.js"
 import * as Actor from "../src/runtime/Actor.js"
 import { ask } from "../src/runtime/Ask.js"
 import * as Protocol from "../src/protocol/Protocol.js"
 import * as NatsBus from "../src/transports/nats/bus.js"
 import * as NatsServer from "../src/transports/nats/server.js"
+import * as Auth from "../src/transports/nats/auth.js"
+import * as Tls from "../src/transports/tls.js"
+import type * as Permissions from "../src/protocol/permissions.js"
 
 const { values: args } = parseArgs({
   options: {
@@ -75,8 +78,25 @@ const program = Effect.gen(function* () {
     behaviour: Effect.succeed({ Echo: ({ text, n }) => Effect.succeed({ text, n }) }),
   }).pipe(Effect.provide(actorBus))
   const askerBus = yield* Layer.build(NatsBus.layer({ servers: server.url, name: "asker" }))
+
+  // The same typed path on a server with meetzone's auth and TLS on: each side its own identity with allow lists.
+  const secrets = Auth.generate()
+  const ca = yield* Tls.devCa("bench NATS CA")
+  const secured = yield* NatsServer.start({ jetstream: false, auth: Auth.serverConfig(yield* Auth.trust(secrets)), tls: yield* ca.issue(["127.0.0.1", "localhost"]) })
+  const securedBus = (name: string, permissions: Permissions.Permissions, inboxPrefix: string) =>
+    Effect.flatMap(Auth.signer(secrets, "actor"), (by) => Auth.userCreds(by, { name, permissions })).pipe(
+      Effect.flatMap((creds) => Layer.build(NatsBus.layer({ servers: secured.url, name, creds, inboxPrefix, tls: { ca: ca.cert } }))),
+    )
+  const securedActorBus = yield* securedBus("actor", { publish: [], subscribe: ["bench.typed"], respond: true }, "_I.actor")
+  yield* Actor.start(EchoProtocol, {
+    name: "bench-echo-secured",
+    listen: [{ subject: "bench.typed" }],
+    behaviour: Effect.succeed({ Echo: ({ text, n }) => Effect.succeed({ text, n }) }),
+  }).pipe(Effect.provide(securedActorBus))
+  const securedAskerBus = yield* securedBus("asker", { publish: ["bench.typed"], subscribe: ["_I.asker.>"], respond: false }, "_I.asker")
+
   // The typed loop runs inside Effect, as an Effect program would ask.
-  const typedThroughput = (total: number, outstanding: number) =>
+  const typedOn = (bus: typeof askerBus) => (total: number, outstanding: number) =>
     Effect.gen(function* () {
       let next = 0
       const started = performance.now()
@@ -89,7 +109,7 @@ const program = Effect.gen(function* () {
         { concurrency: "unbounded", discard: true },
       )
       return total / ((performance.now() - started) / 1000)
-    }).pipe(Effect.provide(askerBus), Effect.orDie)
+    }).pipe(Effect.provide(bus), Effect.orDie)
 
   const cases: Array<[string, (total: number, outstanding: number) => Effect.Effect<number>]> = [
     ...Object.entries(rawAskers).map(
@@ -100,7 +120,8 @@ const program = Effect.gen(function* () {
             Effect.promise(() => throughput(total, outstanding, () => nc.request("bench.raw", payload, { timeout: 5000 }))),
         ] as [string, (total: number, outstanding: number) => Effect.Effect<number>],
     ),
-    ["typed ask", typedThroughput],
+    ["typed ask", typedOn(askerBus)],
+    ["typed ask, auth + TLS on", typedOn(securedAskerBus)],
   ]
 
   const results: Record<string, { sequential: Array<number>; concurrent: Array<number> }> = {}
@@ -132,6 +153,11 @@ const program = Effect.gen(function* () {
     )
   }
   console.log(`\nratios are against "${baseline}", measured in the same run.`)
+  const typed = rows.find((r) => r.name === "typed ask")!
+  const securedRow = rows.find((r) => r.name === "typed ask, auth + TLS on")!
+  console.log(
+    `the cost of auth + TLS on the typed path: sequential ${ratio(securedRow.sequential, typed.sequential)}, ${OUTSTANDING} outstanding ${ratio(securedRow.concurrent, typed.concurrent)} (on / off)`,
+  )
 })
 
 run(program, { level: LogLevel.Warning })

@@ -10,7 +10,8 @@
  * 2 zones × 2 controllers × 3 probe samples, leaving when done.
  */
 import { parseArgs } from "node:util"
-import { ms, quantile, run, timed } from "./support.js"
+import { ms, quantile, ratio, run, timed } from "./support.js"
+import * as Subjects from "../src/protocol/subjects.js"
 import { Effect, Either, Layer, LogLevel, Option } from "effect"
 import * as Client from "../src/actors/client/Client.js"
 import * as Lookup from "../src/actors/client/lookup.js"
@@ -34,7 +35,12 @@ const f = (value: number) => ms(value, 10)
 const program = Effect.gen(function* () {
   const server = yield* NatsServer.start()
   const config = Either.getOrThrow(
-    Config.decode({ ...Config.defaultTopology, tokenSecret: "bench-secret-bench-secret-bench-secret" }),
+    Config.decode({
+      ...Config.defaultTopology,
+      tokenSecret: "bench-secret-bench-secret-bench-secret",
+      // Hundreds of joins from one address on purpose: no per-address limit here.
+      web: [{ id: "web-1", port: 0, trustedProxies: ["loopback"], limits: { joinInfo: { perMinute: 1_000_000, burst: 100_000 } } }],
+    }),
   )
   const context = yield* Layer.build(
     Layer.merge(ControlPlane.natsLayer({ servers: server.url, name: "bench-topology" }), Topology.services(config)),
@@ -45,11 +51,31 @@ const program = Effect.gen(function* () {
   const http = yield* Lookup.dispatcher(tls, Option.none())
   const meeting = (yield* Lookup.createMeeting(http, new URL(web), { timeoutMs: 5000 })).id
 
-  const join = Effect.scoped(
-    Effect.map(Client.join({ web, meeting, tls, proxy: "none" }), (s) => s.report),
-  ).pipe(Effect.provide(Connector.nats))
-  for (let i = 0; i < 20; i++) yield* join // warm-up
+  const joinAt = (web: string, tls: { ca: string }, meeting: string) =>
+    Effect.scoped(Effect.map(Client.join({ web, meeting, tls, proxy: "none" }), (s) => s.report)).pipe(Effect.provide(Connector.nats))
+  const join = joinAt(web, tls, meeting)
+
+  // The same topology on a nats-server with auth and TLS on (as `meetzone up` runs it): each actor and each join its own identity.
+  const securedPlane = yield* ControlPlane.acquire({
+    nats: Option.none(),
+    name: "bench-secured",
+    subjects: Subjects.make(config.prefix),
+    buckets: Subjects.buckets(config.prefix),
+  }).pipe(Effect.orDie)
+  const securedContext = yield* Layer.build(Layer.merge(securedPlane.layer, Topology.services(config)))
+  const securedTopology = yield* Topology.start(config, securedPlane.urls, undefined, Option.getOrUndefined(securedPlane.secured)).pipe(
+    Effect.provide(securedContext),
+  )
+  const securedTls = { ca: securedTopology.caCert! }
+  const securedWeb = securedTopology.web[0]!.url
+  const securedHttp = yield* Lookup.dispatcher(securedTls, Option.none())
+  const securedMeeting = (yield* Lookup.createMeeting(securedHttp, new URL(securedWeb), { timeoutMs: 5000 })).id
+  const securedJoin = joinAt(securedWeb, securedTls, securedMeeting)
+
+  for (let i = 0; i < 20; i++) yield* Effect.zip(join, securedJoin) // warm-up
   const joins: Array<number> = []
+  const securedJoins: Array<number> = []
+  const securedPhases: Record<string, Array<number>> = { lookup: [], "zone-selection": [], "mmr-selection": [] }
   const phases: Record<string, Array<number>> = { lookup: [], "zone-selection": [], "mmr-selection": [] }
   for (let i = 0; i < JOINS; i++) {
     // The report's total runs from the start of the lookup to the MMR's Join
@@ -57,6 +83,10 @@ const program = Effect.gen(function* () {
     const report = yield* join
     joins.push(report.totalMs)
     for (const p of report.phases) phases[p.name]?.push(p.ms)
+    // Alternating, so drift in machine load hits both alike.
+    const securedReport = yield* securedJoin
+    securedJoins.push(securedReport.totalMs)
+    for (const p of securedReport.phases) securedPhases[p.name]?.push(p.ms)
   }
 
   // The primitives, each measured the same number of times.
@@ -92,6 +122,12 @@ const program = Effect.gen(function* () {
   console.log(`node ${process.version}; 2 zones × 2 controllers × 2 MMRs; nats-server at ${server.url}\n`)
   console.log(`join (lookup → MMR joined)   p50 ${f(quantile(joins, 0.5))}   p99 ${f(quantile(joins, 0.99))}`)
   for (const [name, xs] of Object.entries(phases)) {
+    console.log(`  ${name.padEnd(27)} p50 ${f(quantile(xs, 0.5))}   p99 ${f(quantile(xs, 0.99))}`)
+  }
+  console.log(
+    `join, auth + TLS on          p50 ${f(quantile(securedJoins, 0.5))}   p99 ${f(quantile(securedJoins, 0.99))}   (on / off: p50 ${ratio(quantile(securedJoins, 0.5), quantile(joins, 0.5))}, p99 ${ratio(quantile(securedJoins, 0.99), quantile(joins, 0.99))})`,
+  )
+  for (const [name, xs] of Object.entries(securedPhases)) {
     console.log(`  ${name.padEnd(27)} p50 ${f(quantile(xs, 0.5))}   p99 ${f(quantile(xs, 0.99))}`)
   }
   console.log(`\nprimitives, p50 of ${JOINS} each:`)

@@ -74,10 +74,12 @@ const Limit = Schema.Struct({ perMinute: Schema.Number.pipe(Schema.positive()), 
 
 /** `web[].limits`: how often one client address may ask. @category schemas */
 export const Limits = Schema.Struct({
-  createMeeting: Schema.optionalWith(Limit, { default: () => ({ perMinute: 20, burst: 10 }) }),
-  joinInfo: Schema.optionalWith(Limit, { default: () => ({ perMinute: 120, burst: 30 }) }),
-  /** Each guess costs the server one scrypt. */
+  createMeeting: Schema.optionalWith(Limit, { default: () => ({ perMinute: 60, burst: 20 }) }),
+  joinInfo: Schema.optionalWith(Limit, { default: () => ({ perMinute: 600, burst: 100 }) }),
+  /** Wrong passcodes per address (each guess costs the server one scrypt). */
   passcodeGuesses: Schema.optionalWith(Limit, { default: () => ({ perMinute: 10, burst: 5 }) }),
+  /** Wrong passcodes per meeting, from all addresses together. */
+  passcodeGuessesPerMeeting: Schema.optionalWith(Limit, { default: () => ({ perMinute: 30, burst: 10 }) }),
 })
 
 /** `web[]`: one web lookup — HTTPS address, certificate, trusted proxies, dashboard token. @category schemas */

@@ -95,11 +95,12 @@ export interface WebLookupConfig {
   readonly clientCredentials?: (scope: ClientScope, expiresAt: number) => Effect.Effect<string, unknown>
   /** The CA of the NATS servers' certificates, told to each join with its credentials. */
   readonly natsCa?: string
-  /** Per client address; passcode guesses also per meeting. Defaults: 20/min meetings, 120/min join-info, 10/min guesses. */
+  /** Per client address; wrong passcodes also per meeting. Defaults: 60/min meetings, 600/min join-info, 10/min wrong passcodes (30/min per meeting). */
   readonly limits?: {
     readonly createMeeting?: RateLimit.Limit
     readonly joinInfo?: RateLimit.Limit
     readonly passcodeGuesses?: RateLimit.Limit
+    readonly passcodeGuessesPerMeeting?: RateLimit.Limit
   }
 }
 
@@ -136,10 +137,11 @@ export const start = (
     let publicUrl = config.publicUrl
     const joins = JoinLog.make()
     const limits = {
-      createMeeting: RateLimit.make(config.limits?.createMeeting ?? { perMinute: 20, burst: 10 }),
-      joinInfo: RateLimit.make(config.limits?.joinInfo ?? { perMinute: 120, burst: 30 }),
+      createMeeting: RateLimit.make(config.limits?.createMeeting ?? { perMinute: 60, burst: 20 }),
+      joinInfo: RateLimit.make(config.limits?.joinInfo ?? { perMinute: 600, burst: 100 }),
+      // Wrong guesses only: an office behind one address joining with the right passcode is not refused.
       guessesByAddress: RateLimit.make(config.limits?.passcodeGuesses ?? { perMinute: 10, burst: 5 }),
-      guessesByMeeting: RateLimit.make(config.limits?.passcodeGuesses ?? { perMinute: 10, burst: 5 }),
+      guessesByMeeting: RateLimit.make(config.limits?.passcodeGuessesPerMeeting ?? { perMinute: 30, burst: 10 }),
     }
     /** Takes one from `limiter` for `key` now; the 429 to answer when there is none. */
     const overLimit = (limiter: RateLimit.RateLimiter, key: string, what: string) =>
@@ -198,11 +200,14 @@ export const start = (
       const passcode = request.headers["x-meeting-passcode"] ?? query.passcode
       if (meeting.passcode !== undefined) {
         if (passcode === undefined) return apiError(403, "PasscodeRequired", "this meeting needs a passcode")
-        // Each guess costs one scrypt: limited per address and per meeting (a botnet guessing one meeting).
-        const guessing =
-          (yield* overLimit(limits.guessesByAddress, address, "passcode attempts")) ?? (yield* overLimit(limits.guessesByMeeting, id, "passcode attempts for this meeting"))
-        if (guessing !== undefined) return guessing
+        // Wrong guesses are limited per address and per meeting (a botnet guessing one meeting); when either is
+        // spent, no guess is even checked (each costs one scrypt).
+        const now = yield* Clock.currentTimeMillis
+        const spent = [limits.guessesByAddress.peek(address, now), limits.guessesByMeeting.peek(id, now)].find((v) => !v.ok)
+        if (spent !== undefined && !spent.ok) return tooMany("wrong passcodes", spent.retryAfterMs)
         if (!(yield* Meetings.passcodeMatches(meeting, passcode))) {
+          limits.guessesByAddress.take(address, now)
+          limits.guessesByMeeting.take(id, now)
           return apiError(403, "BadPasscode", "the passcode does not match")
         }
       }

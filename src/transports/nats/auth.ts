@@ -12,9 +12,10 @@
  * @since 0.1.0
  */
 import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from "@nats-io/jwt"
-import { createAccount, createOperator, createUser, fromSeed } from "@nats-io/nkeys"
+import { createAccount, createOperator } from "@nats-io/nkeys"
 import { Data, Effect } from "effect"
 import type { Permissions } from "../../protocol/permissions.js"
+import * as Ed25519 from "./ed25519.js"
 
 /** @category errors */
 export class AuthError extends Data.TaggedError("AuthError")<{ readonly detail: string }> {
@@ -45,8 +46,21 @@ export interface Trust {
 }
 
 const seedText = (kp: { getSeed(): Uint8Array }) => new TextDecoder().decode(kp.getSeed())
+/** Key pairs by seed, made once: a signer signs every join. */
+const keys = new Map<string, ReturnType<typeof Ed25519.fromNkeysSeed>>()
 const keyOf = (seed: string) =>
-  Effect.try({ try: () => fromSeed(new TextEncoder().encode(seed)), catch: (e) => new AuthError({ detail: `bad seed: ${String(e)}` }) })
+  Effect.try({
+    try: () => {
+      let key = keys.get(seed)
+      if (key === undefined) {
+        key = Ed25519.fromNkeysSeed(new TextEncoder().encode(seed))
+        key.getPublicKey() // derived once, here
+        if (keys.size < 64) keys.set(seed, key)
+      }
+      return key
+    },
+    catch: (e) => new AuthError({ detail: `bad seed: ${String(e)}` }),
+  })
 
 /**
  * New identities for a deployment.
@@ -156,7 +170,7 @@ export const signer = (secrets: Secrets, which: "actor" | "client"): Effect.Effe
 export const userCreds = (by: Signer, options: UserOptions): Effect.Effect<string, AuthError> =>
   Effect.gen(function* () {
     const signingKey = yield* keyOf(by.seed)
-    const user = createUser()
+    const user = Ed25519.newUser()
     const p = options.permissions
     const jwt = yield* Effect.tryPromise({
       try: () =>
