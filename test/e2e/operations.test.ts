@@ -6,14 +6,13 @@
 import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
 import { layer } from "@effect/vitest"
-import { Deferred, Effect } from "effect"
+import { Deferred, Effect, Layer } from "effect"
 import { Agent, fetch } from "undici"
 import { expect } from "vitest"
 import * as Browser from "../support/browser.js"
 import { meetzone } from "../support/cli.js"
 import { poll } from "../support/poll.js"
 import * as Prometheus from "../support/prometheus.js"
-import { server as natsServer, TestNats } from "../support/nats.js"
 
 interface Up {
   readonly child: ChildProcess
@@ -22,10 +21,11 @@ interface Up {
   readonly metrics: string
   readonly dashboard: string
   readonly exited: Effect.Effect<number | null>
+  readonly banner: string
 }
 
-/** `meetzone up` on the test's nats-server, until the scope ends (then SIGTERM, by its PID). */
-const startUp = (natsUrl: string) =>
+/** `meetzone up` on a nats-server of its own (auth and TLS on), until the scope ends (then SIGTERM, by its PID). */
+const startUp = () =>
   Effect.gen(function* () {
     const ready = yield* Deferred.make<string, Error>()
     const exit = yield* Deferred.make<number | null>()
@@ -34,7 +34,7 @@ const startUp = (natsUrl: string) =>
       Effect.sync(() => {
         const child = spawn(
           process.execPath,
-          ["--import", "tsx", "src/apps/meetzone.ts", "up", "--config", "examples/single-host.yaml", "--nats", natsUrl],
+          ["--import", "tsx", "src/apps/meetzone.ts", "up", "--config", "examples/single-host.yaml"],
           { stdio: ["ignore", "pipe", "pipe"] },
         )
         child.stdout.on("data", (chunk: Buffer) => {
@@ -63,19 +63,20 @@ const startUp = (natsUrl: string) =>
       metrics: find(/metrics at (\S+)\/metrics/),
       dashboard: find(/dashboard at (\S+)/),
       exited: Deferred.await(exit),
+      banner,
     } satisfies Up
   })
 
 const scrape = (up: Up) => Prometheus.scrape(up.metrics)
 const sum = Prometheus.sum
 
-layer(natsServer, { excludeTestServices: true, timeout: "120 seconds" })("operating a running meetzone up", (it) => {
+layer(Layer.empty, { excludeTestServices: true, timeout: "120 seconds" })("operating a running meetzone up", (it) => {
   it.scoped(
     "its /metrics move after a client join, the dashboard shows the topology and the join, and SIGTERM stops it cleanly",
     () =>
       Effect.gen(function* () {
-        const nats = yield* TestNats
-        const up = yield* startUp(nats.url)
+        const up = yield* startUp()
+        expect(up.banner).toMatch(/auth on: every actor and every join its own identity/)
 
         const before = yield* scrape(up)
         expect(before).toContain("# TYPE meetzone_joins_total counter")
