@@ -53,8 +53,8 @@ const until = (page: Page, ok: (s: PageSummary) => boolean, what: string, tries 
 layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("browser web client", (it) => {
   it.scoped("a browser and a headless CLI client in one meeting each receive the other's media", () =>
     Effect.gen(function* () {
-      const nats = yield* TestNats
-      const { web, tls } = yield* TestTopology.start(TestTopology.twoZones({ prefix: "e2e" }), [nats.url])
+      // NATS with auth and TLS on: the tunnels relay for the browsers as themselves, the CLI client joins with its own identity.
+      const { web, tls } = yield* TestTopology.startSecured(TestTopology.twoZones({ prefix: "e2e" }))
       const http = yield* Lookup.dispatcher(tls, Option.none())
       const meeting = (yield* Lookup.createMeeting(http, new URL(web), { topic: "browser test", timeoutMs: 5000 })).id
       const dir = yield* Effect.promise(() => mkdtemp(joinPath(tmpdir(), "meetzone-e2e-")))
