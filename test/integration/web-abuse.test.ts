@@ -12,15 +12,17 @@ import * as Lookup from "../../src/actors/client/lookup.js"
 import { TestNats, serverWithClient } from "../support/nats.js"
 import * as TestTopology from "../support/topology.js"
 
+// Slow refills where the test counts refusals (a busy machine cannot refill them mid-test); a quick one
+// for join-info, whose recovery the test waits for (the limiter's timing itself is unit-tested).
 const limits = {
-  createMeeting: { perMinute: 600, burst: 3 },
+  createMeeting: { perMinute: 6, burst: 3 },
   joinInfo: { perMinute: 600, burst: 5 },
-  passcodeGuesses: { perMinute: 120, burst: 3 },
-  passcodeGuessesPerMeeting: { perMinute: 120, burst: 3 },
+  passcodeGuesses: { perMinute: 6, burst: 3 },
+  passcodeGuessesPerMeeting: { perMinute: 6, burst: 3 },
 }
 
 layer(serverWithClient, { excludeTestServices: true, timeout: "60 seconds" })("the web tier under abuse", (it) => {
-  it.scoped("limits join-info, meeting creation and passcode guesses per address (and guesses per meeting), then recovers", () =>
+  it.scoped("limits join-info, meeting creation and wrong passcodes per address (and per meeting), then recovers", () =>
     Effect.gen(function* () {
       const nats = yield* TestNats
       const { web, tls } = yield* TestTopology.start(
@@ -67,10 +69,10 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "60 seconds" })("t
       expect(guesses.map((r) => r.status)).toEqual([403, 403, 403, 429])
       const elsewhere = yield* get(`/api/meetings/${locked}/join-info?passcode=4711`, "192.0.2.99")
       expect(elsewhere.status).toBe(429) // the meeting's own budget is spent too, whatever the address
-      // Recovery: join-info gets one more every 100 ms, passcode guesses one every 500 ms.
-      yield* Effect.sleep("600 millis")
+      expect(Number(elsewhere.retryAfter)).toBeGreaterThanOrEqual(1)
+      // Recovery: join-info gets one more every 100 ms.
+      yield* Effect.sleep("300 millis")
       expect((yield* get(`/api/meetings/${meeting}/join-info`, "203.0.113.7")).status).toBe(200)
-      expect((yield* get(`/api/meetings/${locked}/join-info?passcode=4711`, "192.0.2.99")).status).toBe(200)
     }),
   )
 
