@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import type { Duration, Scope } from "effect"
-import { Clock, Duration as D, Effect, Option, Stream } from "effect"
+import { Clock, Duration as D, Effect, Option, Schedule, Stream } from "effect"
 import type { ControllerPresence, MmrLoad, Presence, TunnelPresence } from "../protocol/zone.js"
 import type { Stores } from "./stores.js"
 
@@ -32,16 +32,20 @@ export const watch = (stores: Stores, ttl: Duration.DurationInput): Effect.Effec
     for (const { key, value } of yield* stores.presence.values().pipe(Effect.orElseSucceed(() => []))) {
       records.set(key, { value, seenAt: seededAt })
     }
-    yield* stores.presence.watch().pipe(
+    const follow = stores.presence.watch().pipe(
       Stream.runForEach((change) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           if (Option.isSome(change.value)) records.set(change.key, { value: change.value.value, seenAt: now })
           else records.delete(change.key)
         }),
       ),
-      Effect.tapErrorCause((cause) => Effect.logError("presence watch ended", cause)),
-      Effect.retry({ times: 1000 }),
-      Effect.ignore,
+    )
+    // A watch ends or fails when its server goes away (a node of the cluster dies, the connection drops):
+    // watch again, with backoff, for as long as the view lives. A new watch replays what is there.
+    yield* follow.pipe(
+      Effect.zipRight(Effect.logWarning("presence watch ended; watching again")),
+      Effect.catchAllCause((cause) => Effect.logWarning("presence watch failed; watching again", cause)),
+      Effect.repeat(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")), Schedule.jittered)),
       Effect.forkScoped,
     )
     const live = Effect.map(Clock.currentTimeMillis, (now) => {
