@@ -45,7 +45,11 @@ export class NoCapacity extends Schema.TaggedError<NoCapacity>()("NoCapacity", {
 
 /** @category requests */
 export class Assign extends Schema.TaggedRequest<Assign>()("Assign", {
-  payload: { meeting: MeetingId, token: Schema.String },
+  /**
+   * `suspect`: an MMR the client finds silent. The controller checks it
+   * itself; when it does not answer either, the meeting is placed elsewhere.
+   */
+  payload: { meeting: MeetingId, token: Schema.String, suspect: Schema.optional(Schema.String) },
   success: Placement,
   failure: Schema.Union(InvalidToken, NoCapacity, StoreUnavailable),
 }) {}

@@ -94,7 +94,7 @@ export const JoinReport = Schema.Struct({
   startedAt: Schema.String,
   /** Media per kind, filled in when the session ends. */
   media: Schema.optional(Schema.Array(MediaKindReport)),
-  /** The session's moves to another MMR (its MMR stopped), in order. */
+  /** The session's moves to another MMR (its MMR stopped, died or froze), in order. */
   moves: Schema.optional(
     Schema.Array(
       Schema.Struct({
@@ -104,6 +104,8 @@ export const JoinReport = Schema.Struct({
         atMs: Schema.Number,
         ms: Schema.Number,
         outcome: Schema.Literal("ok", "failed"),
+        /** Why: the MMR said it was leaving, or it stopped answering (gone: nobody listens; frozen: no answer). */
+        reason: Schema.optional(Schema.Literal("leaving", "crash", "frozen")),
         detail: Schema.optional(Schema.String),
       }),
     ),

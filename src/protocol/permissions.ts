@@ -91,6 +91,8 @@ export const forActor = (subjects: Subjects, buckets: Buckets, role: Role, id: s
           ...kvWrite(buckets.placements),
           ...kvRead(buckets.presence),
           ...kvWrite(buckets.presence, `controller.${zone}.${id}`),
+          // Checking an MMR a client finds silent.
+          subjects.mmrAdmin("*"),
         ],
         subscribe: [inbox, subjects.controller(zone!, id), subjects.zoneAssign(zone!), subjects.zoneLoad(zone!)],
         respond: true,

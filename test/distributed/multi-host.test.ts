@@ -119,7 +119,7 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
         poll(s.finalReport, (r) => r.moves?.some((m) => m.outcome === "ok") === true, 150),
       )
       for (const r of moved) {
-        expect(r.moves?.[0], JSON.stringify(r.moves)).toMatchObject({ from: hostId, outcome: "ok" })
+        expect(r.moves?.[0], JSON.stringify(r.moves)).toMatchObject({ from: hostId, outcome: "ok", reason: "leaving" })
         expect(r.mmr).not.toBe(hostId)
       }
       expect(moved[1]!.mmr).toBe(moved[0]!.mmr)
@@ -143,6 +143,55 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
       const state = yield* poll(opsState(d), (s) => !s.body.zones.some((z) => z.mmrs.some((m) => m.mmr === hostId)))
       expect(state.body.zones.flatMap((z) => z.mmrs.map((m) => m.mmr))).not.toContain(hostId)
       expect(state.body.placements.find((p) => p.meeting === meeting)?.mmr).toBe(moved[0]!.mmr)
+    }),
+    60_000,
+  )
+
+  it.scoped("SIGKILL to the MMR hosting a meeting: its participants notice, move together to one new MMR, and media flows again", () =>
+    Effect.gen(function* () {
+      const d = yield* Deployment
+      const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
+      const http = yield* Lookup.dispatcher(tls, Option.none())
+      const meeting = (yield* Lookup.createMeeting(http, new URL(d.web), { topic: "sigkill", timeoutMs: 5000 })).id
+      const startedAt: Array<number> = []
+      const sessions = yield* Effect.forEach(["Cy", "Di"], (name) =>
+        Effect.suspend(() => {
+          startedAt.push(performance.now())
+          return Client.join({ web: d.web, meeting, name, tls, proxy: "none", media: { kinds: ["audio"] } }).pipe(Effect.provide(Connector.nats))
+        }),
+      )
+      const hostId = sessions[0]!.mmr
+      expect(sessions[1]!.mmr).toBe(hostId)
+      const host = d.process("mmr", hostId)
+      const receivedBy = (s: Client.JoinSession) => Effect.map(s.finalReport, (r) => (r.media ?? []).reduce((n, m) => n + m.received, 0))
+      yield* Effect.sleep("500 millis")
+      expect(yield* receivedBy(sessions[0]!)).toBeGreaterThan(0)
+
+      // Dies without a word: no leaving event, no presence removed.
+      const killedAt = performance.now()
+      host.child.kill("SIGKILL")
+      const moved = yield* Effect.forEach(sessions, (s) => poll(s.finalReport, (r) => r.moves?.some((m) => m.outcome === "ok") === true, 100))
+      // From the kill until each session had moved, by its own report (a move's atMs counts from its join's start).
+      const detectedMs = moved.map((r, i) => Math.round(startedAt[i]! + r.moves![0]!.atMs - killedAt))
+      const movedMs = moved.map((r, i) => Math.round(startedAt[i]! + r.moves![0]!.atMs + r.moves![0]!.ms - killedAt))
+      for (const r of moved) {
+        expect(r.moves?.[0], JSON.stringify(r.moves)).toMatchObject({ from: hostId, outcome: "ok", reason: "crash" })
+        expect(r.mmr).not.toBe(hostId)
+      }
+      expect(moved[1]!.mmr).toBe(moved[0]!.mmr) // one new MMR for everyone
+
+      // Media flows again for both: from the kill until each receives again, bounded (the goal is ≤ 2 s).
+      const flowing = yield* Effect.forEach(sessions, (s) =>
+        Effect.gen(function* () {
+          const base = yield* receivedBy(s)
+          const after = yield* poll(receivedBy(s), (n) => n > base + 5, 100)
+          return { received: after - base, ms: performance.now() - killedAt }
+        }),
+      )
+      for (const f of flowing) expect(f.received).toBeGreaterThan(5)
+      console.log(`SIGKILL → noticed after ${detectedMs.join(", ")} ms, moved after ${movedMs.join(", ")} ms; media seen again by the test after ${flowing.map((f) => Math.round(f.ms)).join(", ")} ms`)
+      for (const ms of movedMs) expect(ms).toBeLessThan(2000)
+      expect(yield* host.exited.pipe(Effect.timeout("5 seconds"))).toBe(null) // killed by the signal
     }),
     60_000,
   )

@@ -64,7 +64,7 @@ export const selectMmr = (
       // A placement can move under us (its MMR died); one more Assign settles it.
       for (let turn = 0; turn < 2; turn++) {
         const placement = yield* phase
-          .attempt(zone.assignSubject, `assign in ${zone.id}`, onBus(ask(zone.assignSubject, new Assign({ meeting, token }), { timeout, retry: transient })))
+          .attempt(zone.assignSubject, `assign in ${zone.id}`, onBus(ask(zone.assignSubject, new Assign({ meeting, token, ...(avoid !== undefined ? { suspect: avoid } : {}) }), { timeout, retry: transient })))
           .pipe(Effect.either)
         if (Either.isLeft(placement)) {
           const e = placement.left

@@ -8,6 +8,7 @@ import type { Duration, Stream } from "effect"
 import type { MediaKind, MediaTransport } from "../../protocol/media.js"
 import type { TlsTrust } from "./lookup.js"
 import type { Strategy } from "./transport-decision.js"
+import type * as MmrLiveness from "./mmr-liveness.js"
 import type * as Selection from "./zone-selection.js"
 
 /** @category models */
@@ -32,6 +33,12 @@ export interface JoinOptions {
   readonly media?: MediaOptions
   /** How long tunnels get to answer a ping. Default 3 s. */
   readonly tunnelTimeoutMs?: number
+  /**
+   * Watching the MMR: a question every 250 ms; nobody listening (it died) or
+   * two unanswered (it froze) and the session moves to another MMR. `false`
+   * turns it off (only a leaving MMR moves the session then).
+   */
+  readonly liveness?: MmrLiveness.LivenessOptions | false
 }
 
 /** @category models */

@@ -118,7 +118,8 @@ export const joinMmr = (
             const next = yield* placeAndJoin(r, zonesFrom(current.placement.zone), current.placement.mmr).pipe(Effect.mapError(toFailure))
             const old = { ...current }
             Object.assign(current, next)
-            yield* leave(old)
+            // In the background: the old MMR may be dead or frozen, and the move is done.
+            yield* Effect.forkScoped(leave(old))
           }),
       } satisfies Connected)
     if (m === undefined || m.kinds.length === 0) return yield* withoutMedia(undefined)
@@ -174,7 +175,8 @@ export const joinMmr = (
         media.replace(moved)
         const old = { ...current }
         Object.assign(current, next)
-        yield* leave(old)
+        // In the background: the old MMR may be dead or frozen, and the move is done.
+        yield* Effect.forkScoped(leave(old))
       })
     return { current, media, move, listen } satisfies Connected
   })

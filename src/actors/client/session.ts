@@ -18,6 +18,7 @@ import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
 import type * as MediaSession from "./media-session.js"
 import type { Connected, JoinContext } from "./path.js"
+import * as MmrLiveness from "./mmr-liveness.js"
 import * as Report from "./report.js"
 
 /** @category models */
@@ -76,7 +77,8 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
     if (subject !== undefined) {
       // Socket callbacks only enqueue (a sliding queue never suspends them); fibers of the session's scope do the rest.
       const inbox = yield* Queue.sliding<Uint8Array>(256)
-      const leaving = yield* Queue.sliding<string>(16)
+      // MMRs to move off, and why: it said it is leaving, or it stopped answering.
+      const leaving = yield* Queue.sliding<{ readonly mmr: string; readonly reason: "leaving" | MmrLiveness.Verdict }>(16)
       // Who is in the meeting as far as this session knows (itself left out).
       let known = new Map(current.joined.roster.filter((p) => p.id !== ctx.info.participant.id).map((p) => [p.id, p]))
       const rosterChanged = (roster: ReadonlyArray<Participant>) => {
@@ -93,35 +95,51 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
           onNone: () => Effect.logDebug(`undecodable event on ${subject} dropped`),
           onSome: (event) =>
             event.leaving === true
-              ? Queue.offer(leaving, event.mmr)
+              ? Queue.offer(leaving, { mmr: event.mmr, reason: "leaving" })
               : // Rosters from the MMR the session is on; during a move, the one it is moving to will follow.
                 event.mmr === current.placement.mmr
                 ? rosterChanged(event.roster)
                 : Effect.void,
         })
       yield* Queue.take(inbox).pipe(Effect.flatMap(onEvent), Effect.forever, Effect.forkScoped)
-      const moveOnce = (from: string) =>
+      let moving = false
+      const moveOnce = (from: string, reason: "leaving" | MmrLiveness.Verdict) =>
         Effect.gen(function* () {
+          moving = true
+          yield* Effect.logWarning(`${from} ${reason === "leaving" ? "is leaving" : reason === "crash" ? "is gone (nobody answers)" : "does not answer"}: moving`)
           const at = yield* sinceStart
           const recorder = yield* Report.make(ctx.options.meeting)
           const outcome = yield* connected.move(recorder).pipe(
             // The controllers may not have heard yet that the MMR is leaving: ask again shortly.
             Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.intersect(Schedule.recurs(15)))),
             Effect.either,
+            Effect.ensuring(Effect.sync(() => void (moving = false))),
           )
           const ms = Math.round(((yield* sinceStart) - at) * 100) / 100
           if (Either.isRight(outcome)) {
-            moves.push({ from, to: current.placement.mmr, atMs: Math.round(at), ms, outcome: "ok" })
+            moves.push({ from, to: current.placement.mmr, atMs: Math.round(at), ms, outcome: "ok", reason })
             yield* PubSub.publish(events, { _tag: "Moved", from, to: current.placement.mmr, ms })
             yield* Effect.logInfo(`moved from ${from} to ${current.placement.mmr} in ${ms} ms`)
           } else {
-            moves.push({ from, atMs: Math.round(at), ms, outcome: "failed", detail: outcome.left.reason })
+            moves.push({ from, atMs: Math.round(at), ms, outcome: "failed", reason, detail: outcome.left.reason })
             yield* PubSub.publish(events, { _tag: "MoveFailed", from, detail: outcome.left.reason })
             yield* Effect.logWarning(`could not move from ${from}: ${outcome.left.reason}`)
           }
         })
+      // Evidence the session gathers itself: its MMR answering a cheap question, every quarter second.
+      if (ctx.options.liveness !== false) {
+        yield* MmrLiveness.watch(
+          (timeout) =>
+            ask(current.placement.subject, new Roster({ meeting: ctx.options.meeting, token: ctx.info.joinToken }), { timeout }).pipe(
+              Effect.provideService(ControlBus, current.bus),
+            ),
+          (reason) => Queue.offer(leaving, { mmr: current.placement.mmr, reason }),
+          () => moving,
+          ctx.options.liveness ?? {},
+        ).pipe(Effect.forkScoped)
+      }
       yield* Queue.take(leaving).pipe(
-        Effect.flatMap((mmr) => (mmr === current.placement.mmr ? moveOnce(mmr) : Effect.void)),
+        Effect.flatMap(({ mmr, reason }) => (mmr === current.placement.mmr ? moveOnce(mmr, reason) : Effect.void)),
         Effect.forever,
         Effect.forkScoped,
       )

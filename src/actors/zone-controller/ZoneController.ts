@@ -21,7 +21,9 @@ import type { Placement } from "../../protocol/meeting.js"
 import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { presenceKey } from "../../protocol/subjects.js"
 import { InvalidToken, JoinTokens } from "../../protocol/token.js"
+import { MediaCounters } from "../../protocol/mmr.js"
 import { MmrLoad } from "../../protocol/zone.js"
+import { ask } from "../../runtime/Ask.js"
 import * as Actor from "../../runtime/Actor.js"
 import type { ControlBus } from "../../runtime/ControlBus.js"
 import type { KeyValue } from "../../runtime/KeyValue.js"
@@ -42,6 +44,8 @@ export interface ZoneControllerConfig {
   readonly presenceInterval?: Duration.DurationInput
   readonly presenceTtl?: Duration.DurationInput
   readonly replicas?: number
+  /** How long an MMR a client finds silent gets to answer the controller's own check. Default 300 ms. */
+  readonly checkTimeout?: Duration.DurationInput
 }
 
 /** What a controller has done since it started. @category models */
@@ -77,7 +81,8 @@ export const start = (
       presenceTtl: config.presenceTtl,
       replicas: config.replicas,
     })
-    const table = LoadTable.make(Duration.toMillis(config.mmrTtl ?? "3 seconds"))
+    const mmrTtlMs = Duration.toMillis(config.mmrTtl ?? "3 seconds")
+    const table = LoadTable.make(mmrTtlMs)
     let placements = 0
     let probes = 0
     const assigns = { placed: 0, moved: 0, kept: 0, noCapacity: 0 }
@@ -110,18 +115,53 @@ export const start = (
      * zone → its presence record) and not leaving (a stopping MMR's meetings move).
      */
     const hostAlive = (placement: Placement, now: number) =>
-      placement.zone === zone && table.get(placement.mmr) !== undefined
+      (confirmedGone.get(placement.mmr) ?? 0) > now
+        ? Effect.succeed(false)
+        : placement.zone === zone && table.get(placement.mmr) !== undefined
         ? Effect.succeed(table.isAlive(placement.mmr, now) && table.get(placement.mmr)?.leaving !== true)
         : stores.presence.get(presenceKey.mmr(placement.zone, placement.mmr)).pipe(
             Effect.map((p) => Option.isSome(p) && !(p.value.value.kind === "mmr" && p.value.value.load.leaving === true)),
             Effect.mapError(Stores.unavailable("presence")),
           )
 
-    const assign = (meeting: string, token: string) =>
+    /**
+     * A client finds `mmr` silent: is it? A short question on its admin
+     * subject; nobody listening (its process died) or no answer (frozen, cut
+     * off) counts it gone until it reports again. The client's word alone
+     * moves nothing.
+     */
+    /** MMRs this controller checked and found silent, until when it believes so (any zone's). */
+    const confirmedGone = new Map<string, number>()
+    const silent = (mmr: string) =>
+      ask(subjects.mmrAdmin(mmr), new MediaCounters(), { timeout: config.checkTimeout ?? "300 millis" }).pipe(
+        Effect.as(false),
+        Effect.catchAll((e) =>
+          e._tag === "NoResponders" || e._tag === "RequestTimeout"
+            ? Effect.as(Effect.logWarning(`${name}: ${mmr} does not answer (${e._tag}): its meetings move`), true)
+            : Effect.succeed(false),
+        ),
+        Effect.tap((gone) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.sync(() => {
+              if (!gone) return
+              table.forget(mmr)
+              confirmedGone.set(mmr, now + mmrTtlMs)
+              for (const [m, until] of confirmedGone) if (until <= now) confirmedGone.delete(m)
+            }),
+          ),
+        ),
+      )
+
+    const assign = (meeting: string, token: string, suspect: string | undefined) =>
       Effect.gen(function* () {
         const claims = yield* tokens.verify(token)
         if (claims.meeting !== meeting) {
           return yield* new InvalidToken({ reason: `the token is for meeting ${claims.meeting}` })
+        }
+        if (suspect !== undefined) {
+          const current = yield* stores.placements.get(meeting).pipe(Effect.mapError(Stores.unavailable("placements")))
+          // Whichever zone it is in: a meeting placed on a silent MMR of another zone comes here too.
+          if (Option.isSome(current) && current.value.value.mmr === suspect) yield* silent(suspect)
         }
         // Each turn either returns or lost a race to another controller; the
         // next turn reads the winner. Five turns is far more than two racers need.
@@ -184,7 +224,7 @@ export const start = (
       concurrency: 32,
       behaviour: Effect.succeed({
         Probe: ({ sample }) => Effect.sync(() => ({ controller: id, zone, sample: (probes++, sample) })),
-        Assign: ({ meeting, token }) => assign(meeting, token).pipe(Effect.annotateLogs("meeting", meeting)),
+        Assign: ({ meeting, token, suspect }) => assign(meeting, token, suspect).pipe(Effect.annotateLogs("meeting", meeting)),
       }),
     })
     return { ref, placements: Effect.sync(() => placements), stats: () => ({ probes, assigns: { ...assigns } }) }

@@ -25,6 +25,8 @@ export interface LoadTable {
   /** Live MMRs, as selector candidates. */
   readonly live: (now: number) => ReadonlyArray<MmrCandidate>
   readonly get: (mmr: string) => MmrLoad | undefined
+  /** Counts `mmr` as gone until it reports again (it did not answer a check). */
+  readonly forget: (mmr: string) => void
 }
 
 /** @category constructors */
@@ -49,5 +51,10 @@ export const make = (ttlMs: number): LoadTable => {
       return out
     },
     get: (mmr) => rows.get(mmr)?.load,
+    // Kept, but not alive: the controller judges its placements by the table until a new report comes.
+    forget: (mmr) => {
+      const row = rows.get(mmr)
+      if (row !== undefined) row.receivedAt = Number.NEGATIVE_INFINITY
+    },
   }
 }
