@@ -195,4 +195,42 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
     }),
     60_000,
   )
+
+  it.scoped("SIGSTOP to the MMR hosting a meeting: its participants call it frozen, move together, and media flows again", () =>
+    Effect.gen(function* () {
+      const d = yield* Deployment
+      const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
+      const http = yield* Lookup.dispatcher(tls, Option.none())
+      const meeting = (yield* Lookup.createMeeting(http, new URL(d.web), { topic: "sigstop", timeoutMs: 5000 })).id
+      const startedAt: Array<number> = []
+      const sessions = yield* Effect.forEach(["Ed", "Flo"], (name) =>
+        Effect.suspend(() => {
+          startedAt.push(performance.now())
+          return Client.join({ web: d.web, meeting, name, tls, proxy: "none", media: { kinds: ["audio"] } }).pipe(Effect.provide(Connector.nats))
+        }),
+      )
+      const hostId = sessions[0]!.mmr
+      expect(sessions[1]!.mmr).toBe(hostId)
+      const host = d.process("mmr", hostId)
+      const receivedBy = (s: Client.JoinSession) => Effect.map(s.finalReport, (r) => (r.media ?? []).reduce((n, m) => n + m.received, 0))
+      yield* Effect.sleep("500 millis")
+
+      // Frozen, not dead: its connections stay open, nothing answers. Thawed when the test ends.
+      const frozenAt = performance.now()
+      host.child.kill("SIGSTOP")
+      yield* Effect.addFinalizer(() => Effect.sync(() => void host.child.kill("SIGCONT")))
+      const moved = yield* Effect.forEach(sessions, (s) => poll(s.finalReport, (r) => r.moves?.some((m) => m.outcome === "ok") === true, 100))
+      const movedMs = moved.map((r, i) => Math.round(startedAt[i]! + r.moves![0]!.atMs + r.moves![0]!.ms - frozenAt))
+      for (const r of moved) expect(r.moves?.[0], JSON.stringify(r.moves)).toMatchObject({ from: hostId, outcome: "ok", reason: "frozen" })
+      expect(moved[1]!.mmr).toBe(moved[0]!.mmr)
+      expect(moved[0]!.mmr).not.toBe(hostId)
+      for (const s of sessions) {
+        const base = yield* receivedBy(s)
+        expect(yield* poll(receivedBy(s), (n) => n > base + 5, 100)).toBeGreaterThan(base + 5)
+      }
+      console.log(`SIGSTOP → moved after ${movedMs.join(", ")} ms`)
+      for (const ms of movedMs) expect(ms).toBeLessThan(3000)
+    }),
+    60_000,
+  )
 })
