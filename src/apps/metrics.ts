@@ -197,6 +197,17 @@ export const registry = (
     },
   })
 
+  new Counter({
+    name: "meetzone_mmr_fenced_total",
+    help: "Meetings an MMR stopped serving because it could not confirm they were placed on it",
+    labelNames: ["zone", "mmr"],
+    registers,
+    collect() {
+      this.reset()
+      for (const m of topology.mmrs) setCounter(this, { zone: m.zone, mmr: m.id }, m.handle.fenced())
+    },
+  })
+
   // --- tunnels ----------------------------------------------------------------------------
   new Gauge({
     name: "meetzone_tunnel_sessions",

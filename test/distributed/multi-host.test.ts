@@ -230,6 +230,17 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
       }
       console.log(`SIGSTOP → moved after ${movedMs.join(", ")} ms`)
       for (const ms of movedMs) expect(ms).toBeLessThan(3000)
+
+      // Thawed, it still believes it hosts the meeting: fencing makes it stop, within a round of reading the placement.
+      const thawedAt = performance.now()
+      host.child.kill("SIGCONT")
+      const metrics = yield* poll(Prometheus.scrape(host.metricsUrl), (t) => Prometheus.sum(t, "meetzone_mmr_fenced_total", { mmr: hostId }) >= 1, 50)
+      expect(Prometheus.sum(metrics, "meetzone_mmr_fenced_total", { mmr: hostId })).toBe(1)
+      expect(Prometheus.sum(metrics, "meetzone_mmr_meetings", { mmr: hostId })).toBe(0)
+      expect(Prometheus.sum(metrics, "meetzone_mmr_participants", { mmr: hostId })).toBe(0)
+      console.log(`SIGCONT → stopped serving the moved meeting within ${Math.round(performance.now() - thawedAt)} ms`)
+      // And takes nothing back: the meeting stays where it moved.
+      expect((yield* opsState(d)).body.placements.find((p) => p.meeting === meeting)?.mmr).toBe(moved[0]!.mmr)
     }),
     60_000,
   )

@@ -35,6 +35,7 @@ import type { ControlBus } from "../../runtime/ControlBus.js"
 import type { KeyValue } from "../../runtime/KeyValue.js"
 import * as Topic from "../../runtime/Topic.js"
 import * as Stores from "../stores.js"
+import * as Fencing from "./fencing.js"
 import * as MediaPlane from "./media-plane.js"
 
 /** MMR-wide media counters of one kind (for metrics). @category models */
@@ -72,6 +73,8 @@ export interface MmrHandle {
   readonly isDraining: () => boolean
   /** Joins and Leaves refused because they lacked the participant's session secret (a copied join token). */
   readonly sessionsRefused: () => number
+  /** Meetings it stopped serving because it could not confirm they were placed on it (fencing). */
+  readonly fenced: () => number
 }
 
 /**
@@ -240,6 +243,32 @@ export const start = (
         announce(meeting),
       )
 
+    // --- fencing: serve only meetings it can confirm are placed here ----------------
+    let fenced = 0
+    yield* Fencing.run({
+      self: id,
+      meetings: () => [...meetings.keys()],
+      placementOf: (meeting) => Effect.map(stores.placements.get(meeting), Option.map((p) => p.value.mmr)),
+      fence: (meeting, why) =>
+        Effect.gen(function* () {
+          // Leaving, it knows its meetings move: their participants keep their media until they have.
+          if (leaving) return
+          const gone = [...(meetings.get(meeting)?.keys() ?? [])]
+          for (const participant of gone) {
+            plane?.sfu.remove(meeting, participant)
+            sessions.delete(sessionKey(meeting, participant))
+          }
+          participantCount -= gone.length
+          meetings.delete(meeting)
+          fenced++
+          yield* Effect.logWarning(
+            `${name}: no longer serving meeting ${meeting} (${gone.length} participant(s)): ${why === "placed-elsewhere" ? "it is placed on another MMR" : "its placement could not be confirmed in time"}`,
+          )
+        }),
+      interval: config.reportInterval ?? "1 second",
+      ttl: config.presenceTtl ?? "3 seconds",
+    }).pipe(Effect.forkScoped)
+
     const mediaStats = (meeting: string, participant: string) => {
       const out: Partial<Record<MediaKind, KindCounters>> = {}
       const stats = plane?.sfu.participantStats(meeting, participant)
@@ -328,6 +357,7 @@ export const start = (
       capacity,
       isDraining: () => draining,
       sessionsRefused: () => sessionsRefused,
+      fenced: () => fenced,
       meetings: Effect.sync(() => new Map([...meetings].map(([m, ps]) => [m, [...ps.values()]]))),
     }
   }).pipe(Effect.annotateLogs({ zone: config.zone, mmr: config.id }))
