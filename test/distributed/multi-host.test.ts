@@ -44,6 +44,27 @@ const opsState = (d: Distributed.Deployment, token = d.opsToken) =>
     return { status: r.status, body: (await r.json()) as OpsState }
   })
 
+/** The received audio of a session so far. */
+const receivedBy = (s: Client.JoinSession) => Effect.map(s.finalReport, (r) => (r.media ?? []).reduce((n, m) => n + m.received, 0))
+
+/** Two participants with audio in a new meeting, on one MMR: which, and when each join began (test time). */
+const twoOnOneMmr = (d: Distributed.Deployment, topic: string, names: readonly [string, string]) =>
+  Effect.gen(function* () {
+    const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
+    const http = yield* Lookup.dispatcher(tls, Option.none())
+    const meeting = (yield* Lookup.createMeeting(http, new URL(d.web), { topic, timeoutMs: 5000 })).id
+    const startedAt: Array<number> = []
+    const sessions = yield* Effect.forEach(names, (name) =>
+      Effect.suspend(() => {
+        startedAt.push(performance.now())
+        return Client.join({ web: d.web, meeting, name, tls, proxy: "none", media: { kinds: ["audio"] } }).pipe(Effect.provide(Connector.nats))
+      }),
+    )
+    const hostId = sessions[0]!.mmr
+    expect(sessions[1]!.mmr).toBe(hostId)
+    return { meeting, sessions, startedAt, hostId, host: d.process("mmr", hostId) }
+  })
+
 layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-host example, one process per actor", (it) => {
   it.scoped(
     "a client joins through a 3-node NATS cluster with every actor in its own process; each process counts its part",
@@ -108,8 +129,6 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
       const hostId = sessions[0]!.mmr
       expect(sessions[1]!.mmr).toBe(hostId)
       const host = d.process("mmr", hostId)
-      const receivedBy = (s: Client.JoinSession) =>
-        Effect.map(s.finalReport, (r) => (r.media ?? []).reduce((n, m) => n + m.received, 0))
       yield* Effect.sleep("500 millis")
       expect(yield* receivedBy(sessions[0]!)).toBeGreaterThan(0)
 
@@ -150,20 +169,7 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
   it.scoped("SIGKILL to the MMR hosting a meeting: its participants notice, move together to one new MMR, and media flows again", () =>
     Effect.gen(function* () {
       const d = yield* Deployment
-      const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
-      const http = yield* Lookup.dispatcher(tls, Option.none())
-      const meeting = (yield* Lookup.createMeeting(http, new URL(d.web), { topic: "sigkill", timeoutMs: 5000 })).id
-      const startedAt: Array<number> = []
-      const sessions = yield* Effect.forEach(["Cy", "Di"], (name) =>
-        Effect.suspend(() => {
-          startedAt.push(performance.now())
-          return Client.join({ web: d.web, meeting, name, tls, proxy: "none", media: { kinds: ["audio"] } }).pipe(Effect.provide(Connector.nats))
-        }),
-      )
-      const hostId = sessions[0]!.mmr
-      expect(sessions[1]!.mmr).toBe(hostId)
-      const host = d.process("mmr", hostId)
-      const receivedBy = (s: Client.JoinSession) => Effect.map(s.finalReport, (r) => (r.media ?? []).reduce((n, m) => n + m.received, 0))
+      const { sessions, startedAt, hostId, host } = yield* twoOnOneMmr(d, "sigkill", ["Cy", "Di"])
       yield* Effect.sleep("500 millis")
       expect(yield* receivedBy(sessions[0]!)).toBeGreaterThan(0)
 
@@ -199,20 +205,7 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
   it.scoped("SIGSTOP to the MMR hosting a meeting: its participants call it frozen, move together, and media flows again", () =>
     Effect.gen(function* () {
       const d = yield* Deployment
-      const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
-      const http = yield* Lookup.dispatcher(tls, Option.none())
-      const meeting = (yield* Lookup.createMeeting(http, new URL(d.web), { topic: "sigstop", timeoutMs: 5000 })).id
-      const startedAt: Array<number> = []
-      const sessions = yield* Effect.forEach(["Ed", "Flo"], (name) =>
-        Effect.suspend(() => {
-          startedAt.push(performance.now())
-          return Client.join({ web: d.web, meeting, name, tls, proxy: "none", media: { kinds: ["audio"] } }).pipe(Effect.provide(Connector.nats))
-        }),
-      )
-      const hostId = sessions[0]!.mmr
-      expect(sessions[1]!.mmr).toBe(hostId)
-      const host = d.process("mmr", hostId)
-      const receivedBy = (s: Client.JoinSession) => Effect.map(s.finalReport, (r) => (r.media ?? []).reduce((n, m) => n + m.received, 0))
+      const { meeting, sessions, startedAt, hostId, host } = yield* twoOnOneMmr(d, "sigstop", ["Ed", "Flo"])
       yield* Effect.sleep("500 millis")
 
       // Frozen, not dead: its connections stay open, nothing answers. Thawed when the test ends.
