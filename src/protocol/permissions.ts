@@ -65,7 +65,8 @@ const jetstream = ["$JS.API.INFO"]
  */
 export const forActor = (subjects: Subjects, buckets: Buckets, role: Role, id: string, zone?: string): Permissions => {
   const inbox = `${inboxPrefix.actor(role, id)}.>`
-  const p = subjects.prefix
+  /** What clients may ask anywhere, as the relay and the tunnels forward it. */
+  const relayed = [`${subjects.prefix}.zone.*.assign`, `${subjects.prefix}.zone.*.controller.*`, subjects.mmr("*")]
   switch (role) {
     case "web":
       return {
@@ -76,9 +77,7 @@ export const forActor = (subjects: Subjects, buckets: Buckets, role: Role, id: s
           ...kvRead(buckets.presence),
           ...kvRead(buckets.placements),
           // The relay: what clients behind a proxy ask, each request checked against the client's join token first.
-          `${p}.zone.*.assign`,
-          `${p}.zone.*.controller.*`,
-          subjects.mmr("*"),
+          ...relayed,
         ],
         subscribe: [inbox],
         respond: false,
@@ -117,9 +116,7 @@ export const forActor = (subjects: Subjects, buckets: Buckets, role: Role, id: s
           ...kvRead(buckets.presence),
           ...kvWrite(buckets.presence, `tunnel.${id}`),
           // What it relays for its clients, each request checked against the client's join token first.
-          `${p}.zone.*.assign`,
-          `${p}.zone.*.controller.*`,
-          subjects.mmr("*"),
+          ...relayed,
         ],
         subscribe: [inbox, subjects.meetingRoster("*")],
         respond: false,

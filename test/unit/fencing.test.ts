@@ -1,41 +1,67 @@
 /**
- * Fencing on a test clock: an MMR stops serving a meeting the round after
- * its placement names another MMR, and one it cannot confirm for longer than
- * the TTL; a meeting confirmed each round is kept, and a store that fails
- * briefly costs nothing.
+ * Fencing on a test clock, over a placements watch a test drives: an MMR
+ * stops serving a meeting as soon as the watch says it is placed elsewhere;
+ * when the watch is down for longer than the TTL it stops serving everything
+ * it cannot confirm; a watch down briefly costs nothing, and a new watch's
+ * replay confirms what is still here.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option, TestClock } from "effect"
+import { Effect, Option, Queue, Stream, TestClock } from "effect"
 import * as Fencing from "../../src/actors/mmr/fencing.js"
 
+type Change = { readonly meeting: string; readonly mmr: Option.Option<string> }
+
 describe("fencing", () => {
-  it.scoped("fences a meeting placed elsewhere at the next round, an unconfirmable one after the TTL, and keeps the rest", () =>
+  it.scoped("fences a meeting placed elsewhere at once, everything after the watch is down past the TTL, and nothing for a short outage", () =>
     Effect.gen(function* () {
       const serving = new Set(["moved", "kept", "cut-off"])
-      const placements = new Map([["moved", "m1"], ["kept", "m1"], ["cut-off", "m1"]])
-      let storeDown = false
       const fenced: Array<[string, Fencing.Fenced]> = []
+      // Each watch: a queue the test feeds (null ends it), or a failure while the store is down.
+      const feeds: Array<Queue.Queue<Change | null>> = []
+      let storeDown = false
+      const placements = () =>
+        Stream.suspend(() => {
+          if (storeDown) return Stream.fail("store down")
+          const q = Effect.runSync(Queue.unbounded<Change | null>())
+          feeds.push(q)
+          return Stream.fromQueue(q).pipe(Stream.takeWhile((c): c is Change => c !== null))
+        })
+      const feed = (c: Change | null) => Queue.offer(feeds.at(-1)!, c)
+      const here = (meeting: string): Change => ({ meeting, mmr: Option.some("m1") })
       yield* Fencing.run({
         self: "m1",
         meetings: () => [...serving],
-        placementOf: (meeting) =>
-          storeDown && meeting === "cut-off" ? Effect.fail({ message: "no store" }) : Effect.succeed(Option.fromNullable(placements.get(meeting))),
+        placements,
         fence: (meeting, why) => Effect.sync(() => void (fenced.push([meeting, why]), serving.delete(meeting))),
-        interval: "1 second",
         ttl: "3 seconds",
       }).pipe(Effect.forkScoped)
-      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("100 millis") // it watches once it serves a meeting
+      yield* Effect.repeatN(Effect.yieldNow(), 10)
+      for (const m of ["moved", "kept", "cut-off"]) yield* feed(here(m))
+      yield* feed({ meeting: "elsewhere-all-along", mmr: Option.some("m2") }) // not ours: nothing to do
+      yield* Effect.repeatN(Effect.yieldNow(), 10)
       expect(fenced).toEqual([])
-      placements.set("moved", "m2") // moved while this MMR was frozen
-      storeDown = true
-      yield* TestClock.adjust("1 second")
+
+      // Moved while this MMR was frozen: fenced as soon as the watch says so.
+      yield* feed({ meeting: "moved", mmr: Option.some("m2") })
+      yield* Effect.repeatN(Effect.yieldNow(), 10)
       expect(fenced).toEqual([["moved", "placed-elsewhere"]])
-      yield* TestClock.adjust("2 seconds") // 3 s since "cut-off" was last confirmed: not yet over the TTL
-      expect(fenced).toHaveLength(1)
+
+      // A short outage: the watch ends, the next one replays; nothing is fenced.
+      yield* feed(null)
       yield* TestClock.adjust("1 second")
-      expect(fenced).toEqual([["moved", "placed-elsewhere"], ["cut-off", "unconfirmed"]])
+      yield* Effect.repeatN(Effect.yieldNow(), 10)
+      for (const m of ["kept", "cut-off"]) yield* feed(here(m))
       yield* TestClock.adjust("5 seconds")
-      expect([...serving]).toEqual(["kept"])
+      expect(fenced).toHaveLength(1)
+
+      // A long one: the store stays down past the TTL; whatever it serves is unconfirmed.
+      storeDown = true
+      yield* feed(null)
+      yield* TestClock.adjust("2 seconds")
+      expect(fenced).toHaveLength(1)
+      yield* TestClock.adjust("3 seconds")
+      expect(fenced.slice(1).sort()).toEqual([["cut-off", "unconfirmed"], ["kept", "unconfirmed"]])
     }),
   )
 })

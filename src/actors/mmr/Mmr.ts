@@ -20,7 +20,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto"
 import type { Scope } from "effect"
-import { Clock, Deferred, Duration, Effect, Layer, Option } from "effect"
+import { Clock, Deferred, Duration, Effect, Layer, Option, Stream } from "effect"
 import type { BusError, KvError } from "../../protocol/errors.js"
 import type { KindCounters, Participant } from "../../protocol/mmr.js"
 import { MmrFull, MmrAdminProtocol, MmrProtocol, NotHostedHere, RosterEvent, SessionTaken } from "../../protocol/mmr.js"
@@ -248,7 +248,7 @@ export const start = (
     yield* Fencing.run({
       self: id,
       meetings: () => [...meetings.keys()],
-      placementOf: (meeting) => Effect.map(stores.placements.get(meeting), Option.map((p) => p.value.mmr)),
+      placements: () => stores.placements.watch().pipe(Stream.map((c) => ({ meeting: c.key, mmr: Option.map(c.value, (p) => p.mmr) }))),
       fence: (meeting, why) =>
         Effect.gen(function* () {
           // Leaving, it knows its meetings move: their participants keep their media until they have.
@@ -265,7 +265,6 @@ export const start = (
             `${name}: no longer serving meeting ${meeting} (${gone.length} participant(s)): ${why === "placed-elsewhere" ? "it is placed on another MMR" : "its placement could not be confirmed in time"}`,
           )
         }),
-      interval: config.reportInterval ?? "1 second",
       ttl: config.presenceTtl ?? "3 seconds",
     }).pipe(Effect.forkScoped)
 

@@ -1,18 +1,21 @@
 /**
  * Fencing: an MMR serves a meeting only while it can confirm the meeting is
  * placed on it. The placement (written by the controllers with
- * compare-and-set) is the fencing token: each round the MMR reads the
- * placement of every meeting it serves, and stops serving one at once when
- * it names another MMR (it was frozen or cut off while the meeting moved),
- * or when it cannot read it for longer than `ttl` (cut off from NATS: it can
- * confirm nothing). A meeting is therefore served by two MMRs for at most one
- * round after the first one can read again, or `ttl` plus one round when it
- * cannot.
+ * compare-and-set) is the fencing token. The MMR follows one watch of the
+ * placements (not a read per meeting): a change that names another MMR for a
+ * meeting it serves stops that meeting at once — it was frozen or cut off
+ * while the meeting moved; a watch that is down for longer than `ttl` stops
+ * every meeting it serves (it can confirm nothing). A new watch replays the
+ * placements, so what changed while it was down is seen when it is back.
+ *
+ * A meeting is therefore served by two MMRs for no longer than the watch
+ * takes to deliver the change once the old one runs again, or `ttl` plus one
+ * check when it cannot watch.
  *
  * @since 0.1.0
  */
-import type { Duration } from "effect"
-import { Clock, Duration as D, Effect, Option } from "effect"
+import type { Duration, Stream } from "effect"
+import { Clock, Duration as D, Effect, Option, Schedule, Stream as S } from "effect"
 
 /** Why a meeting stopped being served here. @category models */
 export type Fenced = "placed-elsewhere" | "unconfirmed"
@@ -23,48 +26,46 @@ export interface FencingOptions {
   readonly self: string
   /** The meetings it serves now. */
   readonly meetings: () => ReadonlyArray<string>
-  /** The MMR a meeting's placement names, none when it has no placement; fails when the store cannot be read. */
-  readonly placementOf: (meeting: string) => Effect.Effect<Option.Option<string>, { readonly message: string }>
+  /** A watch of the placements from the start: each meeting and the MMR its placement names (none: deleted). */
+  readonly placements: () => Stream.Stream<{ readonly meeting: string; readonly mmr: Option.Option<string> }, unknown>
   /** Stops serving `meeting`. */
   readonly fence: (meeting: string, why: Fenced) => Effect.Effect<void>
-  readonly interval: Duration.DurationInput
-  /** How long a meeting may go unconfirmed. */
+  /** How long the watch may be down before nothing is confirmed. */
   readonly ttl: Duration.DurationInput
 }
 
 /**
- * Runs the rounds forever (fork it in the MMR's scope).
+ * Follows the placements for as long as the scope lasts (fork it).
  *
  * @category fencing
  */
 export const run = (options: FencingOptions): Effect.Effect<never> =>
   Effect.gen(function* () {
     const ttlMs = D.toMillis(D.decode(options.ttl))
-    const confirmedAt = new Map<string, number>()
-    const round = Effect.gen(function* () {
+    /** Since when the watch has been down; undefined while it delivers. */
+    let downSince: number | undefined
+    const follow = options.placements().pipe(
+      S.runForEach(({ meeting, mmr }) =>
+        Effect.suspend(() => {
+          downSince = undefined
+          const elsewhere = Option.isNone(mmr) || mmr.value !== options.self
+          return elsewhere && options.meetings().includes(meeting) ? options.fence(meeting, "placed-elsewhere") : Effect.void
+        }),
+      ),
+    )
+    const markDown = Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => void (downSince ??= now)))
+    // Nothing to confirm before it serves a meeting (and the placements may not exist yet: controllers make them).
+    const serving = Effect.sleep("100 millis").pipe(Effect.repeat({ until: () => options.meetings().length > 0 }))
+    // Watch again, with backoff, whenever the watch ends or fails.
+    const watching = Effect.zipRight(serving, follow).pipe(
+      Effect.catchAllCause(() => Effect.void),
+      Effect.zipRight(markDown),
+      Effect.repeat(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("2 seconds")))),
+    )
+    const checking = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      const serving = options.meetings()
-      for (const m of [...confirmedAt.keys()]) if (!serving.includes(m)) confirmedAt.delete(m)
-      yield* Effect.forEach(
-        serving,
-        (meeting) =>
-          options.placementOf(meeting).pipe(
-            Effect.matchEffect({
-              onSuccess: (mmr) =>
-                Option.isSome(mmr) && mmr.value === options.self
-                  ? Effect.sync(() => void confirmedAt.set(meeting, now))
-                  : Effect.zipRight(Effect.sync(() => void confirmedAt.delete(meeting)), options.fence(meeting, "placed-elsewhere")),
-              onFailure: () => {
-                const since = confirmedAt.get(meeting)
-                if (since === undefined) return Effect.sync(() => void confirmedAt.set(meeting, now)) // first round: from now
-                return now - since > ttlMs
-                  ? Effect.zipRight(Effect.sync(() => void confirmedAt.delete(meeting)), options.fence(meeting, "unconfirmed"))
-                  : Effect.void
-              },
-            }),
-          ),
-        { concurrency: 8, discard: true },
-      )
-    })
-    return yield* Effect.zipRight(Effect.sleep(options.interval), round).pipe(Effect.forever)
+      if (downSince === undefined || now - downSince <= ttlMs) return
+      yield* Effect.forEach(options.meetings(), (meeting) => options.fence(meeting, "unconfirmed"), { discard: true })
+    }).pipe(Effect.repeat(Schedule.spaced(D.millis(Math.max(50, ttlMs / 4)))))
+    return yield* Effect.zipRight(Effect.all([watching, checking], { concurrency: 2, discard: true }), Effect.never)
   })
