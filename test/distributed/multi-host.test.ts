@@ -61,7 +61,7 @@ const twoOnOneMmr = (d: Distributed.Deployment, topic: string, names: readonly [
       }),
     )
     const hostId = sessions[0]!.mmr
-    expect(sessions[1]!.mmr).toBe(hostId)
+    expect(sessions[1]!.mmr, `both joined one MMR: ${JSON.stringify(yield* Effect.forEach(sessions, (s) => s.finalReport))}`).toBe(hostId)
     return { meeting, sessions, startedAt, hostId, host: d.process("mmr", hostId) }
   })
 

@@ -1,6 +1,6 @@
 /**
  * Is the session's MMR still there? A cheap question on its control subject
- * every `intervalMs` (Roster, with the join token): nobody listening means
+ * every `intervalMs` (MediaStats, with the join token): nobody listening means
  * its process is gone (`crash`: NATS says so at once); `misses` questions in
  * a row without an answer mean it froze or was cut off (`frozen`). Either is
  * evidence for a move; the controllers check it again before they re-place.

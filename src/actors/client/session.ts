@@ -9,7 +9,7 @@ import type { Scope } from "effect"
 import { Clock, Effect, Either, Option, PubSub, Queue, Schedule, Schema, Stream } from "effect"
 import type { JoinReport } from "../../protocol/join-report.js"
 import type { Joined, Participant } from "../../protocol/mmr.js"
-import { Roster, RosterEvent } from "../../protocol/mmr.js"
+import { MediaStats, Roster, RosterEvent } from "../../protocol/mmr.js"
 import type { MediaKind } from "../../protocol/media.js"
 import { mediaKinds } from "../../protocol/media.js"
 import type { JoinInfo } from "../../protocol/web-api.js"
@@ -130,7 +130,12 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
       if (ctx.options.liveness !== false) {
         yield* MmrLiveness.watch(
           (timeout) =>
-            ask(current.placement.subject, new Roster({ meeting: ctx.options.meeting, token: ctx.info.joinToken }), { timeout }).pipe(
+            // MediaStats: a constant-size answer, whatever the size of the meeting (a roster grows with it).
+            ask(
+              current.placement.subject,
+              new MediaStats({ meeting: ctx.options.meeting, participant: ctx.info.participant.id, token: ctx.info.joinToken }),
+              { timeout },
+            ).pipe(
               Effect.provideService(ControlBus, current.bus),
             ),
           (reason) => Queue.offer(leaving, { mmr: current.placement.mmr, reason }),

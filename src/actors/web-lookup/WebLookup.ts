@@ -50,7 +50,7 @@ import * as Stores from "../stores.js"
 import * as WebAssets from "./web-assets.js"
 import * as OpsRoute from "./ops-route.js"
 import * as RelayRoute from "./relay-route.js"
-import { apiError, BadRequest, decodeOr400, MAX_BODY, readJsonBody, reply, tooMany } from "./http.js"
+import { apiError, BadRequest, bearerOf, decodeOr400, MAX_BODY, readJsonBody, reply, tooMany } from "./http.js"
 import * as RateLimit from "./rate-limit.js"
 import * as ClientAddress from "./client-address.js"
 import { GeoLocator } from "./geo.js"
@@ -270,7 +270,7 @@ export const start = (
     const reported = new Set<string>()
     const reportJoin = Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const bearer = /^Bearer (\S+)$/.exec(request.headers["authorization"] ?? "")?.[1]
+      const bearer = bearerOf(request)
       if (bearer === undefined) return apiError(401, "Unauthorized", "a join report needs the join's token (Authorization: Bearer <joinToken>)")
       const claims = yield* Effect.either(tokens.verify(bearer))
       if (claims._tag === "Left") return apiError(401, "InvalidToken", claims.left.message)

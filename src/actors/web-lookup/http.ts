@@ -26,6 +26,10 @@ export const tooMany = (what: string, retryAfterMs: number) =>
     { status: 429, headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } },
   )
 
+/** The token of an `Authorization: Bearer <token>` header, if there is one. */
+export const bearerOf = (request: HttpServerRequest.HttpServerRequest): string | undefined =>
+  /^Bearer (\S+)$/.exec(request.headers["authorization"] ?? "")?.[1]
+
 export const decodeOr400 =
   <A, I>(schema: Schema.Schema<A, I, never>, where?: string) =>
   (value: unknown): Effect.Effect<A, BadRequest> =>

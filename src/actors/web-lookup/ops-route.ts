@@ -12,7 +12,7 @@ import { Effect } from "effect"
 import type { OpsState } from "../../protocol/web-api.js"
 import type { PresenceView } from "../presence-view.js"
 import type { Stores } from "../stores.js"
-import { apiError, reply } from "./http.js"
+import { apiError, bearerOf, reply } from "./http.js"
 import type { JoinLog } from "./join-log.js"
 
 /** @category routes */
@@ -26,7 +26,7 @@ export const state = (deps: {
 }) => {
   const opsToken = deps.opsToken === undefined ? undefined : Buffer.from(deps.opsToken)
   const authorized = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
-    const given = Buffer.from(/^Bearer (.+)$/.exec(request.headers["authorization"] ?? "")?.[1] ?? "")
+    const given = Buffer.from(bearerOf(request) ?? "")
     return opsToken !== undefined && given.length === opsToken.length && timingSafeEqual(given, opsToken)
   })
   return Effect.gen(function* () {

@@ -13,7 +13,7 @@ import type { RelayPolicy } from "../../protocol/relay.js"
 import type { JoinTokensShape } from "../../protocol/token.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import * as RelayServer from "../../transports/relay/server.js"
-import { apiError } from "./http.js"
+import { apiError, bearerOf } from "./http.js"
 
 /** @category routes */
 export const serve = (deps: {
@@ -27,7 +27,7 @@ export const serve = (deps: {
 }) =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
-    const bearer = /^Bearer (\S+)$/.exec(request.headers["authorization"] ?? "")?.[1]
+    const bearer = bearerOf(request)
     if (bearer === undefined) {
       deps.refused()
       return apiError(401, "Unauthorized", "the relay needs a join token (Authorization: Bearer <joinToken>)")

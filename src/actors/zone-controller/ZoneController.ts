@@ -82,6 +82,8 @@ export const start = (
       replicas: config.replicas,
     })
     const mmrTtlMs = Duration.toMillis(config.mmrTtl ?? "3 seconds")
+    /** Reports older than this, with no answer to a check: the MMR is frozen or cut off. */
+    const staleReportMs = mmrTtlMs / 2
     const table = LoadTable.make(mmrTtlMs)
     let placements = 0
     let probes = 0
@@ -126,9 +128,10 @@ export const start = (
 
     /**
      * A client finds `mmr` silent: is it? A short question on its admin
-     * subject; nobody listening (its process died) or no answer (frozen, cut
-     * off) counts it gone until it reports again. The client's word alone
-     * moves nothing.
+     * subject. Nobody listening (its process died) counts it gone at once; no
+     * answer counts only when its load reports have stopped too (frozen, cut
+     * off) — a busy MMR answers late but still reports. Gone lasts until it
+     * reports again. The client's word alone moves nothing.
      */
     /** MMRs this controller checked and found silent, until when it believes so (any zone's). */
     const confirmedGone = new Map<string, number>()
@@ -136,9 +139,13 @@ export const start = (
       ask(subjects.mmrAdmin(mmr), new MediaCounters(), { timeout: config.checkTimeout ?? "300 millis" }).pipe(
         Effect.as(false),
         Effect.catchAll((e) =>
-          e._tag === "NoResponders" || e._tag === "RequestTimeout"
-            ? Effect.as(Effect.logWarning(`${name}: ${mmr} does not answer (${e._tag}): its meetings move`), true)
-            : Effect.succeed(false),
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const age = table.reportAge(mmr, now)
+            const gone = e._tag === "NoResponders" || (e._tag === "RequestTimeout" && age !== undefined && age > staleReportMs)
+            return gone
+              ? Effect.as(Effect.logWarning(`${name}: ${mmr} does not answer (${e._tag}${age !== undefined ? `, last report ${Math.round(age)} ms ago` : ""}): its meetings move`), true)
+              : Effect.succeed(false)
+          }),
         ),
         Effect.tap((gone) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>

@@ -25,6 +25,8 @@ export interface LoadTable {
   /** Live MMRs, as selector candidates. */
   readonly live: (now: number) => ReadonlyArray<MmrCandidate>
   readonly get: (mmr: string) => MmrLoad | undefined
+  /** How long since `mmr`'s last report (undefined: never heard of it). */
+  readonly reportAge: (mmr: string, now: number) => number | undefined
   /** Counts `mmr` as gone until it reports again (it did not answer a check). */
   readonly forget: (mmr: string) => void
 }
@@ -51,6 +53,10 @@ export const make = (ttlMs: number): LoadTable => {
       return out
     },
     get: (mmr) => rows.get(mmr)?.load,
+    reportAge: (mmr, now) => {
+      const row = rows.get(mmr)
+      return row === undefined || row.receivedAt === Number.NEGATIVE_INFINITY ? undefined : now - row.receivedAt
+    },
     // Kept, but not alive: the controller judges its placements by the table until a new report comes.
     forget: (mmr) => {
       const row = rows.get(mmr)
