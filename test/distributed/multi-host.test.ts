@@ -222,7 +222,8 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
         expect(yield* poll(receivedBy(s), (n) => n > base + 5, 100)).toBeGreaterThan(base + 5)
       }
       console.log(`SIGSTOP → moved after ${movedMs.join(", ")} ms`)
-      for (const ms of movedMs) expect(ms).toBeLessThan(3000)
+      // Frozen is called on evidence: unanswered questions, then reports gone stale at the controller (half its mmrTtl).
+      for (const ms of movedMs) expect(ms).toBeLessThan(5000)
 
       // Thawed, it still believes it hosts the meeting: fencing makes it stop, within a round of reading the placement.
       const thawedAt = performance.now()
