@@ -105,6 +105,15 @@ export const encode = (type: number, transactionId: Uint8Array, attributes: Read
 export const bindingRequest = (transactionId: Uint8Array, username: string): Buffer =>
   encode(Type.BindingRequest, transactionId, [[Attribute.Username, Buffer.from(username, "utf8")]])
 
+/**
+ * A Binding Request without USERNAME: on a bound source, a consent check
+ * (RFC 7675, on a sub-second budget); anywhere else, a reachability probe.
+ * Either way the answer is a Binding Success.
+ *
+ * @category encoding
+ */
+export const consentRequest = (transactionId: Uint8Array): Buffer => encode(Type.BindingRequest, transactionId, [])
+
 /** @category encoding */
 export const bindingIndication = (transactionId: Uint8Array): Buffer => encode(Type.BindingIndication, transactionId, [])
 

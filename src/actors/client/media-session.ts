@@ -1,8 +1,12 @@
 /**
  * A client's media once connected: one socket per kind; what arrives is
  * counted per sender (by SSRC, RFC 3550 loss and jitter) and handed to
- * whoever listens; keepalives go out when a socket has been quiet; a socket
- * that hears nothing (no media, no keepalive) for the silence time is closed.
+ * whoever listens. Each socket sends a consent check (a STUN Binding Request
+ * without a token, answered by the MMR) every `consentMs`, in the manner of
+ * ICE consent freshness (RFC 7675) but on a sub-second budget: the time since
+ * the last answer says whether media still goes both ways (`mutedMs`). With
+ * consent off, keepalives go out when a socket has been quiet. A socket that
+ * hears nothing for the silence time is closed.
  *
  * @since 0.1.0
  */
@@ -43,6 +47,12 @@ export interface MediaSession {
    * closed; listeners, counters and per-sender statistics carry over.
    */
   readonly replace: (connections: ReadonlyArray<KindConnection>) => void
+  /**
+   * How long every open kind has gone without an answer to its consent checks
+   * (the least of them): media is mute both ways when this grows. Undefined
+   * with consent checks off or no kind open.
+   */
+  readonly mutedMs: () => number | undefined
 }
 
 interface KindState {
@@ -51,6 +61,11 @@ interface KindState {
   readonly listeners: Array<(packet: Buffer) => void>
   lastHeard: number
   lastSent: number
+  lastConsent: number
+  /** When a consent check was last answered (or the connection opened). */
+  lastAnswered: number
+  /** The consent checks in flight, by transaction id (hex): only our own answers count. */
+  readonly consents: Set<string>
   status: string
 }
 
@@ -61,11 +76,17 @@ interface KindState {
  */
 export const start = (
   connections: ReadonlyArray<KindConnection>,
-  options: { readonly keepaliveMs?: number; readonly silenceMs?: number } = {},
+  options: {
+    readonly keepaliveMs?: number
+    readonly silenceMs?: number
+    /** Between consent checks; 0 turns them off. Default 250 ms. */
+    readonly consentMs?: number
+  } = {},
 ): Effect.Effect<MediaSession, never, Scope.Scope> =>
   Effect.gen(function* () {
     const keepaliveMs = options.keepaliveMs ?? 1000
     const silenceMs = options.silenceMs ?? 3000
+    const consentMs = options.consentMs ?? 250
     const indication = Stun.bindingIndication(randomBytes(12))
     const states = new Map<MediaKind, KindState>()
     const sentCounters = { audio: { count: 0 }, video: { count: 0 }, content: { count: 0 } }
@@ -74,10 +95,20 @@ export const start = (
       state.connection = connection
       state.status = "open"
       state.lastHeard = performance.now()
+      state.lastAnswered = state.lastHeard
+      state.consents.clear()
       connection.socket.onPacket((packet) => {
         if (state.connection !== connection) return // a socket being replaced
         state.lastHeard = performance.now()
-        if (!isRtp(packet)) return // keepalives and stray STUN answers
+        if (!isRtp(packet)) {
+          // Keepalives, stray STUN — and the answers to our consent checks.
+          const message = Stun.decode(packet)
+          if (message?.type === Stun.Type.BindingSuccess && state.consents.delete(message.transactionId.toString("hex"))) {
+            state.lastAnswered = state.lastHeard
+            state.consents.clear() // older checks answered late say nothing newer
+          }
+          return
+        }
         const ssrc = ssrcOf(packet)
         let stats = state.sources.get(ssrc)
         if (stats === undefined) state.sources.set(ssrc, (stats = new SourceStats(clockRate[connection.kind])))
@@ -95,6 +126,9 @@ export const start = (
         listeners: [],
         lastHeard: performance.now(),
         lastSent: performance.now(),
+        lastConsent: 0,
+        lastAnswered: performance.now(),
+        consents: new Set(),
         status: "open",
       }
       states.set(connection.kind, state)
@@ -113,13 +147,22 @@ export const start = (
         if (now - s.lastHeard > silenceMs) {
           s.status = `closed: silent for ${Math.round(now - s.lastHeard)} ms`
           s.connection.socket.close()
-        } else if (now - s.lastSent >= keepaliveMs) {
+        } else if (consentMs > 0 && now - s.lastConsent >= consentMs) {
+          s.lastConsent = now
+          const transaction = randomBytes(12)
+          // Bounded: a mute MMR answers none, and only the newest few matter.
+          if (s.consents.size >= 16) s.consents.clear()
+          s.consents.add(transaction.toString("hex"))
+          s.lastSent = now
+          s.connection.socket.send(Stun.consentRequest(transaction))
+        } else if (consentMs === 0 && now - s.lastSent >= keepaliveMs) {
           s.lastSent = now
           s.connection.socket.send(indication)
         }
       }
     })
-    yield* housekeeping.pipe(Effect.repeat(Schedule.spaced(Math.min(250, keepaliveMs / 2))), Effect.forkScoped)
+    const tick = consentMs > 0 ? Math.min(consentMs, 250) : Math.min(250, keepaliveMs / 2)
+    yield* housekeeping.pipe(Effect.repeat(Schedule.spaced(tick)), Effect.forkScoped)
 
     const send = (kind: MediaKind, packet: Buffer) => {
       const s = states.get(kind)
@@ -165,6 +208,13 @@ export const start = (
         }
       },
       sentCounters,
+      mutedMs: () => {
+        if (consentMs === 0) return undefined
+        const now = performance.now()
+        let least: number | undefined
+        for (const s of states.values()) if (s.status === "open") least = Math.min(least ?? Infinity, now - s.lastAnswered)
+        return least
+      },
       report: (senderOf) =>
         [...states.values()].map((s): MediaKindReport => {
           let received = 0

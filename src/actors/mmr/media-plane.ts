@@ -148,18 +148,24 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
         sfu.counters.malformed++
         return
       }
-      const transaction = message.transactionId.toString("hex")
       const existing = sources.get(from.address, from.port)
+      const token = Stun.username(message)
+      if (token === undefined) {
+        // No token: a bound source's consent check, or anyone's reachability probe (as a STUN server answers).
+        if (existing !== undefined && !existing.binding.closed) {
+          sfu.counters.consents++
+          sfu.heard(existing.binding)
+        } else sfu.counters.probes++
+        udp!.send(Stun.bindingSuccess(message.transactionId, from.address, from.port), from.port, from.address, existing !== undefined ? dscp[existing.binding.kind] : 0)
+        return
+      }
+      const transaction = message.transactionId.toString("hex")
       if (existing !== undefined && existing.transaction === transaction && !existing.binding.closed) {
         // A retransmitted request whose answer was lost: answer again.
         udp!.send(Stun.bindingSuccess(message.transactionId, from.address, from.port), from.port, from.address, dscp[existing.binding.kind])
         return
       }
-      const token = Stun.username(message)
-      const result =
-        token === undefined
-          ? Either.left<BindRefusal>("malformed")
-          : sfu.bind(token, "udp", (kind) => {
+      const result = sfu.bind(token, "udp", (kind) => {
               const mark = dscp[kind]
               const endpoint: MediaEndpoint = {
                 transport: "udp",
@@ -187,18 +193,24 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
         return {
           onPacket: (packet) => {
             const first = packet[0]!
+            let message: Stun.StunMessage | undefined
             if (bound !== undefined) {
               if (first >= 128 && first <= 191) {
                 packetsIn++
                 sfu.forward(bound, packet)
-              } else if (first < 4 && Stun.decode(packet)?.type === Stun.Type.BindingIndication) {
+              } else if (first < 4 && (message = Stun.decode(packet)) !== undefined && message.type === Stun.Type.BindingIndication) {
                 sfu.heard(bound)
+              } else if (message !== undefined && message.type === Stun.Type.BindingRequest && Stun.username(message) === undefined) {
+                // A consent check: the client making sure its media still goes both ways.
+                sfu.counters.consents++
+                sfu.heard(bound)
+                conn.write(frame(Stun.bindingSuccess(message.transactionId, conn.remoteAddress, conn.remotePort)))
               } else {
                 sfu.counters.malformed++
               }
               return
             }
-            const message = first < 4 ? Stun.decode(packet) : undefined
+            message = first < 4 ? Stun.decode(packet) : undefined
             if (message?.type !== Stun.Type.BindingRequest) {
               // Nothing may flow before a binding: count it and hang up.
               if (first >= 128 && first <= 191) sfu.counters.unbound++

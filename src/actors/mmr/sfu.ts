@@ -102,6 +102,10 @@ export interface SfuCounters {
   overRate: number
   forwarded: number
   closedSilent: number
+  /** Consent checks answered on bound connections (a client making sure its media still goes both ways). */
+  consents: number
+  /** Reachability probes answered (a controller checking this media port). */
+  probes: number
 }
 
 /** MMR-wide counters of one media kind (monotonic: participants who left still count). @category models */
@@ -163,6 +167,8 @@ export class Sfu {
     overRate: 0,
     forwarded: 0,
     closedSilent: 0,
+    consents: 0,
+    probes: 0,
   }
   private readonly meetings = new Map<string, MeetingMedia>()
   private readonly spentNonces = new Map<string, number>()
