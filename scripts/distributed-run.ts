@@ -14,8 +14,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join as joinPath, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import type { Scope } from "effect"
-import { Data, Deferred, Duration, Effect, Either } from "effect"
+import { Data, Deferred, Duration, Effect, Either, Scope } from "effect"
 import * as Config from "../src/topology/config.js"
 import * as Topology from "../src/topology/Topology.js"
 import * as NatsServer from "../src/transports/nats/server.js"
@@ -50,6 +49,8 @@ export interface Deployment {
   readonly config: Config.Config
   readonly processes: ReadonlyArray<ActorProcess>
   readonly process: (role: Topology.ActorRef["role"], id: string) => ActorProcess
+  /** Starts the actor's process again (after a test killed it); `process` then finds the new one. */
+  readonly restart: (role: Topology.ActorRef["role"], id: string) => Effect.Effect<ActorProcess, DeployError>
 }
 
 export interface DeployOptions {
@@ -190,6 +191,9 @@ export const deploy = (options: DeployOptions = {}): Effect.Effect<Deployment, D
       { concurrency: "unbounded" },
     )
     const processes = [...inner, ...outer]
+    const scope = yield* Effect.scope
+    const find = (role: Topology.ActorRef["role"], id: string) =>
+      processes.findIndex((p) => p.actor.role === role && (p.actor.id === id || Topology.actorId(p.actor) === id))
     return {
       web: `https://127.0.0.1:${webPort}`,
       caFile: joinPath(dir, "ca.pem"),
@@ -198,10 +202,18 @@ export const deploy = (options: DeployOptions = {}): Effect.Effect<Deployment, D
       config: local,
       processes,
       process: (role, id) => {
-        const found = processes.find((p) => p.actor.role === role && (p.actor.id === id || Topology.actorId(p.actor) === id))
+        const found = processes[find(role, id)]
         if (found === undefined) throw new Error(`no ${role} ${id} in the deployment`)
         return found
       },
+      restart: (role, id) =>
+        Effect.gen(function* () {
+          const at = find(role, id)
+          if (at < 0) return yield* new DeployError({ detail: `no ${role} ${id} in the deployment` })
+          const again = yield* startActor(processes[at]!.actor, configFile, env, startTimeout).pipe(Scope.extend(scope))
+          processes[at] = again
+          return again
+        }),
     } satisfies Deployment
   })
 

@@ -10,6 +10,7 @@
  *   meetzone_join_info_total{web}                      join-info answers (web)
  *   meetzone_probes_total{zone,controller}             probes answered
  *   meetzone_placements_total{zone,controller,outcome} assigns: placed | moved | kept | no-capacity
+ *   meetzone_mute_reports_total{zone,controller,outcome} participants finding media mute: confirmed | unconfirmed
  *   meetzone_mmr_meetings / _participants / _capacity / _draining {zone,mmr}
  *   meetzone_mmr_packets_total{zone,mmr,kind,direction}  in | out
  *   meetzone_mmr_bytes_total{zone,mmr,kind,direction}
@@ -132,6 +133,20 @@ export const registry = (
         setCounter(this, { ...labels, outcome: "moved" }, moved)
         setCounter(this, { ...labels, outcome: "kept" }, kept)
         setCounter(this, { ...labels, outcome: "no-capacity" }, noCapacity)
+      }
+    },
+  })
+  new Counter({
+    name: "meetzone_mute_reports_total",
+    help: "Participants' reports that their media to an MMR is mute: confirmed (the meeting moved) or unconfirmed (kept)",
+    labelNames: ["zone", "controller", "outcome"],
+    registers,
+    collect() {
+      this.reset()
+      for (const c of topology.controllers) {
+        const { confirmed, unconfirmed } = c.handle.stats().mute
+        setCounter(this, { zone: c.zone, controller: c.id, outcome: "confirmed" }, confirmed)
+        setCounter(this, { zone: c.zone, controller: c.id, outcome: "unconfirmed" }, unconfirmed)
       }
     },
   })

@@ -46,13 +46,36 @@ export class NoCapacity extends Schema.TaggedError<NoCapacity>()("NoCapacity", {
 /** @category requests */
 export class Assign extends Schema.TaggedRequest<Assign>()("Assign", {
   /**
-   * `suspect`: an MMR the client finds silent. The controller checks it
-   * itself; when it does not answer either, the meeting is placed elsewhere.
+   * `suspect`: an MMR the client finds silent (`evidence` "silent", the
+   * default: its control subject does not answer) or mute (its control
+   * answers, media does not). The controller checks it itself — its admin
+   * subject, its media port, and for "mute" how many of the meeting's
+   * participants say so — and only then places the meeting elsewhere.
    */
-  payload: { meeting: MeetingId, token: Schema.String, suspect: Schema.optional(Schema.String) },
+  payload: {
+    meeting: MeetingId,
+    token: Schema.String,
+    suspect: Schema.optional(Schema.String),
+    evidence: Schema.optional(Schema.Literal("silent", "mute")),
+  },
   success: Placement,
   failure: Schema.Union(InvalidToken, NoCapacity, StoreUnavailable),
 }) {}
+
+/**
+ * A participant's word that its media to `mmr` is mute: one controller heard
+ * it (with the participant's join token) and tells the zone's others.
+ *
+ * @category schemas
+ */
+export const MuteReport = Schema.Struct({
+  meeting: MeetingId,
+  mmr: Schema.String,
+  participant: Schema.String,
+  /** The controller that heard it. */
+  by: Schema.String,
+})
+export type MuteReport = typeof MuteReport.Type
 
 /** @category protocols */
 export const ZoneControllerProtocol = Protocol.make("zone-controller", Probe, Assign)

@@ -103,9 +103,13 @@ export const JoinReport = Schema.Struct({
         /** Since the join began. */
         atMs: Schema.Number,
         ms: Schema.Number,
-        outcome: Schema.Literal("ok", "failed"),
-        /** Why: the MMR said it was leaving, or it stopped answering (gone: nobody listens; frozen: no answer). */
-        reason: Schema.optional(Schema.Literal("leaving", "crash", "frozen")),
+        /** `unconfirmed`: the session found its media mute but the controllers did not agree; it stayed. */
+        outcome: Schema.Literal("ok", "failed", "unconfirmed"),
+        /**
+         * Why: the MMR said it was leaving; it stopped answering (crash: nobody
+         * listens; frozen: no answer); or it answers control but not media (mute).
+         */
+        reason: Schema.optional(Schema.Literal("leaving", "crash", "frozen", "mute")),
         detail: Schema.optional(Schema.String),
       }),
     ),

@@ -8,6 +8,7 @@
  *   Drain  → DrainState             stop (or resume) taking new meetings
  *   MediaStats    → per-kind counters of one participant
  *   MediaCounters → the MMR's media counters (bindings, drops by cause)
+ *   Hosting       → how many of a meeting's participants it serves (a controller weighing mute reports)
  *
  * @since 0.1.0
  */
@@ -174,8 +175,15 @@ export class MediaCounters extends Schema.TaggedRequest<MediaCounters>()("MediaC
   failure: Schema.Never,
 }) {}
 
+/** @category requests */
+export class Hosting extends Schema.TaggedRequest<Hosting>()("Hosting", {
+  payload: { meeting: MeetingId },
+  success: Schema.Struct({ participants: Schema.Int }),
+  failure: Schema.Never,
+}) {}
+
 /** What clients may ask an MMR, on its client subject (`Subjects.mmr`). @category protocols */
 export const MmrProtocol = Protocol.make("mmr", Join, Leave, Roster, MediaStats)
 
 /** What only operators and other actors may ask an MMR, on its admin subject (`Subjects.mmrAdmin`). @category protocols */
-export const MmrAdminProtocol = Protocol.make("mmr-admin", Drain, MediaCounters)
+export const MmrAdminProtocol = Protocol.make("mmr-admin", Drain, MediaCounters, Hosting)

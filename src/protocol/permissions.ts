@@ -5,7 +5,7 @@
  * authority on top. Pure: subjects in, allow lists out, and a matcher with
  * NATS's wildcard rules so the lists can be checked without a server.
  *
- *   web lookup   meetings (read, write), presence and placements (read)
+ *   web lookup   meetings (read, write), presence and placements (read), rosters (the relay's clients')
  *   controller   its zone's subjects, placements (read, write), its own presence key, presence (read)
  *   MMR          its own subjects, its zone's load reports, its meetings' rosters, its own presence key, placements (read)
  *   tunnel       what its clients may ask (relayed), rosters, its own presence key, presence (read)
@@ -79,7 +79,8 @@ export const forActor = (subjects: Subjects, buckets: Buckets, role: Role, id: s
           // The relay: what clients behind a proxy ask, each request checked against the client's join token first.
           ...relayed,
         ],
-        subscribe: [inbox],
+        // The relay pushes each client its own meeting's events.
+        subscribe: [inbox, subjects.meetingRoster("*")],
         respond: false,
       }
     case "controller":
@@ -92,8 +93,9 @@ export const forActor = (subjects: Subjects, buckets: Buckets, role: Role, id: s
           ...kvWrite(buckets.presence, `controller.${zone}.${id}`),
           // Checking an MMR a client finds silent.
           subjects.mmrAdmin("*"),
+          subjects.zoneMuteReports(zone!),
         ],
-        subscribe: [inbox, subjects.controller(zone!, id), subjects.zoneAssign(zone!), subjects.zoneLoad(zone!)],
+        subscribe: [inbox, subjects.controller(zone!, id), subjects.zoneAssign(zone!), subjects.zoneLoad(zone!), subjects.zoneMuteReports(zone!)],
         respond: true,
       }
     case "mmr":

@@ -8,6 +8,9 @@
  *   relay → client  {"id":1,"data":"<base64 reply>"}
  *                   {"id":1,"error":{"_tag":"RequestTimeout"|"NoResponders"|"Forbidden"|"Overloaded"|"BadRequest"|"BusError","detail":"…"}}
  *
+ *   relay → client  {"event":"mz.meeting.123.roster","data":"<base64 RosterEvent>"}
+ *                   the events of the token's meeting (joins, leaves, its MMR leaving), as they happen
+ *
  * Only the requests a client may make pass: Probe and Assign to controllers;
  * Join, Leave, Roster and MediaStats to MMRs.
  *
@@ -37,6 +40,14 @@ export const RelayReply = Schema.Union(
   Schema.Struct({ id: Schema.NullOr(Schema.Int), error: RelayFailure }),
 )
 export type RelayReply = typeof RelayReply.Type
+
+/** An event of the client's own meeting, pushed by the relay. @category schemas */
+export const RelayEvent = Schema.Struct({ event: Schema.String, data: Schema.String })
+export type RelayEvent = typeof RelayEvent.Type
+
+/** Anything the relay sends. @category schemas */
+export const RelayMessage = Schema.Union(RelayEvent, RelayReply)
+export type RelayMessage = typeof RelayMessage.Type
 
 /** Which requests a client may send where. @category policy */
 export interface RelayPolicy {

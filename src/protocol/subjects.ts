@@ -32,6 +32,8 @@ export interface Subjects {
   readonly zoneAssignQueue: (zone: string) => string
   readonly controller: (zone: string, controller: string) => string
   readonly zoneLoad: (zone: string) => string
+  /** Mute reports a zone's controllers share, so that a quorum counts across them. */
+  readonly zoneMuteReports: (zone: string) => string
   readonly mmr: (mmr: string) => string
   readonly mmrAdmin: (mmr: string) => string
   readonly client: (participant: string) => string
@@ -49,6 +51,7 @@ export const make = (prefix = "mz"): Subjects => ({
   zoneAssignQueue: (zone) => `${prefix}.zone.${zone}.controllers`,
   controller: (zone, controller) => `${prefix}.zone.${zone}.controller.${controller}`,
   zoneLoad: (zone) => `${prefix}.zone.${zone}.load`,
+  zoneMuteReports: (zone) => `${prefix}.zone.${zone}.mute`,
   mmr: (mmr) => `${prefix}.mmr.${mmr}`,
   mmrAdmin: (mmr) => `${prefix}.mmr.${mmr}.admin`,
   client: (participant) => `${prefix}.client.${participant}`,

@@ -8,7 +8,8 @@
  *     {"type":"ping","id":1}                                    answered even before hello
  *     {"type":"hello","token":"<join token>"}                   nothing else is relayed before it
  *     {"type":"request","id":2,"subject":"…","data":"<b64>","timeoutMs":2000}
- *     {"type":"media","channel":0,"host":"10.0.0.5","port":8801} open a media channel to an MMR
+ *     {"type":"media","channel":0,"kind":"audio","host":"10.0.0.5","port":8801}
+ *                                                               open a media channel to an MMR
  *     {"type":"close-media","channel":0}
  *   tunnel → client
  *     {"type":"pong","id":1,"tunnel":"t1"}
@@ -21,15 +22,24 @@
  * Binary frames carry media: byte 0 is the channel, the rest one packet
  * (STUN or RTP), relayed to and from the MMR's UDP media port.
  *
+ * A client picks a fresh channel number for each channel it opens, so that
+ * moving a kind to another MMR (open the new, then close the old) never
+ * closes the new one. Channels 0, 1, 2 without `kind` are audio, video,
+ * content (the first clients' numbering). A connection has at most
+ * `MAX_OPEN_CHANNELS` open at once.
+ *
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { MediaKind } from "./media.js"
 import { RelayFailure } from "./relay.js"
 
-/** Media channels: one per kind. @category constants */
+/** Each kind's first channel (and the kind of channels 0–2 opened without one). @category constants */
 export const channelOf = { audio: 0, video: 1, content: 2 } as const
 /** The highest channel number a tunnel frame may carry. @category constants */
-export const MAX_CHANNEL = 2
+export const MAX_CHANNEL = 255
+/** Channels a connection may have open at once: every kind, twice over (during a move). @category constants */
+export const MAX_OPEN_CHANNELS = 6
 
 /** @category schemas */
 export const ClientMessage = Schema.Union(
@@ -45,6 +55,7 @@ export const ClientMessage = Schema.Union(
   Schema.Struct({
     type: Schema.Literal("media"),
     channel: Schema.Int.pipe(Schema.between(0, MAX_CHANNEL)),
+    kind: Schema.optional(MediaKind),
     host: Schema.String.pipe(Schema.maxLength(255)),
     port: Schema.Int.pipe(Schema.between(1, 65535)),
   }),

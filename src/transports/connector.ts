@@ -119,7 +119,8 @@ export const nats: Layer.Layer<BusConnector> = Layer.succeed(BusConnector, {
         servers: target.nats,
         name: options.name,
         connectTimeoutMs: natsTimeoutMs,
-        maxReconnectAttempts: 10,
+        // For as long as the session lasts: nats.js re-subscribes on its own, with its default jitter.
+        maxReconnectAttempts: -1,
         ...(options.credentials !== undefined ? { creds: options.credentials.creds, inboxPrefix: options.credentials.inboxPrefix } : {}),
         ...(options.credentials?.ca !== undefined ? { tls: { ca: options.credentials.ca } } : {}),
       })),

@@ -82,11 +82,15 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
       // The headless client joins the same meeting directly and sends synthetic media for 4 s.
       const cli = yield* meetzone(["client", "join", meeting, "--web", web, "--ca", caFile, "--name", "Cli", "--media", "audio,video", "--duration", "4", "--json"], { HTTPS_PROXY: "", https_proxy: "" })
       expect(cli.code, cli.stderr).toBe(0)
-      const report = JSON.parse(cli.stdout) as {
-        path: string
-        mmr: string
-        media: ReadonlyArray<{ kind: string; transport: string; receivedFrom: Record<string, number> }>
-      }
+      const report = yield* Effect.try({
+        try: () =>
+          JSON.parse(cli.stdout) as {
+            path: string
+            mmr: string
+            media: ReadonlyArray<{ kind: string; transport: string; receivedFrom: Record<string, number> }>
+          },
+        catch: () => new Error(`the CLI's stdout is not its JSON report:\n${cli.stdout}\n--- stderr:\n${cli.stderr}`),
+      }).pipe(Effect.orDie)
       expect(report.path).toBe("direct")
       for (const kind of ["audio", "video"]) {
         const m = report.media.find((x) => x.kind === kind)!

@@ -133,6 +133,18 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "120 seconds" })("
       say({ type: "media", channel: 1, host: mmr.host, port: mmr.port })
       expect(yield* waitFor("media-open")).toMatchObject({ channel: 1 })
       expect(topology.tunnels[0]!.stats).toMatchObject({ refused: 1, badMessages: 1 })
+      // Fresh channel numbers (a move opens the new before it closes the old) — but no more than six at once,
+      // and a number above the kinds' own needs its kind.
+      say({ type: "media", channel: 7, host: mmr.host, port: mmr.port })
+      expect(yield* waitFor("media-refused", 2)).toMatchObject({ channel: 7, detail: expect.stringMatching(/needs a kind/) })
+      for (const channel of [2, 3, 4, 5, 6]) say({ type: "media", channel, kind: "video", host: mmr.host, port: mmr.port })
+      expect(yield* waitFor("media-open", 6)).toMatchObject({ type: "media-open" })
+      say({ type: "media", channel: 200, kind: "audio", host: mmr.host, port: mmr.port })
+      expect(yield* waitFor("media-refused", 3)).toMatchObject({ channel: 200, detail: expect.stringMatching(/at most 6/) })
+      say({ type: "close-media", channel: 6 })
+      say({ type: "media", channel: 200, kind: "audio", host: mmr.host, port: mmr.port })
+      expect(yield* waitFor("media-open", 7)).toMatchObject({ channel: 200 })
+      expect(topology.tunnels[0]!.stats).toMatchObject({ refused: 2, badMessages: 1 })
 
       // Every request is held to the join token it said hello with: its own meeting and participant only.
       const request = (id: number, subject: string, body: object) =>

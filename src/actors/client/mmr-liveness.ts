@@ -47,6 +47,8 @@ export const watch = (
   dead: (verdict: Verdict) => Effect.Effect<void>,
   paused: () => boolean,
   options: LivenessOptions = {},
+  /** Called on each answer: the MMR's control is alive now. */
+  answered: () => void = () => {},
 ): Effect.Effect<never> => {
   const interval = Duration.millis(options.intervalMs ?? 250)
   const misses = options.misses ?? 2
@@ -58,6 +60,7 @@ export const watch = (
           Effect.as("answered" as const),
           Effect.catchAll((e) => Effect.succeed(e._tag === "NoResponders" ? ("no-responders" as const) : e._tag === "RequestTimeout" ? ("timeout" as const) : ("other" as const))),
           Effect.flatMap((outcome) => {
+            if (outcome === "answered") answered()
             const next = judge(count, outcome, misses)
             count = next.misses
             return next.verdict === undefined ? Effect.void : dead(next.verdict)

@@ -18,9 +18,14 @@ import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
 import type { PhaseRecorder } from "./report.js"
 
-/** Why no MMR took the session: the token was refused, or none was available. @category errors */
+/**
+ * Why no MMR took the session: the token was refused, none was available, or
+ * (moving off a mute MMR) the controllers kept the meeting where it is.
+ *
+ * @category errors
+ */
 export class MmrProblem extends Data.TaggedError("MmrProblem")<{
-  readonly kind: "denied" | "unavailable"
+  readonly kind: "denied" | "unavailable" | "kept"
   readonly detail: string
 }> {
   override get message(): string {
@@ -53,18 +58,24 @@ export const selectMmr = (
   ssrcs: Ssrcs,
   timeout: Duration.DurationInput,
   phase: PhaseRecorder,
-  /** An MMR not to join (it is leaving): a placement still naming it is a problem, not an answer. */
-  avoid?: string,
+  /**
+   * An MMR not to join (it is leaving, silent or mute), and the session's
+   * evidence against it: a placement still naming it is a problem, not an answer.
+   */
+  avoid?: { readonly mmr: string; readonly evidence: "silent" | "mute" },
 ): Effect.Effect<Selected, MmrProblem> =>
   Effect.gen(function* () {
     let lastProblem = "no zone answered"
     for (const zone of zones.slice(0, 3)) {
       const bus = busOf(zone)!
       const onBus = <A, E>(effect: Effect.Effect<A, E, ControlBus>) => Effect.provideService(effect, ControlBus, bus)
-      // A placement can move under us (its MMR died); one more Assign settles it.
+      // A placement can move under us (its MMR died), or name an MMR that just died and this
+      // controller has not noticed yet: one more Assign, naming it, settles either.
+      let suspect = avoid
       for (let turn = 0; turn < 2; turn++) {
+        const named = suspect !== undefined ? { suspect: suspect.mmr, evidence: suspect.evidence } : {}
         const placement = yield* phase
-          .attempt(zone.assignSubject, `assign in ${zone.id}`, onBus(ask(zone.assignSubject, new Assign({ meeting, token, ...(avoid !== undefined ? { suspect: avoid } : {}) }), { timeout, retry: transient })))
+          .attempt(zone.assignSubject, `assign in ${zone.id}`, onBus(ask(zone.assignSubject, new Assign({ meeting, token, ...named }), { timeout, retry: transient })))
           .pipe(Effect.either)
         if (Either.isLeft(placement)) {
           const e = placement.left
@@ -73,8 +84,10 @@ export const selectMmr = (
           break
         }
         const { subject, mmr } = placement.right
-        if (mmr === avoid) {
-          lastProblem = `${zone.id}: the meeting is still placed on ${mmr}, which is leaving`
+        if (mmr === suspect?.mmr) {
+          // The controllers weighed the evidence and kept the meeting there.
+          if (suspect.evidence === "mute") return yield* Effect.fail(new MmrProblem({ kind: "kept", detail: `${zone.id} keeps the meeting on ${mmr}` }))
+          lastProblem = `${zone.id}: the meeting is still placed on ${mmr}, which is ${suspect === avoid ? "leaving" : "silent"}`
           break
         }
         const joined = yield* phase
@@ -84,7 +97,8 @@ export const selectMmr = (
         const e: AskError | { _tag: string; message: string } = joined.left
         if (e._tag === "InvalidToken" || e._tag === "SessionTaken") return yield* Effect.fail(new MmrProblem({ kind: "denied", detail: e.message }))
         lastProblem = `${mmr}: ${e.message}`
-        if (e._tag !== "NotHostedHere") break
+        if (e._tag === "NoResponders") suspect = { mmr, evidence: "silent" }
+        else if (e._tag !== "NotHostedHere") break
       }
     }
     return yield* Effect.fail(new MmrProblem({ kind: "unavailable", detail: lastProblem }))

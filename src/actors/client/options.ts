@@ -61,5 +61,13 @@ export interface MediaOptions {
   readonly dscp?: Partial<Record<MediaKind, number>>
   readonly keepaliveMs?: number
   readonly silenceMs?: number
+  /** Between consent checks on each media connection; 0 turns them (and mute detection) off. Default 250 ms. */
+  readonly consentMs?: number
+  /**
+   * Media mute this long (no consent check answered on any kind) while the
+   * MMR still answers control: the session reports it to the controllers,
+   * which move the meeting when they agree. Default 1000 ms.
+   */
+  readonly muteMs?: number
 }
 

@@ -43,8 +43,11 @@ export interface OnMmr {
 export interface Connected {
   readonly current: OnMmr
   readonly media: MediaSession.MediaSession | undefined
-  /** Joins the meeting on another MMR than `current` (which is leaving) and moves media there. */
-  readonly move: (recorder: Report.Recorder) => Effect.Effect<void, PathFailure, Scope.Scope>
+  /**
+   * Joins the meeting on another MMR than `current` (leaving, silent or mute:
+   * `evidence` tells the controllers which) and moves media there.
+   */
+  readonly move: (recorder: Report.Recorder, evidence: "silent" | "mute") => Effect.Effect<void, PathFailure, Scope.Scope>
   /** Calls `handler` with each event of the meeting (joins, leaves, an MMR leaving), while the scope lasts. */
   readonly listen: (subject: string, handler: (data: Uint8Array) => void) => Effect.Effect<void, never, Scope.Scope>
 }
@@ -54,6 +57,8 @@ export interface PathFailure {
   readonly ending: Fallback.Ending
   readonly reason: string
   readonly error: (report: JoinReport) => JoinError
+  /** A move the controllers refused: they keep the meeting on its MMR. */
+  readonly kept?: boolean
 }
 
 /** Opens one kind's media connection, recording its attempts in `phase`. */
@@ -81,7 +86,7 @@ export const joinMmr = (
   Effect.gen(function* () {
     const { options, info, recorder, ssrcs } = ctx
     const timeout = options.requestTimeout ?? "2 seconds"
-    const placeAndJoin = (recorder: Report.Recorder, ordered: ReadonlyArray<ZoneInfo>, avoid?: string) =>
+    const placeAndJoin = (recorder: Report.Recorder, ordered: ReadonlyArray<ZoneInfo>, avoid?: { readonly mmr: string; readonly evidence: "silent" | "mute" }) =>
       recorder.phase(
         "mmr-selection",
         (phase) => selectMmr(ordered, busOf, options.meeting, info.joinToken, ctx.session, ssrcs, timeout, phase, avoid),
@@ -96,7 +101,12 @@ export const joinMmr = (
             reason: e.detail,
             error: (report) => new AccessDenied({ meeting: options.meeting, code: "InvalidToken", detail: e.detail, report }),
           }
-        : { ending: "no-mmr", reason: e.detail, error: (report) => new NoMmrAvailable({ detail: e.detail, report }) }
+        : {
+            ending: "no-mmr",
+            reason: e.detail,
+            error: (report) => new NoMmrAvailable({ detail: e.detail, report }),
+            ...(e.kind === "kept" ? { kept: true } : {}),
+          }
     const selected = yield* placeAndJoin(recorder, zones).pipe(Effect.mapError(toFailure))
     const current: OnMmr = { ...selected }
     const leave = (on: OnMmr) =>
@@ -113,9 +123,9 @@ export const joinMmr = (
         current,
         media: undefined,
         listen,
-        move: (r: Report.Recorder) =>
+        move: (r: Report.Recorder, evidence: "silent" | "mute") =>
           Effect.gen(function* () {
-            const next = yield* placeAndJoin(r, zonesFrom(current.placement.zone), current.placement.mmr).pipe(Effect.mapError(toFailure))
+            const next = yield* placeAndJoin(r, zonesFrom(current.placement.zone), { mmr: current.placement.mmr, evidence }).pipe(Effect.mapError(toFailure))
             const old = { ...current }
             Object.assign(current, next)
             // In the background: the old MMR may be dead or frozen, and the move is done.
@@ -160,6 +170,7 @@ export const joinMmr = (
     const media = yield* MediaSession.start(connections, {
       ...(m.keepaliveMs !== undefined ? { keepaliveMs: m.keepaliveMs } : {}),
       ...(m.silenceMs !== undefined ? { silenceMs: m.silenceMs } : {}),
+      ...(m.consentMs !== undefined ? { consentMs: m.consentMs } : {}),
     })
     for (const c of connections) {
       const source = m.sources?.[c.kind]
@@ -168,9 +179,9 @@ export const joinMmr = (
         yield* Effect.forkScoped(Synthetic.run(c.kind, ssrcs[c.kind], (p) => media.send(c.kind, p), media.sentCounters[c.kind]))
       }
     }
-    const move = (r: Report.Recorder) =>
+    const move = (r: Report.Recorder, evidence: "silent" | "mute") =>
       Effect.gen(function* () {
-        const next = yield* placeAndJoin(r, zonesFrom(current.placement.zone), current.placement.mmr).pipe(Effect.mapError(toFailure))
+        const next = yield* placeAndJoin(r, zonesFrom(current.placement.zone), { mmr: current.placement.mmr, evidence }).pipe(Effect.mapError(toFailure))
         const moved = yield* connectMedia(r, next.joined).pipe(Effect.tapError(() => leave(next)))
         media.replace(moved)
         const old = { ...current }

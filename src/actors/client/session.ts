@@ -17,7 +17,7 @@ import { ask } from "../../runtime/Ask.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
 import type * as MediaSession from "./media-session.js"
-import type { Connected, JoinContext } from "./path.js"
+import type { Connected, JoinContext, PathFailure } from "./path.js"
 import * as MmrLiveness from "./mmr-liveness.js"
 import * as Report from "./report.js"
 
@@ -57,6 +57,16 @@ export type SessionEvent =
 
 const decodeRosterEvent = Schema.decodeUnknownOption(Schema.parseJson(RosterEvent))
 
+/** Why a session moves: its MMR said it is leaving, stopped answering (crash, frozen), or answers control but not media (mute). */
+type MoveReason = "leaving" | MmrLiveness.Verdict | "mute"
+
+const describe: Record<MoveReason, string> = {
+  leaving: "is leaving",
+  crash: "is gone (nobody answers)",
+  frozen: "does not answer",
+  mute: "answers control but not media (mute)",
+}
+
 /**
  * The session a connected path hands back. It follows the meeting's events:
  * when its MMR says it is leaving, the session joins the meeting again on
@@ -65,6 +75,7 @@ const decodeRosterEvent = Schema.decodeUnknownOption(Schema.parseJson(RosterEven
 export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<JoinSession, never, Scope.Scope> =>
   Effect.gen(function* () {
     const { current, media } = connected
+    const muteMs = ctx.options.media?.muteMs ?? 1000
     // The join ends here: its report's total is the join time, whatever media does later.
     const report = yield* ctx.recorder.report
     const joinedAt = report.totalMs
@@ -73,15 +84,22 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
     const sinceStart = Effect.map(nowMs, (now) => now - started)
     const moves: Array<NonNullable<JoinReport["moves"]>[number]> = []
     const events = yield* PubSub.sliding<SessionEvent>(256)
+    // Everyone seen in a roster, by SSRC: what arrived from someone who has since left still carries their name.
+    const senders = new Map<number, string>()
+    const remember = (roster: ReadonlyArray<Participant>) => {
+      for (const p of roster) for (const kind of mediaKinds) if (p.ssrcs?.[kind] !== undefined) senders.set(p.ssrcs[kind]! >>> 0, p.name)
+    }
+    remember(current.joined.roster)
     const subject = ctx.info.meetingEvents
     if (subject !== undefined) {
       // Socket callbacks only enqueue (a sliding queue never suspends them); fibers of the session's scope do the rest.
       const inbox = yield* Queue.sliding<Uint8Array>(256)
       // MMRs to move off, and why: it said it is leaving, or it stopped answering.
-      const leaving = yield* Queue.sliding<{ readonly mmr: string; readonly reason: "leaving" | MmrLiveness.Verdict }>(16)
+      const leaving = yield* Queue.sliding<{ readonly mmr: string; readonly reason: MoveReason }>(16)
       // Who is in the meeting as far as this session knows (itself left out).
       let known = new Map(current.joined.roster.filter((p) => p.id !== ctx.info.participant.id).map((p) => [p.id, p]))
       const rosterChanged = (roster: ReadonlyArray<Participant>) => {
+        remember(roster)
         const now = new Map(roster.filter((p) => p.id !== ctx.info.participant.id).map((p) => [p.id, p]))
         const changes: Array<SessionEvent> = []
         for (const [id, p] of now) if (!known.has(id)) changes.push({ _tag: "ParticipantJoined", participant: p })
@@ -103,19 +121,41 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
         })
       yield* Queue.take(inbox).pipe(Effect.flatMap(onEvent), Effect.forever, Effect.forkScoped)
       let moving = false
-      const moveOnce = (from: string, reason: "leaving" | MmrLiveness.Verdict) =>
+      // After the controllers kept the meeting on an MMR this session finds mute: not before then again.
+      let muteQuietUntil = 0
+      let muteBackoffMs = muteMs * 2
+      let muteUnconfirmedSaid = false
+      let controlAnsweredAt = performance.now()
+      const livenessIntervalMs = (ctx.options.liveness !== false ? ctx.options.liveness?.intervalMs : undefined) ?? 250
+      const moveOnce = (from: string, reason: MoveReason) =>
         Effect.gen(function* () {
           moving = true
-          yield* Effect.logWarning(`${from} ${reason === "leaving" ? "is leaving" : reason === "crash" ? "is gone (nobody answers)" : "does not answer"}: moving`)
+          yield* Effect.logWarning(`${from} ${describe[reason]}: moving`)
           const at = yield* sinceStart
           const recorder = yield* Report.make(ctx.options.meeting)
-          const outcome = yield* connected.move(recorder).pipe(
-            // The controllers may not have heard yet that the MMR is leaving: ask again shortly.
-            Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.intersect(Schedule.recurs(15)))),
+          const outcome = yield* connected.move(recorder, reason === "mute" ? "mute" : "silent").pipe(
+            // The controllers may not have heard yet that the MMR is leaving, or (mute) the
+            // others' reports may be a moment behind this one: ask again shortly.
+            Effect.retry(
+              reason === "mute"
+                ? Schedule.spaced("300 millis").pipe(Schedule.intersect(Schedule.recurs(3)))
+                : Schedule.spaced("200 millis").pipe(Schedule.intersect(Schedule.recurs(15)), Schedule.whileInput((f: PathFailure) => f.kept !== true)),
+            ),
             Effect.either,
             Effect.ensuring(Effect.sync(() => void (moving = false))),
           )
           const ms = Math.round(((yield* sinceStart) - at) * 100) / 100
+          if (Either.isLeft(outcome) && outcome.left.kept === true) {
+            // Not a failed move: the controllers found the MMR well (one voice, its media port answering).
+            muteQuietUntil = performance.now() + muteBackoffMs
+            muteBackoffMs = Math.min(muteBackoffMs * 2, 30_000)
+            yield* Effect.logWarning(`${from} is mute here, but the controllers keep the meeting there: ${outcome.left.reason}`)
+            if (!muteUnconfirmedSaid) moves.push({ from, atMs: Math.round(at), ms, outcome: "unconfirmed", reason, detail: outcome.left.reason })
+            muteUnconfirmedSaid = true
+            return
+          }
+          muteUnconfirmedSaid = false
+          muteQuietUntil = 0
           if (Either.isRight(outcome)) {
             moves.push({ from, to: current.placement.mmr, atMs: Math.round(at), ms, outcome: "ok", reason })
             yield* PubSub.publish(events, { _tag: "Moved", from, to: current.placement.mmr, ms })
@@ -141,10 +181,30 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
           (reason) => Queue.offer(leaving, { mmr: current.placement.mmr, reason }),
           () => moving,
           ctx.options.liveness ?? {},
+          () => void (controlAnsweredAt = performance.now()),
         ).pipe(Effect.forkScoped)
       }
+      // Evidence from media: consent checks unanswered on every kind while control still answers.
+      if (media !== undefined && ctx.options.liveness !== false) {
+        const checkMute = Effect.suspend(() => {
+          const mutedFor = media.mutedMs()
+          if (mutedFor === undefined || mutedFor < muteMs) {
+            muteBackoffMs = muteMs * 2
+            return Effect.void
+          }
+          const now = performance.now()
+          if (moving || now < muteQuietUntil) return Effect.void
+          // Mute means control answers and media does not; with control silent too, the liveness check decides (crash, frozen).
+          if (now - controlAnsweredAt > 2 * livenessIntervalMs + 100) return Effect.void
+          muteQuietUntil = Infinity // until this report is settled
+          return Queue.offer(leaving, { mmr: current.placement.mmr, reason: "mute" })
+        })
+        yield* checkMute.pipe(Effect.repeat(Schedule.spaced(Math.min(250, muteMs / 2))), Effect.forkScoped)
+      }
       yield* Queue.take(leaving).pipe(
-        Effect.flatMap(({ mmr, reason }) => (mmr === current.placement.mmr ? moveOnce(mmr, reason) : Effect.void)),
+        Effect.flatMap(({ mmr, reason }) =>
+          mmr === current.placement.mmr ? moveOnce(mmr, reason) : Effect.sync(() => void (reason === "mute" && (muteQuietUntil = 0))),
+        ),
         Effect.forever,
         Effect.forkScoped,
       )
@@ -156,9 +216,9 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
         Effect.provideService(ControlBus, current.bus),
         Effect.orElseSucceed(() => []),
       )
-      const bySsrc = new Map<number, string>()
-      for (const p of roster) for (const kind of mediaKinds) if (p.ssrcs?.[kind] !== undefined) bySsrc.set(p.ssrcs[kind]! >>> 0, p.name)
-      return { ...now, media: media.report((ssrc) => bySsrc.get(ssrc)) }
+      remember(current.joined.roster)
+      remember(roster)
+      return { ...now, media: media.report((ssrc) => senders.get(ssrc)) }
     })
     return {
       report,

@@ -152,13 +152,13 @@ export const start = (
     const roster = (meeting: string): ReadonlyArray<Participant> => [...(meetings.get(meeting)?.values() ?? [])]
 
     /** Tells whoever follows the meeting (tunnels, clients) who is in it now — or that it must move. */
-    const announce = (meeting: string) =>
+    const announce = (meeting: string, moving = false) =>
       // Suspended: the roster is read when the announcement goes out, not when it is composed.
       Effect.suspend(() => Topic.publish(subjects.meetingRoster(meeting), RosterEvent, {
         meeting,
         mmr: id,
         roster: roster(meeting),
-        ...(leaving ? { leaving } : {}),
+        ...(leaving || moving ? { leaving: true } : {}),
       })).pipe(
         Effect.catchAll((e) => Effect.logDebug(`${name}: roster of ${meeting} not announced: ${e.message}`)),
         Effect.provide(busContext),
@@ -264,6 +264,8 @@ export const start = (
           yield* Effect.logWarning(
             `${name}: no longer serving meeting ${meeting} (${gone.length} participant(s)): ${why === "placed-elsewhere" ? "it is placed on another MMR" : "its placement could not be confirmed in time"}`,
           )
+          // Whoever has not noticed yet (a mute MMR is alive and reachable on control): follow the placement.
+          yield* announce(meeting, true)
         }),
       ttl: config.presenceTtl ?? "3 seconds",
     }).pipe(Effect.forkScoped)
@@ -325,6 +327,7 @@ export const start = (
             counters: { ...(plane?.sfu.counters ?? {}) },
             bindings: plane?.sfu.bindings() ?? { udp: 0, tcp: 0, tls: 0 },
           })),
+        Hosting: ({ meeting }) => Effect.sync(() => ({ participants: meetings.get(meeting)?.size ?? 0 })),
       }),
     })
 
@@ -338,7 +341,7 @@ export const start = (
         yield* report // controllers now re-place these meetings
         const hosted = [...meetings.keys()]
         yield* Effect.logInfo(`${name}: stopping; asking ${participantCount} participant(s) in ${hosted.length} meeting(s) to move`)
-        yield* Effect.forEach(hosted, announce, { discard: true })
+        yield* Effect.forEach(hosted, (m) => announce(m), { discard: true })
         const graceMs = Duration.toMillis(config.drainGrace ?? "5 seconds")
         // Finalizers run uninterruptibly; the wait must be interruptible for the timeout to end it.
         if (graceMs > 0) yield* Deferred.await(everyoneMoved).pipe(Effect.interruptible, Effect.timeout(graceMs), Effect.ignore)

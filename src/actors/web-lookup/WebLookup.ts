@@ -312,7 +312,7 @@ export const start = (
           serveAsset(new URL(request.url, "https://x").pathname.slice("/web/".length)),
         ),
       ),
-      HttpRouter.get("/relay", RelayRoute.serve({ bus, policy, tokens, relays, refused: () => void relayRefused++ })),
+      HttpRouter.get("/relay", RelayRoute.serve({ bus, policy, tokens, relays, refused: () => void relayRefused++, events: config.subjects.meetingRoster })),
     )
 
     const app = router.pipe(

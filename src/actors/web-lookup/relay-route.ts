@@ -24,6 +24,8 @@ export const serve = (deps: {
   readonly relays: FiberSet.FiberSet<void>
   /** Counts a refused connection. */
   readonly refused: () => void
+  /** The subject of a meeting's events (the relay pushes its client's). */
+  readonly events: (meeting: string) => string
 }) =>
   Effect.gen(function* () {
     const request = yield* HttpServerRequest.HttpServerRequest
@@ -40,7 +42,12 @@ export const serve = (deps: {
     const socket = yield* request.upgrade
     const session = yield* FiberSets.run(
       deps.relays,
-      RelayServer.serve(socket, { bus: deps.bus, policy: deps.policy, authority: { token: bearer, claims: verified.right } }),
+      RelayServer.serve(socket, {
+        bus: deps.bus,
+        policy: deps.policy,
+        authority: { token: bearer, claims: verified.right },
+        events: deps.events(verified.right.meeting),
+      }),
     )
     yield* Fiber.await(session)
     return HttpServerResponse.empty()

@@ -9,27 +9,33 @@
  *            compare-and-set over a dead MMR's), so two controllers answering
  *            at once can never put one meeting on two MMRs
  *   load reports (published by the zone's MMRs) → the load table
+ *   Assign with a suspect → the controller checks the MMR itself before it
+ *            moves anything: its admin subject (silent), and for "mute" its
+ *            media port and a quorum of the meeting's participants
+ *   mute reports (shared by the zone's controllers) → counted toward that quorum
  *   presence: `controller.<zone>.<id>` renewed every second, removed on stop
  *
  * @since 0.1.0
  */
 import type { Scope } from "effect"
 import { Clock, Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
-import { NoCapacity, ZoneControllerProtocol } from "../../protocol/controller.js"
+import { MuteReport, NoCapacity, ZoneControllerProtocol } from "../../protocol/controller.js"
 import type { BusError, KeyExists, KvError, RevisionMismatch } from "../../protocol/errors.js"
 import type { Placement } from "../../protocol/meeting.js"
 import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { presenceKey } from "../../protocol/subjects.js"
 import { InvalidToken, JoinTokens } from "../../protocol/token.js"
-import { MediaCounters } from "../../protocol/mmr.js"
+import { Hosting, MediaCounters } from "../../protocol/mmr.js"
 import { MmrLoad } from "../../protocol/zone.js"
 import { ask } from "../../runtime/Ask.js"
 import * as Actor from "../../runtime/Actor.js"
 import type { ControlBus } from "../../runtime/ControlBus.js"
 import type { KeyValue } from "../../runtime/KeyValue.js"
 import * as Topic from "../../runtime/Topic.js"
+import * as MediaProbe from "../../transports/media/probe.js"
 import * as Stores from "../stores.js"
 import * as LoadTable from "./load-table.js"
+import * as Mute from "./mute-reports.js"
 import { MmrSelector } from "./selector.js"
 
 /** @category models */
@@ -46,6 +52,8 @@ export interface ZoneControllerConfig {
   readonly replicas?: number
   /** How long an MMR a client finds silent gets to answer the controller's own check. Default 300 ms. */
   readonly checkTimeout?: Duration.DurationInput
+  /** How long a participant's mute report counts toward the quorum. Default 5 s. */
+  readonly muteWindow?: Duration.DurationInput
 }
 
 /** What a controller has done since it started. @category models */
@@ -53,6 +61,8 @@ export interface ControllerStats {
   readonly probes: number
   /** Assigns by outcome: a new placement, a meeting moved off a dead or leaving MMR, the existing host kept, no MMR with headroom. */
   readonly assigns: { readonly placed: number; readonly moved: number; readonly kept: number; readonly noCapacity: number }
+  /** Participants' mute reports: confirmed (the meeting moved) or not (one voice, media port answering). */
+  readonly mute: { readonly confirmed: number; readonly unconfirmed: number }
 }
 
 /** @category models */
@@ -88,6 +98,7 @@ export const start = (
     let placements = 0
     let probes = 0
     const assigns = { placed: 0, moved: 0, kept: 0, noCapacity: 0 }
+    const mute = { confirmed: 0, unconfirmed: 0 }
 
     // --- load reports → the load table -------------------------------------
 
@@ -117,7 +128,7 @@ export const start = (
      * zone → its presence record) and not leaving (a stopping MMR's meetings move).
      */
     const hostAlive = (placement: Placement, now: number) =>
-      (confirmedGone.get(placement.mmr) ?? 0) > now
+      (confirmedGone.get(placement.mmr) ?? 0) > now || muted(placement.meeting, placement.mmr, now)
         ? Effect.succeed(false)
         : placement.zone === zone && table.get(placement.mmr) !== undefined
         ? Effect.succeed(table.isAlive(placement.mmr, now) && table.get(placement.mmr)?.leaving !== true)
@@ -159,7 +170,73 @@ export const start = (
         ),
       )
 
-    const assign = (meeting: string, token: string, suspect: string | undefined) =>
+    // --- mute: control answers, media does not ------------------------------------
+
+    const muteWindowMs = Duration.toMillis(config.muteWindow ?? "5 seconds")
+    const muteReports = new Mute.MuteReports(muteWindowMs)
+    /** Meetings moved off an MMR whose media was found mute, until when; and MMRs whose media port did not answer at all. */
+    const mutedMeetings = new Map<string, { readonly mmr: string; readonly until: number }>()
+    const mediaDown = new Map<string, number>()
+    const muted = (meeting: string, mmr: string, now: number) => {
+      const m = mutedMeetings.get(meeting)
+      return (m !== undefined && m.mmr === mmr && m.until > now) || (mediaDown.get(mmr) ?? 0) > now
+    }
+    const muteSubject = subjects.zoneMuteReports(zone)
+    const others = yield* Topic.subscribe(muteSubject, MuteReport)
+    yield* others.messages.pipe(
+      Stream.runForEach((r) =>
+        r.by === id ? Effect.void : Effect.map(Clock.currentTimeMillis, (now) => void muteReports.add(r.meeting, r.mmr, r.participant, now)),
+      ),
+      Effect.forkScoped,
+    )
+    const mediaOf = (placement: Placement) =>
+      placement.zone === zone && table.get(placement.mmr)?.media !== undefined
+        ? Effect.succeed(table.get(placement.mmr)?.media)
+        : stores.presence.get(presenceKey.mmr(placement.zone, placement.mmr)).pipe(
+            Effect.map((p) => (Option.isSome(p) && p.value.value.kind === "mmr" ? p.value.value.load.media : undefined)),
+            Effect.orElseSucceed(() => undefined),
+          )
+
+    /**
+     * `participant` says its media to the meeting's MMR is mute. Counted (and
+     * told to the zone's other controllers); the meeting moves when the MMR's
+     * media port does not answer this controller either, or when a quorum of
+     * the meeting's participants there say the same.
+     */
+    const weighMute = (placement: Placement, participant: string) =>
+      Effect.gen(function* () {
+        const { meeting, mmr } = placement
+        const now = yield* Clock.currentTimeMillis
+        const reporters = muteReports.add(meeting, mmr, participant, now)
+        yield* Topic.publish(muteSubject, MuteReport, { meeting, mmr, participant, by: id }).pipe(Effect.ignore)
+        const checkMs = Duration.toMillis(config.checkTimeout ?? "300 millis")
+        const media = yield* mediaOf(placement)
+        const [mediaAnswered, participants] = yield* Effect.all(
+          [
+            media === undefined ? Effect.succeed(true) : MediaProbe.udp(media.host, media.port, checkMs),
+            ask(subjects.mmrAdmin(mmr), new Hosting({ meeting }), { timeout: Duration.millis(checkMs) }).pipe(
+              Effect.map((h) => h.participants),
+              Effect.orElseSucceed(() => 0),
+            ),
+          ],
+          { concurrency: 2 },
+        )
+        const verdict = Mute.decide({ reporters, participants, mediaAnswered })
+        if (verdict === "kept") {
+          mute.unconfirmed++
+          return yield* Effect.logInfo(`${name}: ${participant} finds ${mmr} mute; ${reporters} of ${participants} say so, its media port answers: kept`)
+        }
+        mute.confirmed++
+        muteReports.clear(meeting, mmr)
+        mutedMeetings.set(meeting, { mmr, until: now + muteWindowMs * 2 })
+        if (!mediaAnswered) mediaDown.set(mmr, now + mmrTtlMs)
+        for (const [m, v] of mutedMeetings) if (v.until <= now) mutedMeetings.delete(m)
+        yield* Effect.logWarning(
+          `${name}: ${mmr} is mute for meeting ${meeting} (${mediaAnswered ? `${reporters} of ${participants} participants say so` : "its media port does not answer"}): the meeting moves`,
+        )
+      })
+
+    const assign = (meeting: string, token: string, suspect: string | undefined, evidence: "silent" | "mute" | undefined) =>
       Effect.gen(function* () {
         const claims = yield* tokens.verify(token)
         if (claims.meeting !== meeting) {
@@ -168,7 +245,10 @@ export const start = (
         if (suspect !== undefined) {
           const current = yield* stores.placements.get(meeting).pipe(Effect.mapError(Stores.unavailable("placements")))
           // Whichever zone it is in: a meeting placed on a silent MMR of another zone comes here too.
-          if (Option.isSome(current) && current.value.value.mmr === suspect) yield* silent(suspect)
+          if (Option.isSome(current) && current.value.value.mmr === suspect) {
+            const gone = yield* silent(suspect)
+            if (!gone && evidence === "mute") yield* weighMute(current.value.value, claims.participant)
+          }
         }
         // Each turn either returns or lost a race to another controller; the
         // next turn reads the winner. Five turns is far more than two racers need.
@@ -180,7 +260,8 @@ export const start = (
             return existing.value.value
           }
 
-          const live = table.live(now)
+          // Never back onto an MMR this meeting just left for being mute.
+          const live = table.live(now).filter((l) => !muted(meeting, l.load.mmr, now))
           const chosen = selector.select(live, meeting)
           if (Option.isNone(chosen)) {
             assigns.noCapacity++
@@ -231,10 +312,10 @@ export const start = (
       concurrency: 32,
       behaviour: Effect.succeed({
         Probe: ({ sample }) => Effect.sync(() => ({ controller: id, zone, sample: (probes++, sample) })),
-        Assign: ({ meeting, token, suspect }) => assign(meeting, token, suspect).pipe(Effect.annotateLogs("meeting", meeting)),
+        Assign: ({ meeting, token, suspect, evidence }) => assign(meeting, token, suspect, evidence).pipe(Effect.annotateLogs("meeting", meeting)),
       }),
     })
-    return { ref, placements: Effect.sync(() => placements), stats: () => ({ probes, assigns: { ...assigns } }) }
+    return { ref, placements: Effect.sync(() => placements), stats: () => ({ probes, assigns: { ...assigns }, mute: { ...mute } }) }
   }).pipe(Effect.annotateLogs({ zone: config.zone, controller: config.id }))
 
 /**

@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { delimiter, join } from "node:path"
-import { Data, Deferred, Effect, Option, Schedule, Scope } from "effect"
+import { Data, Deferred, Effect, ExecutionStrategy, Exit, Option, Schedule, Scope } from "effect"
 
 /**
  * @category errors
@@ -202,7 +202,25 @@ const stopChild = (child: ChildProcess, exited: Promise<void>) =>
     }
   })
 
+/**
+ * Starts the nodes; once more, on fresh ports, when they do not come up:
+ * between choosing a free port and the server binding it, another process
+ * on a busy machine may take it (a cluster node then never finds its routes).
+ */
 const startNodes = (size: number, options: NatsServerOptions) =>
+  Effect.gen(function* () {
+    const outer = yield* Effect.scope
+    const attempt = Effect.gen(function* () {
+      const inner = yield* Scope.fork(outer, ExecutionStrategy.sequential)
+      return yield* startNodesOnce(size, options).pipe(
+        Scope.extend(inner),
+        Effect.onError((cause) => Scope.close(inner, Exit.failCause(cause))),
+      )
+    })
+    return yield* attempt.pipe(Effect.retry({ times: 1, while: (e) => e._tag === "NatsServerError" && !e.detail.includes("not found on PATH") }))
+  })
+
+const startNodesOnce = (size: number, options: NatsServerOptions) =>
   Effect.gen(function* () {
     const binary = options.binary ?? Option.getOrUndefined(findBinary())
     if (binary === undefined) {

@@ -1,8 +1,9 @@
 /**
  * The relay's client side: a ControlBus whose requests travel over one TLS
  * WebSocket (the `ws` package; through an HTTP proxy with CONNECT when there
- * is one). Only request/reply: publishing and subscribing stay inside the
- * deployment.
+ * is one). Requests, and the events of the join token's meeting that the
+ * relay pushes: subscribing to that subject hears them; publishing and any
+ * other subscription stay inside the deployment.
  *
  * @since 0.1.0
  */
@@ -10,13 +11,13 @@ import type { Scope } from "effect"
 import { Effect, Either, Schema } from "effect"
 import WebSocket from "ws"
 import { BusError } from "../../protocol/errors.js"
-import { RelayReply } from "../../protocol/relay.js"
-import type { ControlBusShape } from "../../runtime/ControlBus.js"
+import { RelayMessage } from "../../protocol/relay.js"
+import type { ControlBusShape, IncomingMessage } from "../../runtime/ControlBus.js"
 import type { WebSocketConnect } from "../websocket.js"
 import { clientOptions } from "../websocket.js"
 import * as Requests from "./requests.js"
 
-const decodeReply = Schema.decodeUnknownEither(Schema.parseJson(RelayReply))
+const decodeMessage = Schema.decodeUnknownEither(Schema.parseJson(RelayMessage))
 
 /**
  * Opens the relay at `url` (wss://…/relay) for the life of the scope.
@@ -40,10 +41,32 @@ export const connect = (
     const requests = Requests.make("relay", "relay", (request) => socket.send(JSON.stringify(request)))
     socket.on("close", () => requests.lost("connection closed"))
     socket.on("error", (e: Error) => requests.lost(e.message))
+    const listeners = new Map<string, Set<(message: IncomingMessage) => void>>()
     socket.on("message", (raw: WebSocket.RawData) => {
-      const decoded = decodeReply(raw.toString())
-      if (Either.isLeft(decoded) || decoded.right.id === null) return
-      requests.answer(decoded.right.id as number, decoded.right)
+      const decoded = decodeMessage(raw.toString())
+      if (Either.isLeft(decoded)) return
+      const m = decoded.right
+      if ("event" in m) {
+        const data = Buffer.from(m.data, "base64")
+        for (const l of listeners.get(m.event) ?? []) {
+          l({ subject: m.event, data, receivedAt: Date.now(), reply: undefined, header: () => undefined, respond: () => false })
+        }
+        return
+      }
+      if (m.id === null) return
+      requests.answer(m.id, m)
     })
-    return requests.bus
+    return {
+      ...requests.bus,
+      // Only the subjects the relay pushes (the token's meeting's events) ever deliver anything.
+      subscribe: (subject, _options, onMessage) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            let set = listeners.get(subject)
+            if (set === undefined) listeners.set(subject, (set = new Set()))
+            set.add(onMessage)
+          }),
+          () => Effect.sync(() => void listeners.get(subject)?.delete(onMessage)),
+        ),
+    } satisfies ControlBusShape
   })

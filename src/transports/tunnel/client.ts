@@ -9,7 +9,7 @@ import { Data, Effect, Either, Schema } from "effect"
 import WebSocket from "ws"
 import type { MediaKind } from "../../protocol/media.js"
 import type { TunnelMessage } from "../../protocol/tunnel.js"
-import { TunnelMessage as TunnelMessageSchema, channelOf } from "../../protocol/tunnel.js"
+import { MAX_CHANNEL, TunnelMessage as TunnelMessageSchema, channelOf } from "../../protocol/tunnel.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import type { MediaSocket } from "../media/client.js"
 import type { WebSocketConnect } from "../websocket.js"
@@ -116,6 +116,12 @@ export const connect = (
     })
 
     const bus = requests.bus
+    /** A channel number no open channel has: the kind's own first, then the next free (a move opens before it closes). */
+    const freeChannel = (kind: MediaKind) => {
+      if (!channels.has(channelOf[kind])) return channelOf[kind]
+      for (let n = 3; n <= MAX_CHANNEL; n++) if (!channels.has(n)) return n
+      return channelOf[kind] // never: the tunnel takes at most MAX_OPEN_CHANNELS at once
+    }
 
     const connection = (tunnel: string, rttMs: number): TunnelConnection => ({
       tunnel,
@@ -135,7 +141,7 @@ export const connect = (
         }),
       openMedia: (kind, host, port) =>
         Effect.async((done) => {
-          const channel = channelOf[kind]
+          const channel = freeChannel(kind)
           let packetHandler: (p: Buffer) => void = () => {}
           const closeHandlers: Array<(reason: string) => void> = []
           let closed = false
@@ -167,10 +173,12 @@ export const connect = (
               closed = true
               for (const h of closeHandlers) h(reason)
             },
-            opened: (m) =>
-              done(m.type === "media-open" ? Effect.succeed(socket) : Effect.fail(failed(m.type === "media-refused" ? m.detail : "refused"))),
+            opened: (m) => {
+              if (m.type !== "media-open") channels.delete(channel)
+              done(m.type === "media-open" ? Effect.succeed(socket) : Effect.fail(failed(m.type === "media-refused" ? m.detail : "refused")))
+            },
           })
-          say({ type: "media", channel, host, port })
+          say({ type: "media", channel, kind, host, port })
         }),
       onEvent: (h) => void events.push(h),
       close: () => ws.close(),

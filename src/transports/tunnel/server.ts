@@ -19,7 +19,7 @@ import type { WebSocket, WebSocketServer } from "ws"
 import type { MediaKind } from "../../protocol/media.js"
 import type { RelayPolicy } from "../../protocol/relay.js"
 import type { JoinClaims, JoinTokensShape } from "../../protocol/token.js"
-import { ClientMessage } from "../../protocol/tunnel.js"
+import { ClientMessage, MAX_OPEN_CHANNELS } from "../../protocol/tunnel.js"
 import type { TunnelMessage } from "../../protocol/tunnel.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import { setDscp } from "../media/dscp.js"
@@ -90,9 +90,15 @@ export const attach = (wss: WebSocketServer, options: TunnelOptions): Effect.Eff
           if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m))
         }
 
-        const openChannel = (channel: number, host: string, port: number) =>
+        const openChannel = (channel: number, kind: MediaKind | undefined, host: string, port: number) =>
           Effect.gen(function* () {
             if (claims === undefined) return say({ type: "media-refused", channel, detail: "say hello first" })
+            const ofKind = kind ?? kindOfChannel[channel]
+            if (ofKind === undefined) return say({ type: "media-refused", channel, detail: `channel ${channel} needs a kind` })
+            if (!channels.has(channel) && channels.size >= MAX_OPEN_CHANNELS) {
+              stats.refused++
+              return say({ type: "media-refused", channel, detail: `at most ${MAX_OPEN_CHANNELS} media channels at once` })
+            }
             if (!(yield* options.isMediaTarget(host, port))) {
               stats.refused++
               return say({ type: "media-refused", channel, detail: `${host}:${port} is not a live MMR's media port` })
@@ -112,7 +118,7 @@ export const attach = (wss: WebSocketServer, options: TunnelOptions): Effect.Eff
               stats.packetsDown++
             })
             yield* Effect.async<void>((resume) => udp.connect(port, host, () => resume(Effect.void)))
-            setDscp(udp, options.dscp[kindOfChannel[channel]!], isIPv6(host) ? 6 : 4)
+            setDscp(udp, options.dscp[ofKind], isIPv6(host) ? 6 : 4)
             channels.set(channel, udp)
             stats.channels++
             say({ type: "media-open", channel })
@@ -155,7 +161,7 @@ export const attach = (wss: WebSocketServer, options: TunnelOptions): Effect.Eff
               run(Effect.flatMap(forward(options.bus, options.policy, m, { token, claims }), (answer) => Effect.sync(() => say({ type: "reply", id: m.id, ...answer }))))
               return
             case "media":
-              run(openChannel(m.channel, m.host, m.port))
+              run(openChannel(m.channel, m.kind, m.host, m.port))
               return
             case "close-media":
               channels.get(m.channel)?.close()
