@@ -129,6 +129,7 @@ export const start = (
           presenceTtl,
           replicas,
           drainGrace: config.timing.drainGrace,
+          participantTtl: config.timing.participantTtl,
           media: {
             bindHost: m.bindHost,
             advertiseHost: advertise,
@@ -158,6 +159,7 @@ export const start = (
           presenceInterval: reportInterval,
           presenceTtl,
           replicas,
+          muteWindow: config.timing.muteWindow,
         }))
         controllers.push({ zone: zone.id, id: c.id, handle })
         lines.push(`zone controller  ${zone.id}/${c.id}  on ${subjects.controller(zone.id, c.id)}`)

@@ -121,6 +121,10 @@ export const TimingSection = Schema.Struct({
   zoneTimeout: Schema.optionalWith(DurationText, { default: () => "5.5 seconds" }),
   /** How long a stopping MMR waits for its participants to move to another MMR. */
   drainGrace: Schema.optionalWith(DurationText, { default: () => "5 seconds" }),
+  /** A participant its MMR has not heard from on control this long, with no media open, is gone (it vanished). */
+  participantTtl: Schema.optionalWith(DurationText, { default: () => "15 seconds" }),
+  /** How long a participant's report that its MMR is mute counts toward the quorum that moves the meeting. */
+  muteWindow: Schema.optionalWith(DurationText, { default: () => "5 seconds" }),
 })
 
 /** `tunnels[]`: one HTTP tunnel — TLS address and what clients dial. @category schemas */
@@ -179,6 +183,8 @@ export const Config = Schema.Struct({
       joinTokenTtl: "5 minutes",
       zoneTimeout: "5.5 seconds",
       drainGrace: "5 seconds",
+      participantTtl: "15 seconds",
+      muteWindow: "5 seconds",
     }),
   }),
   web: Schema.Array(WebSection).pipe(Schema.minItems(1)),

@@ -20,7 +20,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto"
 import type { Scope } from "effect"
-import { Clock, Deferred, Duration, Effect, Layer, Option, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
 import type { BusError, KvError } from "../../protocol/errors.js"
 import type { KindCounters, Participant } from "../../protocol/mmr.js"
 import { MmrFull, MmrAdminProtocol, MmrProtocol, NotHostedHere, RosterEvent, SessionTaken } from "../../protocol/mmr.js"
@@ -36,6 +36,7 @@ import type { KeyValue } from "../../runtime/KeyValue.js"
 import * as Topic from "../../runtime/Topic.js"
 import * as Stores from "../stores.js"
 import * as Fencing from "./fencing.js"
+import { ParticipantExpiry } from "./participant-expiry.js"
 import * as MediaPlane from "./media-plane.js"
 
 /** MMR-wide media counters of one kind (for metrics). @category models */
@@ -54,6 +55,8 @@ export interface MmrConfig {
   readonly presenceTtl?: Duration.DurationInput
   /** How long, when stopping, participants get to move to another MMR. Default 5 s. */
   readonly drainGrace?: Duration.DurationInput
+  /** A participant not heard from on control this long, with no media open, is gone. Default 15 s. */
+  readonly participantTtl?: Duration.DurationInput
   readonly replicas?: number
   /** Media listeners (UDP/TCP and TLS); without them the MMR is control-only. */
   readonly media?: MediaPlane.MediaPlaneConfig
@@ -75,6 +78,8 @@ export interface MmrHandle {
   readonly sessionsRefused: () => number
   /** Meetings it stopped serving because it could not confirm they were placed on it (fencing). */
   readonly fenced: () => number
+  /** Participants forgotten for having vanished (no control, no media, for participantTtl). */
+  readonly expired: () => number
 }
 
 /**
@@ -176,6 +181,7 @@ export const start = (
     const join = (token: string, session: string, ssrcs: Ssrcs | undefined) =>
       Effect.gen(function* () {
         const claims = yield* tokens.verify(token)
+        expiry.touch(claims.meeting, claims.participant, yield* Clock.currentTimeMillis)
         if (!holdsSession(claims.meeting, claims.participant, session)) {
           sessionsRefused++
           return yield* new SessionTaken({ meeting: claims.meeting, participant: claims.participant })
@@ -230,6 +236,7 @@ export const start = (
     const leave = (meeting: string, participant: string) =>
       Effect.zipRight(
         Effect.sync(() => {
+          expiry.forget(meeting, participant)
           plane?.sfu.remove(meeting, participant)
           sessions.delete(sessionKey(meeting, participant))
           const participants = meetings.get(meeting)
@@ -242,6 +249,19 @@ export const start = (
         ),
         announce(meeting),
       )
+
+    // --- participants who vanished without a word ---------------------------------------
+    const expiry = new ParticipantExpiry(Duration.toMillis(config.participantTtl ?? "15 seconds"))
+    let expired = 0
+    yield* Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const present = [...meetings].flatMap(([m, ps]) => [...ps.keys()].map((p) => [m, p] as const))
+      for (const [meeting, participant] of expiry.expired(now, present, (m, p) => plane?.sfu.hasMedia(m, p) ?? false)) {
+        expired++
+        yield* Effect.logWarning(`${name}: ${participant} of meeting ${meeting} has not been heard from in ${Duration.format(config.participantTtl ?? "15 seconds")}: gone`)
+        yield* leave(meeting, participant)
+      }
+    }).pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.forkScoped)
 
     // --- fencing: serve only meetings it can confirm are placed here ----------------
     let fenced = 0
@@ -313,7 +333,11 @@ export const start = (
             Effect.annotateLogs({ meeting, participant }),
           ),
         Roster: ({ meeting, token }) => Effect.as(authorized(token, meeting), roster(meeting)),
-        MediaStats: ({ meeting, participant, token }) => Effect.as(authorized(token, meeting, participant), mediaStats(meeting, participant)),
+        MediaStats: ({ meeting, participant, token }) =>
+          authorized(token, meeting, participant).pipe(
+            Effect.zipRight(Effect.map(Clock.currentTimeMillis, (now) => expiry.touch(meeting, participant, now))),
+            Effect.as(mediaStats(meeting, participant)),
+          ),
       }),
     })
     // Operators' and actors' requests, on a subject of their own: a client's credentials cannot reach it.
@@ -360,6 +384,7 @@ export const start = (
       isDraining: () => draining,
       sessionsRefused: () => sessionsRefused,
       fenced: () => fenced,
+      expired: () => expired,
       meetings: Effect.sync(() => new Map([...meetings].map(([m, ps]) => [m, [...ps.values()]]))),
     }
   }).pipe(Effect.annotateLogs({ zone: config.zone, mmr: config.id }))

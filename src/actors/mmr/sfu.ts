@@ -375,6 +375,12 @@ export class Sfu {
   }
 
   /** Counters of one participant, by kind. */
+  /** Has the participant any media connection bound now? */
+  hasMedia(meeting: string, participant: string): boolean {
+    const p = this.meetings.get(meeting)?.participants.get(participant)
+    return p !== undefined && mediaKinds.some((k) => p.bindings[k] !== undefined && !p.bindings[k]!.closed)
+  }
+
   participantStats(meeting: string, participant: string): Record<MediaKind, KindStats> | undefined {
     return this.meetings.get(meeting)?.participants.get(participant)?.stats
   }
