@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import type { Layer } from "effect"
-import { Layer as L, Logger, LogLevel } from "effect"
+import { HashMap, Layer as L, Logger, LogLevel } from "effect"
 
 const levels: Record<string, LogLevel.LogLevel> = {
   debug: LogLevel.Debug,
@@ -19,6 +19,17 @@ const levels: Record<string, LogLevel.LogLevel> = {
   none: LogLevel.None,
 }
 
+/**
+ * One readable line per entry, written to stderr itself: Effect's pretty
+ * logger prints annotations with console.group, which writes to stdout.
+ */
+const readable = Logger.make(({ annotations, date, logLevel, message }) => {
+  const text = (Array.isArray(message) ? message : [message]).map((m) => (typeof m === "string" ? m : JSON.stringify(m))).join(" ")
+  const notes = [...HashMap.toEntries(annotations)].map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+  const time = date.toISOString().slice(11, 23)
+  process.stderr.write(`[${time}] ${logLevel.label} ${text}${notes.length > 0 ? `  ${notes.join(" ")}` : ""}\n`)
+})
+
 /** @category layers */
 export const layer = (defaults: {
   readonly level: "debug" | "info" | "warning" | "error" | "none"
@@ -27,7 +38,7 @@ export const layer = (defaults: {
   const level = levels[(process.env["MEETZONE_LOG_LEVEL"] ?? defaults.level).toLowerCase()] ?? levels[defaults.level]!
   const json = (process.env["MEETZONE_LOG_FORMAT"] ?? defaults.format ?? "pretty").toLowerCase() === "json"
   return L.merge(
-    Logger.replace(Logger.defaultLogger, json ? Logger.withConsoleError(Logger.jsonLogger) : Logger.prettyLogger({ stderr: true })),
+    Logger.replace(Logger.defaultLogger, json ? Logger.withConsoleError(Logger.jsonLogger) : readable),
     Logger.minimumLogLevel(level),
   )
 }
