@@ -46,6 +46,8 @@ export interface Deployment {
   readonly caFile: string
   readonly opsToken: string
   readonly natsUrls: ReadonlyArray<string>
+  /** The NATS cluster's nodes (a test may kill and restart one). */
+  readonly nats: NatsServer.NatsCluster
   readonly config: Config.Config
   readonly processes: ReadonlyArray<ActorProcess>
   readonly process: (role: Topology.ActorRef["role"], id: string) => ActorProcess
@@ -199,6 +201,7 @@ export const deploy = (options: DeployOptions = {}): Effect.Effect<Deployment, D
       caFile: joinPath(dir, "ca.pem"),
       opsToken: OPS_TOKEN,
       natsUrls: cluster.urls,
+      nats: cluster,
       config: local,
       processes,
       process: (role, id) => {

@@ -103,7 +103,7 @@ export const JoinReport = Schema.Struct({
         /** Since the join began. */
         atMs: Schema.Number,
         ms: Schema.Number,
-        /** `unconfirmed`: the session found its media mute but the controllers did not agree; it stayed. */
+        /** `unconfirmed`: the session found its MMR silent or mute, but the controllers checked and kept the meeting there; it stayed. */
         outcome: Schema.Literal("ok", "failed", "unconfirmed"),
         /**
          * Why: the MMR said it was leaving; it stopped answering (crash: nobody

@@ -5,6 +5,7 @@
  * its participants to another MMR, and the meeting goes on.
  */
 import { layer } from "@effect/vitest"
+import type { Scope } from "effect"
 import { Context, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { expect } from "vitest"
 import * as Client from "../../src/actors/client/Client.js"
@@ -16,6 +17,8 @@ import * as Distributed from "../../scripts/distributed-run.js"
 import { BusError } from "../../src/protocol/errors.js"
 import { meetzone } from "../support/cli.js"
 import * as Tinyproxy from "../support/tinyproxy.js"
+import * as Browser from "../support/browser.js"
+import type { Page } from "playwright-core"
 import { poll } from "../support/poll.js"
 import * as Prometheus from "../support/prometheus.js"
 
@@ -24,7 +27,16 @@ class Deployment extends Context.Tag("test/Deployment")<Deployment, Distributed.
 const deployment = Layer.scoped(
   Deployment,
   // A short grace keeps the test quick; moving takes well under a second.
-  Distributed.deploy({ env: { MEETZONE__TIMING__DRAIN_GRACE: "8 seconds" } }).pipe(Effect.orDie),
+  Distributed.deploy({
+    env: {
+      MEETZONE__TIMING__DRAIN_GRACE: "8 seconds",
+      // The join storm comes from one address (this test): the per-address limit would refuse it.
+      MEETZONE__WEB__0__LIMITS__JOIN_INFO__PER_MINUTE: "100000",
+      MEETZONE__WEB__0__LIMITS__JOIN_INFO__BURST: "10000",
+      MEETZONE__WEB__0__LIMITS__CREATE_MEETING__PER_MINUTE: "6000",
+      MEETZONE__WEB__0__LIMITS__CREATE_MEETING__BURST: "1000",
+    },
+  }).pipe(Effect.orDie),
 )
 
 /** The JSON log lines of a process (its stderr), parsed. */
@@ -111,6 +123,8 @@ const percentile = (values: ReadonlyArray<number>, p: number) => {
 /** Brings a killed MMR back, so that the next test has as many MMRs to move to. */
 const revive = (d: Distributed.Deployment, mmr: string) =>
   Effect.gen(function* () {
+    const now = d.process("mmr", mmr)
+    if (now.child.exitCode === null && now.child.signalCode === null) return now // still (or again) running
     const again = yield* d.restart("mmr", mmr).pipe(Effect.orDie)
     // Up, and reporting: the controllers count it live again.
     yield* poll(opsState(d), (s) => s.body.zones.some((z) => z.mmrs.some((m) => m.mmr === mmr)), 100)
@@ -160,6 +174,28 @@ const killAndFollow = (
     sessions.forEach((s, i) => expect(received(s) - before[i]!, "media after the move").toBeGreaterThan(10))
     expect(yield* host.exited.pipe(Effect.timeout("5 seconds"))).toBe(null) // killed by the signal
     return { moved, movedMs, flowingMs }
+  })
+
+/** What the web client's page says of itself (window.meetzone.summary()). */
+interface PageState {
+  readonly phase: string
+  readonly error?: string
+  readonly mmr: string
+  readonly received: ReadonlyArray<{ readonly from: string; readonly packets: number }>
+  readonly moves: ReadonlyArray<{ readonly from: string; readonly to?: string; readonly reason: string; readonly ms: number; readonly outcome: string }>
+}
+
+/** Polls the page until `ok` holds (bounded: 20 s). */
+const pageUntil = (page: Page, ok: (s: PageState) => boolean, what: string) =>
+  Effect.gen(function* () {
+    const read = Effect.promise(() => page.evaluate(() => (window as unknown as { meetzone: { summary: () => PageState } }).meetzone.summary()))
+    for (let i = 0; i < 200; i++) {
+      const s = yield* read
+      if (ok(s)) return s
+      if (s.phase === "failed") return yield* Effect.dieMessage(`${what}: the page failed: ${s.error}`)
+      yield* Effect.sleep("100 millis")
+    }
+    return yield* Effect.dieMessage(`${what}: not within 20 s: ${JSON.stringify(yield* read)}`)
   })
 
 layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-host example, one process per actor", (it) => {
@@ -338,6 +374,52 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
     90_000,
   )
 
+  it.scoped("a browser in the meeting (Debian's chromium, through a tunnel) follows too: its MMR leaving (SIGTERM), then its new MMR dying (SIGKILL)", () =>
+    Effect.gen(function* () {
+      const d = yield* Deployment
+      const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
+      const http = yield* Lookup.dispatcher(tls, Option.none())
+      const meeting = (yield* Lookup.createMeeting(http, new URL(d.web), { topic: "browser moves", timeoutMs: 5000 })).id
+      const bob = yield* Client.join({ web: d.web, meeting, name: "Bob", tls, proxy: "none", media: { kinds: ["audio", "video"] } }).pipe(
+        Effect.provide(Connector.nats),
+      )
+      const { context } = yield* Browser.launch
+      const page = yield* Effect.promise(() => context.newPage())
+      yield* Effect.promise(() => page.goto(`${d.web}/j/${meeting}`))
+      yield* Effect.promise(() => page.fill("#name", "Ada"))
+      yield* Effect.promise(() => page.click("button[type=submit]"))
+      const fromBob = (s: PageState) => s.received.filter((r) => r.from === "Bob").reduce((n, r) => n + r.packets, 0)
+      const joined = yield* pageUntil(page, (s) => s.phase === "joined" && fromBob(s) > 10, "the page joined and hears Bob")
+      expect(joined.mmr).toBe(bob.mmr)
+
+      for (const [signal, reason] of [["SIGTERM", "leaving"], ["SIGKILL", "crash"]] as const) {
+        const before = yield* pageUntil(page, () => true, "")
+        const hostId = before.mmr
+        const host = d.process("mmr", hostId)
+        host.child.kill(signal)
+        yield* Effect.addFinalizer(() => revive(d, hostId).pipe(Effect.ignore))
+        const after = yield* pageUntil(page, (s) => s.moves.length > before.moves.length && s.mmr !== hostId, `the page moves off ${hostId} (${signal})`)
+        expect(after.moves.at(-1), JSON.stringify(after.moves)).toMatchObject({ from: hostId, outcome: "ok", reason })
+        // Bob's session followed as well; the two are together again, and the page hears him there.
+        yield* poll(bob.finalReport, (r) => r.mmr === after.mmr, 100)
+        expect((yield* bob.finalReport).mmr).toBe(after.mmr)
+        const heard = fromBob(after)
+        yield* pageUntil(page, (s) => fromBob(s) > heard + 10, `the page hears Bob again after ${signal}`)
+        console.log(`browser: ${signal} of ${hostId} → moved to ${after.mmr} in ${after.moves.at(-1)!.ms} ms`)
+        yield* host.exited.pipe(Effect.timeout("15 seconds"), Effect.orDie)
+        yield* revive(d, hostId)
+      }
+      expect(yield* pageUntil(page, () => true, "")).toMatchObject({ phase: "joined" })
+      // It leaves the MMR it is on now (the one it moved to), as a person clicking Leave would.
+      const last = (yield* pageUntil(page, () => true, "")).mmr
+      yield* Effect.promise(() => page.click("#leave"))
+      yield* pageUntil(page, (s) => s.phase === "left", "the page left")
+      const gone = yield* poll(Prometheus.scrape(d.process("mmr", last).metricsUrl), (t) => Prometheus.sum(t, "meetzone_mmr_participants", { mmr: last }) <= 1, 50)
+      expect(Prometheus.sum(gone, "meetzone_mmr_participants", { mmr: last })).toBeLessThanOrEqual(1) // Bob, until his scope ends
+    }),
+    120_000,
+  )
+
   it.scoped("SIGSTOP to the MMR hosting a meeting: its participants call it frozen, move together, and media flows again", () =>
     Effect.gen(function* () {
       const d = yield* Deployment
@@ -373,5 +455,66 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
       expect((yield* opsState(d)).body.placements.find((p) => p.meeting === meeting)?.mmr).toBe(moved[0]!.mmr)
     }),
     60_000,
+  )
+
+  /** 500 joins, 48 at a time, each a whole join (lookup, its own NATS connection, probes, Assign, Join) that then leaves; `fault` strikes 5 s in. */
+  const storm = (d: Distributed.Deployment, fault: (zone: string) => Effect.Effect<string, never, Scope.Scope>) =>
+    Effect.gen(function* () {
+      const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
+      const http = yield* Lookup.dispatcher(tls, Option.none())
+      const meetings = yield* Effect.forEach(Array.from({ length: 50 }), (_, i) =>
+        Effect.map(Lookup.createMeeting(http, new URL(d.web), { topic: `storm ${i}`, timeoutMs: 5000 }), (m) => m.id),
+      )
+      const options = { web: d.web, tls, proxy: "none", reportToWeb: false, liveness: false } as const
+      // The zone the joins land in: where the fault strikes.
+      const first = yield* Client.join({ ...options, meeting: meetings[0]!, name: "first" }).pipe(Effect.provide(Connector.nats), Effect.scoped)
+      const total = 500
+      const startedAt = performance.now()
+      const struck = yield* Effect.fork(Effect.zipRight(Effect.sleep("5 seconds"), fault(first.zone)))
+      const outcomes = yield* Effect.forEach(
+        Array.from({ length: total }, (_, i) => i),
+        (i) =>
+          Client.join({ ...options, meeting: meetings[i % meetings.length]!, name: `s${i}` }).pipe(
+            Effect.provide(Connector.nats),
+            Effect.map((s) => ({ ok: true as const, ms: s.report.totalMs, at: performance.now() - startedAt })),
+            Effect.catchAll((e) =>
+              Effect.succeed({
+                ok: false as const,
+                detail: `${e._tag}: ${e.message} ${JSON.stringify("report" in e ? e.report.phases.find((p) => p.name === "zone-selection")?.attempts.slice(0, 2) : undefined)}`,
+                at: performance.now() - startedAt,
+              }),
+            ),
+            Effect.scoped,
+          ),
+        { concurrency: 48 },
+      )
+      const what = yield* Fiber.join(struck)
+      const elapsedMs = performance.now() - startedAt
+      const failed = outcomes.filter((o) => !o.ok)
+      const times = outcomes.flatMap((o) => (o.ok ? [o.ms] : []))
+      const afterFault = outcomes.filter((o) => o.at > 5000).length
+      console.log(
+        `join storm, ${what} 5 s in: ${total} joins in ${(elapsedMs / 1000).toFixed(1)} s (${Math.round((total * 1000) / elapsedMs)}/s), ` +
+          `${afterFault} ended after it; ${failed.length} failed; join time p50 ${Math.round(percentile(times, 50))} ms, p99 ${Math.round(percentile(times, 99))} ms`,
+      )
+      expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([])
+      expect(afterFault, "joins went on after the fault").toBeGreaterThan(100)
+    })
+
+  it.scoped("a join storm (500 joins) while a zone controller is SIGKILLed: no join fails; p50/p99 join time reported", () =>
+    Effect.gen(function* () {
+      const d = yield* Deployment
+      yield* storm(d, (zone) =>
+        Effect.gen(function* () {
+          const victim = d.processes.find((p) => p.actor.role === "controller" && p.actor.zone === zone)!
+          victim.child.kill("SIGKILL")
+          yield* Effect.addFinalizer(() =>
+            Effect.zipRight(victim.exited.pipe(Effect.timeout("5 seconds"), Effect.ignore), d.restart("controller", `${zone}/${victim.actor.id}`).pipe(Effect.ignore)),
+          )
+          return `SIGKILL of ${victim.name}`
+        }),
+      )
+    }),
+    180_000,
   )
 })

@@ -10,18 +10,22 @@
  *   4. placement  Assign to the zones in the lookup's order, then Join on the MMR that hosts the meeting
  *   5. media      a channel per kind to the MMR's media port, bound with a STUN request carrying
  *                 the media token; Opus and VP8 in RTP out, everyone else's in
+ *   6. moves      when the MMR says it is leaving, stops answering (gone) or answers nothing (frozen),
+ *                 Assign again naming it, Join the new MMR, and move every channel there
  *
  * The page's state is on `window.meetzone` (tests read it).
  */
 import { RemoteSource, sendAudio, sendVideo } from "./media.js"
 import { parseRtp } from "./rtp.js"
 import * as Stun from "./stun.js"
-import { TunnelSession } from "./tunnel.js"
+import { RequestFailed, TunnelSession } from "./tunnel.js"
 
 /** @typedef {"audio" | "video"} Kind */
 const KINDS = /** @type {const} */ (["audio", "video"])
 const TUNNEL_TIMEOUT_MS = 5_500
 const BIND_TIMEOUT_MS = 5_000
+const LIVENESS_INTERVAL_MS = 250
+const LIVENESS_TIMEOUT_MS = 500
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id))
 const leaveButton = () => /** @type {HTMLButtonElement} */ ($("leave"))
@@ -51,6 +55,9 @@ const state = {
   log: [],
   /** Packets that were neither RTP nor STUN. */
   malformed: 0,
+  /** Moves to another MMR (it left, died or froze), in order. */
+  /** @type {Array<{ from: string, to?: string, reason: string, ms: number, outcome: "ok" | "failed", detail?: string }>} */
+  moves: [],
 }
 
 /** A plain snapshot, for tests and for the stats table. */
@@ -78,6 +85,7 @@ const summary = () => ({
     framesDropped: s.assembler.framesDropped,
   })),
   malformed: state.malformed,
+  moves: state.moves,
   log: state.log,
 })
 Object.assign(window, { meetzone: { state, summary } })
@@ -195,33 +203,51 @@ const join = async (name, passcode) => {
   log("tunnel", `using ${tunnel.tunnel} (${Math.round(tunnel.rttMs)} ms)`)
   await tunnel.hello(info.joinToken)
 
-  /** @type {any} */
-  let placement
-  for (const zone of info.zones) {
-    try {
-      placement = await tunnel.request(zone.assignSubject, { _tag: "Assign", meeting: meetingId, token: info.joinToken }, 3_000)
-      log("placement", `${placement.mmr} in ${zone.id}`)
-      break
-    } catch (e) {
-      log("placement", `${zone.id}: ${e instanceof Error ? e.message : e}`)
-    }
-  }
-  if (placement === undefined) throw new Error("no zone could place the meeting")
-
   const ssrcs = { audio: crypto.getRandomValues(new Uint32Array(1))[0], video: crypto.getRandomValues(new Uint32Array(1))[0] }
   // This page's session secret: only it can re-join or leave as this participant (a copied join token cannot).
   const sessionSecret = Array.from(crypto.getRandomValues(new Uint8Array(18)), (b) => b.toString(16).padStart(2, "0")).join("")
-  const joined = await tunnel.request(placement.subject, { _tag: "Join", token: info.joinToken, session: sessionSecret, ssrcs }, 5_000)
-  leaveWith = { subject: placement.subject, token: info.joinToken, session: sessionSecret }
-  state.zone = joined.zone
-  state.mmr = joined.mmr
-  setRoster(joined.roster)
-  tunnel.onEvent((_subject, body) => {
-    const event = /** @type {{ roster?: typeof state.roster, meeting?: string }} */ (body)
-    if (event.meeting === meetingId && Array.isArray(event.roster)) setRoster(event.roster)
-  })
-  log("join", `joined ${joined.mmr} in ${joined.zone}`)
-  if (joined.media === undefined || joined.mediaTokens === undefined) throw new Error(`${joined.mmr} has no media plane`)
+
+  /**
+   * Assign in `zones` (in order), then Join the MMR that hosts the meeting. `suspect`: an MMR this
+   * page finds gone or leaving — the controllers check it, and a placement still naming it is no answer.
+   *
+   * @param {ReadonlyArray<{ id: string, assignSubject: string }>} zones
+   * @param {string} [suspect]
+   */
+  const placeAndJoin = async (zones, suspect) => {
+    let problem = "no zone could place the meeting"
+    for (const zone of zones) {
+      /** @type {any} */
+      let placement
+      try {
+        placement = await tunnel.request(
+          zone.assignSubject,
+          { _tag: "Assign", meeting: meetingId, token: info.joinToken, ...(suspect !== undefined ? { suspect, evidence: "silent" } : {}) },
+          3_000,
+        )
+      } catch (e) {
+        problem = `${zone.id}: ${e instanceof Error ? e.message : e}`
+        log("placement", problem)
+        continue
+      }
+      if (placement.mmr === suspect) {
+        problem = `${zone.id} still places the meeting on ${suspect}`
+        continue
+      }
+      log("placement", `${placement.mmr} in ${zone.id}`)
+      const joined = await tunnel.request(placement.subject, { _tag: "Join", token: info.joinToken, session: sessionSecret, ssrcs }, 5_000)
+      return { placement, joined }
+    }
+    throw new Error(problem)
+  }
+
+  let current = await placeAndJoin(info.zones)
+  leaveWith = { subject: current.placement.subject, token: info.joinToken, session: sessionSecret }
+  state.zone = current.joined.zone
+  state.mmr = current.joined.mmr
+  setRoster(current.joined.roster)
+  log("join", `joined ${current.joined.mmr} in ${current.joined.zone}`)
+  if (current.joined.media === undefined || current.joined.mediaTokens === undefined) throw new Error(`${current.joined.mmr} has no media plane`)
 
   /** @type {MediaStream | undefined} */
   let stream
@@ -235,49 +261,152 @@ const join = async (name, passcode) => {
   const audioContext = new AudioContext({ sampleRate: 48_000 })
   void audioContext.resume()
 
-  for (const kind of KINDS) {
-    /** @type {{ stun?: (m: { type: number, transactionId: Uint8Array, error?: string }) => void }} */
-    const hooks = {}
-    const onPacket = (/** @type {Uint8Array} */ packet) => {
-      const stun = Stun.parse(packet)
-      if (stun !== undefined) return hooks.stun?.(stun)
-      const rtp = parseRtp(packet)
-      if (rtp === undefined) return void state.malformed++
-      let source = state.sources.get(rtp.ssrc)
-      if (source === undefined) {
-        source = new RemoteSource(kind, rtp.ssrc, kind === "audio" ? { audio: audioContext } : { canvas: canvasFor(rtp.ssrc) })
-        state.sources.set(rtp.ssrc, source)
-      }
-      source.receive(rtp, packet.length)
+  /** Each kind's STUN answers go to whoever waits for them (a binding in progress). */
+  /** @type {Record<Kind, { stun?: (m: { type: number, transactionId: Uint8Array, error?: string }) => void }>} */
+  const hooks = { audio: {}, video: {} }
+  /** What arrives on a kind's channel, whichever MMR it comes from: senders are known by SSRC. */
+  const onPacketOf = (/** @type {Kind} */ kind) => (/** @type {Uint8Array} */ packet) => {
+    const stun = Stun.parse(packet)
+    if (stun !== undefined) return hooks[kind].stun?.(stun)
+    const rtp = parseRtp(packet)
+    if (rtp === undefined) return void state.malformed++
+    let source = state.sources.get(rtp.ssrc)
+    if (source === undefined) {
+      source = new RemoteSource(kind, rtp.ssrc, kind === "audio" ? { audio: audioContext } : { canvas: canvasFor(rtp.ssrc) })
+      state.sources.set(rtp.ssrc, source)
     }
-    const send = await tunnel.openMedia(kind, joined.media.host, joined.media.port, onPacket)
-    await bind(send, joined.mediaTokens[kind].udp, hooks)
-    state.sent[kind].transport = "tunnel"
-    log("media", `${kind} bound through ${tunnel.tunnel}`)
+    source.receive(rtp, packet.length)
+  }
+  /** @type {Partial<Record<Kind, { send: (p: Uint8Array) => boolean, close: () => void }>>} */
+  let channels = {}
+  /** Opens and binds every kind's channel to `joined`'s MMR; the caller closes the old ones. @param {any} joined */
+  const connectMedia = async (joined) => {
+    /** @type {Partial<Record<Kind, { send: (p: Uint8Array) => boolean, close: () => void }>>} */
+    const opened = {}
+    try {
+      for (const kind of KINDS) {
+        const channel = await tunnel.openMedia(kind, joined.media.host, joined.media.port, onPacketOf(kind))
+        opened[kind] = channel
+        await bind(channel.send, joined.mediaTokens[kind].udp, hooks[kind])
+        state.sent[kind].transport = "tunnel"
+        log("media", `${kind} bound to ${joined.mmr} through ${tunnel.tunnel}`)
+      }
+    } catch (e) {
+      for (const c of Object.values(opened)) c.close()
+      throw e
+    }
+    return opened
+  }
+  channels = await connectMedia(current.joined)
+  // Senders and keepalives go through whichever channel is current: a move swaps them underneath.
+  const sendOn = (/** @type {Kind} */ kind) => (/** @type {Uint8Array} */ p) => channels[kind]?.send(p) ?? false
+  for (const kind of KINDS) {
     // Keepalives, so a quiet channel is not taken for a dead one (the MMR closes silent ones).
-    const keepalive = setInterval(() => send(Stun.bindingIndication()), 1_000)
+    const keepalive = setInterval(() => sendOn(kind)(Stun.bindingIndication()), 1_000)
     stops.push(() => clearInterval(keepalive))
     const track = kind === "audio" ? stream?.getAudioTracks()[0] : stream?.getVideoTracks()[0]
     if (track !== undefined) {
       const clone = track.clone()
-      stops.push((kind === "audio" ? sendAudio : sendVideo)(clone, ssrcs[kind], send, state.sent[kind]))
+      stops.push((kind === "audio" ? sendAudio : sendVideo)(clone, ssrcs[kind], sendOn(kind), state.sent[kind]))
       stops.push(() => clone.stop())
     }
   }
+  stops.push(() => {
+    for (const c of Object.values(channels)) c.close()
+  })
   stops.push(() => stream?.getTracks().forEach((t) => t.stop()))
   stops.push(() => void audioContext.close())
 
+  // --- following the meeting when its MMR leaves, dies or freezes ---------------------------
+
+  let moving = false
+  /** @param {"leaving" | "crash" | "frozen"} reason */
+  const move = async (reason) => {
+    if (moving || state.phase !== "joined") return
+    moving = true
+    const from = current.placement.mmr
+    const started = performance.now()
+    log("move", `${from} ${reason === "leaving" ? "is leaving" : reason === "crash" ? "is gone" : "does not answer"}: moving`)
+    const zones = [...info.zones.filter((/** @type {{ id: string }} */ z) => z.id === current.placement.zone), ...info.zones.filter((/** @type {{ id: string }} */ z) => z.id !== current.placement.zone)]
+    try {
+      /** @type {any} */
+      let next
+      // The controllers may not have heard yet that the MMR is leaving: ask again shortly (bounded).
+      for (let attempt = 0; next === undefined; attempt++) {
+        try {
+          next = await placeAndJoin(zones, from)
+        } catch (e) {
+          if (attempt >= 15) throw e
+          await new Promise((r) => setTimeout(r, 200))
+        }
+      }
+      const fresh = await connectMedia(next.joined)
+      const old = channels
+      channels = fresh
+      for (const c of Object.values(old)) c.close()
+      const oldSubject = current.placement.subject
+      current = next
+      leaveWith = { subject: current.placement.subject, token: info.joinToken, session: sessionSecret }
+      // In the background: the old MMR may be dead or frozen, and the move is done.
+      void tunnel.request(oldSubject, { _tag: "Leave", meeting: meetingId, participant: state.participant, token: info.joinToken, session: sessionSecret }, 1_000).catch(() => {})
+      state.zone = next.joined.zone
+      state.mmr = next.joined.mmr
+      setRoster(next.joined.roster)
+      const ms = Math.round(performance.now() - started)
+      state.moves.push({ from, to: next.joined.mmr, reason, ms, outcome: "ok" })
+      log("move", `moved from ${from} to ${next.joined.mmr} in ${ms} ms`)
+      setStatus(`joined via tunnel ${tunnel.tunnel} · ${next.joined.mmr} in ${next.joined.zone}`)
+    } catch (e) {
+      const detail = e instanceof Error ? e.message : String(e)
+      state.moves.push({ from, reason, ms: Math.round(performance.now() - started), outcome: "failed", detail })
+      log("move", `could not move from ${from}: ${detail}`)
+    } finally {
+      moving = false
+    }
+  }
+
+  tunnel.onEvent((_subject, body) => {
+    const event = /** @type {{ roster?: typeof state.roster, meeting?: string, mmr?: string, leaving?: boolean }} */ (body)
+    if (event.meeting !== meetingId || event.mmr !== current.placement.mmr) return
+    if (event.leaving === true) void move("leaving")
+    else if (Array.isArray(event.roster)) setRoster(event.roster)
+  })
+
+  // Is the MMR still there? A cheap question every quarter second: nobody listening means it is gone,
+  // two unanswered in a row that it froze or was cut off.
+  let asking = false
+  let misses = 0
+  const liveness = setInterval(() => {
+    if (asking || moving || state.phase !== "joined") return
+    asking = true
+    tunnel
+      .request(current.placement.subject, { _tag: "MediaStats", meeting: meetingId, participant: state.participant, token: info.joinToken }, LIVENESS_TIMEOUT_MS)
+      .then(() => void (misses = 0))
+      .catch((/** @type {unknown} */ e) => {
+        const tag = e instanceof RequestFailed ? e.tag : ""
+        if (moving) return
+        if (tag === "NoResponders") void move("crash")
+        else if (tag === "RequestTimeout" && ++misses >= 2) {
+          misses = 0
+          void move("frozen")
+        }
+      })
+      .finally(() => void (asking = false))
+  }, LIVENESS_INTERVAL_MS)
+  stops.push(() => clearInterval(liveness))
+
   // The roster also comes with every change; asking now and then covers a missed event.
   const refresh = setInterval(() => {
+    if (moving) return
     tunnel
-      .request(placement.subject, { _tag: "Roster", meeting: meetingId, token: info.joinToken }, 3_000)
+      .request(current.placement.subject, { _tag: "Roster", meeting: meetingId, token: info.joinToken }, 3_000)
       .then((roster) => setRoster(roster))
       .catch(() => {})
   }, 5_000)
   stops.push(() => clearInterval(refresh))
 
   state.phase = "joined"
-  setStatus(`joined via tunnel ${tunnel.tunnel} · ${joined.mmr} in ${joined.zone}`)
+  setStatus(`joined via tunnel ${tunnel.tunnel} · ${current.joined.mmr} in ${current.joined.zone}`)
   leaveButton().disabled = false
 }
 

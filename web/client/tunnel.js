@@ -2,13 +2,15 @@
 /**
  * The browser's side of the HTTP tunnel (src/protocol/tunnel.ts): one TLS
  * WebSocket carrying the session — control requests relayed to the meeting's
- * actors, roster events, and one binary media channel per kind.
+ * actors, roster events, and binary media channels (one per kind at a time).
  *
  * Requests carry the same JSON the actors read over NATS (a tagged request);
  * replies are the actors' envelopes, `{ok}`, `{fail}` or `{error}`.
  */
 
+/** Each kind's first channel; a move opens the new channel (a fresh number) before it closes the old. */
 export const channelOf = /** @type {const} */ ({ audio: 0, video: 1, content: 2 })
+const MAX_CHANNEL = 255
 
 /** A request that did not get a success: the tunnel's, the kernel's or the actor's failure. */
 export class RequestFailed extends Error {
@@ -217,36 +219,53 @@ export class TunnelSession {
     })
   }
 
+  /** A channel number neither open nor opening: the kind's own first. @param {keyof typeof channelOf} kind */
+  #freeChannel(kind) {
+    const taken = (/** @type {number} */ n) => this.#media.has(n) || this.#opening.has(n)
+    if (!taken(channelOf[kind])) return channelOf[kind]
+    for (let n = 3; n <= MAX_CHANNEL; n++) if (!taken(n)) return n
+    return channelOf[kind]
+  }
+
   /**
-   * Opens the media channel for `kind` to an MMR's UDP media port.
+   * Opens a media channel for `kind` to an MMR's UDP media port.
    *
    * @param {keyof typeof channelOf} kind
    * @param {string} host
    * @param {number} port
    * @param {(packet: Uint8Array) => void} onPacket
-   * @returns {Promise<(packet: Uint8Array) => boolean>} a sender: false when the packet was dropped
+   * @returns {Promise<{ send: (packet: Uint8Array) => boolean, close: () => void }>} send: false when the packet was dropped
    */
   openMedia(kind, host, port, onPacket) {
-    const channel = channelOf[kind]
+    const channel = this.#freeChannel(kind)
     return new Promise((resolve, reject) => {
       this.#opening.set(channel, (m) => {
         this.#opening.delete(channel)
         if (m.type !== "media-open") return reject(new Error(m.detail))
         this.#media.set(channel, onPacket)
-        resolve((packet) => {
-          // A connection that fell behind loses media rather than queueing it.
-          if (this.ws.readyState !== WebSocket.OPEN || this.ws.bufferedAmount > 512 * 1024) {
-            this.dropped++
-            return false
-          }
-          const frame = new Uint8Array(packet.length + 1)
-          frame[0] = channel
-          frame.set(packet, 1)
-          this.ws.send(frame)
-          return true
+        let open = true
+        resolve({
+          send: (packet) => {
+            // A connection that fell behind loses media rather than queueing it.
+            if (!open || this.ws.readyState !== WebSocket.OPEN || this.ws.bufferedAmount > 512 * 1024) {
+              this.dropped++
+              return false
+            }
+            const frame = new Uint8Array(packet.length + 1)
+            frame[0] = channel
+            frame.set(packet, 1)
+            this.ws.send(frame)
+            return true
+          },
+          close: () => {
+            if (!open) return
+            open = false
+            this.#media.delete(channel)
+            this.#say({ type: "close-media", channel })
+          },
         })
       })
-      this.#say({ type: "media", channel, host, port })
+      this.#say({ type: "media", channel, kind, host, port })
     })
   }
 

@@ -33,6 +33,19 @@ export class MmrProblem extends Data.TaggedError("MmrProblem")<{
   }
 }
 
+/**
+ * The MMR a move leaves, and why: it said it is leaving (the controllers
+ * re-place on their own; they may just not have heard yet), or the session
+ * found it silent or mute (the controllers check; if they keep the meeting
+ * there, that is their answer).
+ *
+ * @category models
+ */
+export interface Avoid {
+  readonly mmr: string
+  readonly evidence: "leaving" | "silent" | "mute"
+}
+
 /** Where a session landed: the placement, the MMR's answer, the bus that reaches it. @category models */
 export interface Selected {
   readonly placement: Placement
@@ -62,7 +75,7 @@ export const selectMmr = (
    * An MMR not to join (it is leaving, silent or mute), and the session's
    * evidence against it: a placement still naming it is a problem, not an answer.
    */
-  avoid?: { readonly mmr: string; readonly evidence: "silent" | "mute" },
+  avoid?: Avoid,
 ): Effect.Effect<Selected, MmrProblem> =>
   Effect.gen(function* () {
     let lastProblem = "no zone answered"
@@ -73,7 +86,7 @@ export const selectMmr = (
       // controller has not noticed yet: one more Assign, naming it, settles either.
       let suspect = avoid
       for (let turn = 0; turn < 2; turn++) {
-        const named = suspect !== undefined ? { suspect: suspect.mmr, evidence: suspect.evidence } : {}
+        const named = suspect !== undefined ? { suspect: suspect.mmr, evidence: suspect.evidence === "mute" ? ("mute" as const) : ("silent" as const) } : {}
         const placement = yield* phase
           .attempt(zone.assignSubject, `assign in ${zone.id}`, onBus(ask(zone.assignSubject, new Assign({ meeting, token, ...named }), { timeout, retry: transient })))
           .pipe(Effect.either)
@@ -86,8 +99,10 @@ export const selectMmr = (
         const { subject, mmr } = placement.right
         if (mmr === suspect?.mmr) {
           // The controllers weighed the evidence and kept the meeting there.
-          if (suspect.evidence === "mute") return yield* Effect.fail(new MmrProblem({ kind: "kept", detail: `${zone.id} keeps the meeting on ${mmr}` }))
-          lastProblem = `${zone.id}: the meeting is still placed on ${mmr}, which is ${suspect === avoid ? "leaving" : "silent"}`
+          if (suspect === avoid && avoid.evidence !== "leaving") {
+            return yield* Effect.fail(new MmrProblem({ kind: "kept", detail: `${zone.id} checked ${mmr} and keeps the meeting there` }))
+          }
+          lastProblem = `${zone.id}: the meeting is still placed on ${mmr}, which is ${suspect.evidence === "leaving" ? "leaving" : "silent"}`
           break
         }
         const joined = yield* phase

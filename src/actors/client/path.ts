@@ -25,7 +25,7 @@ import type { JoinError } from "./errors.js"
 import type * as Fallback from "./fallback.js"
 import type * as MediaConnect from "./media-connect.js"
 import * as MediaSession from "./media-session.js"
-import type { MmrProblem } from "./mmr-selection.js"
+import type { Avoid, MmrProblem } from "./mmr-selection.js"
 import { selectMmr } from "./mmr-selection.js"
 import type { JoinOptions } from "./options.js"
 import type * as Report from "./report.js"
@@ -47,7 +47,7 @@ export interface Connected {
    * Joins the meeting on another MMR than `current` (leaving, silent or mute:
    * `evidence` tells the controllers which) and moves media there.
    */
-  readonly move: (recorder: Report.Recorder, evidence: "silent" | "mute") => Effect.Effect<void, PathFailure, Scope.Scope>
+  readonly move: (recorder: Report.Recorder, evidence: Avoid["evidence"]) => Effect.Effect<void, PathFailure, Scope.Scope>
   /** Calls `handler` with each event of the meeting (joins, leaves, an MMR leaving), while the scope lasts. */
   readonly listen: (subject: string, handler: (data: Uint8Array) => void) => Effect.Effect<void, never, Scope.Scope>
 }
@@ -86,7 +86,7 @@ export const joinMmr = (
   Effect.gen(function* () {
     const { options, info, recorder, ssrcs } = ctx
     const timeout = options.requestTimeout ?? "2 seconds"
-    const placeAndJoin = (recorder: Report.Recorder, ordered: ReadonlyArray<ZoneInfo>, avoid?: { readonly mmr: string; readonly evidence: "silent" | "mute" }) =>
+    const placeAndJoin = (recorder: Report.Recorder, ordered: ReadonlyArray<ZoneInfo>, avoid?: Avoid) =>
       recorder.phase(
         "mmr-selection",
         (phase) => selectMmr(ordered, busOf, options.meeting, info.joinToken, ctx.session, ssrcs, timeout, phase, avoid),
@@ -123,7 +123,7 @@ export const joinMmr = (
         current,
         media: undefined,
         listen,
-        move: (r: Report.Recorder, evidence: "silent" | "mute") =>
+        move: (r: Report.Recorder, evidence: Avoid["evidence"]) =>
           Effect.gen(function* () {
             const next = yield* placeAndJoin(r, zonesFrom(current.placement.zone), { mmr: current.placement.mmr, evidence }).pipe(Effect.mapError(toFailure))
             const old = { ...current }
@@ -179,7 +179,7 @@ export const joinMmr = (
         yield* Effect.forkScoped(Synthetic.run(c.kind, ssrcs[c.kind], (p) => media.send(c.kind, p), media.sentCounters[c.kind]))
       }
     }
-    const move = (r: Report.Recorder, evidence: "silent" | "mute") =>
+    const move = (r: Report.Recorder, evidence: Avoid["evidence"]) =>
       Effect.gen(function* () {
         const next = yield* placeAndJoin(r, zonesFrom(current.placement.zone), { mmr: current.placement.mmr, evidence }).pipe(Effect.mapError(toFailure))
         const moved = yield* connectMedia(r, next.joined).pipe(Effect.tapError(() => leave(next)))

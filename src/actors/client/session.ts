@@ -17,7 +17,7 @@ import { ask } from "../../runtime/Ask.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
 import type * as MediaSession from "./media-session.js"
-import type { Connected, JoinContext, PathFailure } from "./path.js"
+import type { Connected, JoinContext } from "./path.js"
 import * as MmrLiveness from "./mmr-liveness.js"
 import * as Report from "./report.js"
 
@@ -133,23 +133,27 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
           yield* Effect.logWarning(`${from} ${describe[reason]}: moving`)
           const at = yield* sinceStart
           const recorder = yield* Report.make(ctx.options.meeting)
-          const outcome = yield* connected.move(recorder, reason === "mute" ? "mute" : "silent").pipe(
+          const outcome = yield* connected.move(recorder, reason === "mute" ? "mute" : reason === "leaving" ? "leaving" : "silent").pipe(
             // The controllers may not have heard yet that the MMR is leaving, or (mute) the
             // others' reports may be a moment behind this one: ask again shortly.
             Effect.retry(
               reason === "mute"
                 ? Schedule.spaced("300 millis").pipe(Schedule.intersect(Schedule.recurs(3)))
-                : Schedule.spaced("200 millis").pipe(Schedule.intersect(Schedule.recurs(15)), Schedule.whileInput((f: PathFailure) => f.kept !== true)),
+                : // Frozen: the controllers call it so once its load reports are stale too, within about 3 s.
+                  Schedule.spaced("200 millis").pipe(Schedule.intersect(Schedule.recurs(15))),
             ),
             Effect.either,
             Effect.ensuring(Effect.sync(() => void (moving = false))),
           )
           const ms = Math.round(((yield* sinceStart) - at) * 100) / 100
           if (Either.isLeft(outcome) && outcome.left.kept === true) {
-            // Not a failed move: the controllers found the MMR well (one voice, its media port answering).
-            muteQuietUntil = performance.now() + muteBackoffMs
-            muteBackoffMs = Math.min(muteBackoffMs * 2, 30_000)
-            yield* Effect.logWarning(`${from} is mute here, but the controllers keep the meeting there: ${outcome.left.reason}`)
+            // Not a failed move: the controllers checked and found the MMR well (it answers them; for
+            // mute: one voice, its media port answering). The session stays; its checks go on.
+            if (reason === "mute") {
+              muteQuietUntil = performance.now() + muteBackoffMs
+              muteBackoffMs = Math.min(muteBackoffMs * 2, 30_000)
+            }
+            yield* Effect.logWarning(`${from} ${describe[reason]} here, but the controllers keep the meeting there: ${outcome.left.reason}`)
             if (!muteUnconfirmedSaid) moves.push({ from, atMs: Math.round(at), ms, outcome: "unconfirmed", reason, detail: outcome.left.reason })
             muteUnconfirmedSaid = true
             return
