@@ -58,15 +58,23 @@ const opsState = (d: Distributed.Deployment, token = d.opsToken) =>
     return { status: r.status, body: (await r.json()) as OpsState }
   })
 
+/** The deployment's CA (for TLS) and new meetings at its web tier. */
+const webOf = (d: Distributed.Deployment) =>
+  Effect.gen(function* () {
+    const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
+    const http = yield* Lookup.dispatcher(tls, Option.none())
+    const newMeeting = (topic: string) => Effect.map(Lookup.createMeeting(http, new URL(d.web), { topic, timeoutMs: 5000 }), (m) => m.id)
+    return { tls, newMeeting }
+  })
+
 /** The received audio of a session so far. */
 const receivedBy = (s: Client.JoinSession) => Effect.map(s.finalReport, (r) => (r.media ?? []).reduce((n, m) => n + m.received, 0))
 
 /** Two participants with audio in a new meeting, on one MMR: which, and when each join began (test time). */
 const twoOnOneMmr = (d: Distributed.Deployment, topic: string, names: readonly [string, string]) =>
   Effect.gen(function* () {
-    const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
-    const http = yield* Lookup.dispatcher(tls, Option.none())
-    const meeting = (yield* Lookup.createMeeting(http, new URL(d.web), { topic, timeoutMs: 5000 })).id
+    const { tls, newMeeting } = yield* webOf(d)
+    const meeting = yield* newMeeting(topic)
     const startedAt: Array<number> = []
     const sessions = yield* Effect.forEach(names, (name) =>
       Effect.suspend(() => {
@@ -90,9 +98,8 @@ const firewalled = Layer.succeed(Connector.BusConnector, {
 /** Participants with audio in a new meeting, on one MMR, each reaching it its own way. */
 const onOneMmr = (d: Distributed.Deployment, topic: string, who: ReadonlyArray<{ readonly name: string; readonly reach: Reach }>) =>
   Effect.gen(function* () {
-    const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
-    const http = yield* Lookup.dispatcher(tls, Option.none())
-    const meeting = (yield* Lookup.createMeeting(http, new URL(d.web), { topic, timeoutMs: 5000 })).id
+    const { tls, newMeeting } = yield* webOf(d)
+    const meeting = yield* newMeeting(topic)
     const proxy = who.some((w) => w.reach === "relay") ? yield* Tinyproxy.start() : undefined
     const startedAt: Array<number> = []
     const sessions = yield* Effect.forEach(who, ({ name, reach }) =>
@@ -253,9 +260,8 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
   it.scoped("SIGTERM to the MMR hosting a meeting: its participants move to another MMR and the meeting goes on", () =>
     Effect.gen(function* () {
       const d = yield* Deployment
-      const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
-      const http = yield* Lookup.dispatcher(tls, Option.none())
-      const meeting = (yield* Lookup.createMeeting(http, new URL(d.web), { topic: "sigterm", timeoutMs: 5000 })).id
+      const { tls, newMeeting } = yield* webOf(d)
+      const meeting = yield* newMeeting("sigterm")
       const sessions = yield* Effect.forEach(["Ada", "Bob"], (name) =>
         Client.join({ web: d.web, meeting, name, tls, proxy: "none", media: { kinds: ["audio", "video"] } }).pipe(Effect.provide(Connector.nats)),
       )
@@ -377,9 +383,8 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
   it.scoped("a browser in the meeting (Debian's chromium, through a tunnel) follows too: its MMR leaving (SIGTERM), then its new MMR dying (SIGKILL)", () =>
     Effect.gen(function* () {
       const d = yield* Deployment
-      const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
-      const http = yield* Lookup.dispatcher(tls, Option.none())
-      const meeting = (yield* Lookup.createMeeting(http, new URL(d.web), { topic: "browser moves", timeoutMs: 5000 })).id
+      const { tls, newMeeting } = yield* webOf(d)
+      const meeting = yield* newMeeting("browser moves")
       const bob = yield* Client.join({ web: d.web, meeting, name: "Bob", tls, proxy: "none", media: { kinds: ["audio", "video"] } }).pipe(
         Effect.provide(Connector.nats),
       )
@@ -460,11 +465,8 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
   /** 500 joins, 48 at a time, each a whole join (lookup, its own NATS connection, probes, Assign, Join) that then leaves; `fault` strikes 5 s in. */
   const storm = (d: Distributed.Deployment, fault: (zone: string) => Effect.Effect<string, never, Scope.Scope>) =>
     Effect.gen(function* () {
-      const tls = { ca: yield* Effect.promise(() => readFile(d.caFile, "utf8")) }
-      const http = yield* Lookup.dispatcher(tls, Option.none())
-      const meetings = yield* Effect.forEach(Array.from({ length: 50 }), (_, i) =>
-        Effect.map(Lookup.createMeeting(http, new URL(d.web), { topic: `storm ${i}`, timeoutMs: 5000 }), (m) => m.id),
-      )
+      const { tls, newMeeting } = yield* webOf(d)
+      const meetings = yield* Effect.forEach(Array.from({ length: 50 }), (_, i) => newMeeting(`storm ${i}`))
       const options = { web: d.web, tls, proxy: "none", reportToWeb: false, liveness: false } as const
       // The zone the joins land in: where the fault strikes.
       const first = yield* Client.join({ ...options, meeting: meetings[0]!, name: "first" }).pipe(Effect.provide(Connector.nats), Effect.scoped)
