@@ -8,7 +8,7 @@
  *   Drain  → DrainState             stop (or resume) taking new meetings
  *   MediaStats    → per-kind counters of one participant
  *   MediaCounters → the MMR's media counters (bindings, drops by cause)
- *   Hosting       → how many of a meeting's participants it serves (a controller weighing mute reports)
+ *   Hosting       → which of a meeting's participants it serves (a controller weighing mute reports)
  *
  * @since 0.1.0
  */
@@ -178,7 +178,8 @@ export class MediaCounters extends Schema.TaggedRequest<MediaCounters>()("MediaC
 /** @category requests */
 export class Hosting extends Schema.TaggedRequest<Hosting>()("Hosting", {
   payload: { meeting: MeetingId },
-  success: Schema.Struct({ participants: Schema.Int }),
+  /** The ids of the meeting's participants it serves. */
+  success: Schema.Struct({ participants: Schema.Array(Schema.String) }),
   failure: Schema.Never,
 }) {}
 

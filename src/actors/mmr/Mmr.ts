@@ -351,7 +351,7 @@ export const start = (
             counters: { ...(plane?.sfu.counters ?? {}) },
             bindings: plane?.sfu.bindings() ?? { udp: 0, tcp: 0, tls: 0 },
           })),
-        Hosting: ({ meeting }) => Effect.sync(() => ({ participants: meetings.get(meeting)?.size ?? 0 })),
+        Hosting: ({ meeting }) => Effect.sync(() => ({ participants: [...(meetings.get(meeting)?.keys() ?? [])] })),
       }),
     })
 

@@ -211,20 +211,23 @@ export const start = (
         yield* Topic.publish(muteSubject, MuteReport, { meeting, mmr, participant, by: id }).pipe(Effect.ignore)
         const checkMs = Duration.toMillis(config.checkTimeout ?? "300 millis")
         const media = yield* mediaOf(placement)
-        const [mediaAnswered, participants] = yield* Effect.all(
+        const [mediaAnswered, hosted] = yield* Effect.all(
           [
             media === undefined ? Effect.succeed(true) : MediaProbe.udp(media.host, media.port, checkMs),
             ask(subjects.mmrAdmin(mmr), new Hosting({ meeting }), { timeout: Duration.millis(checkMs) }).pipe(
-              Effect.map((h) => h.participants),
-              Effect.orElseSucceed(() => 0),
+              Effect.map((h) => new Set(h.participants)),
+              Effect.orElseSucceed(() => new Set<string>()),
             ),
           ],
           { concurrency: 2 },
         )
-        const verdict = Mute.decide({ reporters, participants, mediaAnswered })
+        // Only the meeting's participants on that MMR count: anyone can get a join token, not a seat.
+        const voices = reporters.filter((p) => hosted.has(p)).length
+        const participants = hosted.size
+        const verdict = Mute.decide({ reporters: voices, participants, mediaAnswered })
         if (verdict === "kept") {
           mute.unconfirmed++
-          return yield* Effect.logInfo(`${name}: ${participant} finds ${mmr} mute; ${reporters} of ${participants} say so, its media port answers: kept`)
+          return yield* Effect.logInfo(`${name}: ${participant} finds ${mmr} mute; ${voices} of its ${participants} participants say so, its media port answers: kept`)
         }
         mute.confirmed++
         muteReports.clear(meeting, mmr)
@@ -232,7 +235,7 @@ export const start = (
         if (!mediaAnswered) mediaDown.set(mmr, now + mmrTtlMs)
         for (const [m, v] of mutedMeetings) if (v.until <= now) mutedMeetings.delete(m)
         yield* Effect.logWarning(
-          `${name}: ${mmr} is mute for meeting ${meeting} (${mediaAnswered ? `${reporters} of ${participants} participants say so` : "its media port does not answer"}): the meeting moves`,
+          `${name}: ${mmr} is mute for meeting ${meeting} (${mediaAnswered ? `${voices} of ${participants} participants say so` : "its media port does not answer"}): the meeting moves`,
         )
       })
 

@@ -4,7 +4,8 @@
  * stuck). One participant's word moves nothing — it may lie, or only its own
  * network may be broken. The meeting moves when a quorum of the meeting's
  * participants on that MMR say so within the window, or when the controller
- * cannot reach the MMR's media port itself.
+ * cannot reach the MMR's media port itself. Only participants the MMR serves
+ * count: join tokens are easy to get, a seat in the meeting is not.
  *
  * @since 0.1.0
  */
@@ -37,8 +38,8 @@ export class MuteReports {
     private readonly maxMeetings = 10_000,
   ) {}
 
-  /** Records `participant`'s report at `now`; returns how many distinct participants reported within the window. */
-  add(meeting: string, mmr: string, participant: string, now: number): number {
+  /** Records `participant`'s report at `now`; returns the distinct participants who reported within the window. */
+  add(meeting: string, mmr: string, participant: string, now: number): ReadonlyArray<string> {
     const key = `${meeting}/${mmr}`
     let reporters = this.byPair.get(key)
     if (reporters === undefined) {
@@ -47,7 +48,7 @@ export class MuteReports {
     }
     reporters.set(participant, now)
     for (const [p, at] of reporters) if (now - at > this.windowMs) reporters.delete(p)
-    return reporters.size
+    return [...reporters.keys()]
   }
 
   /** Forgets the reports of a pair (the meeting moved). */
