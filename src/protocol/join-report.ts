@@ -73,6 +73,22 @@ export const MediaKindReport = Schema.Struct({
   jitterMs: Schema.Number,
   /** "open", or why the connection closed. */
   status: Schema.String,
+  /**
+   * SRTP (AEAD AES-256-GCM): the epoch sent under at the end, and what the
+   * receiver refused, by why; absent when the meeting's media is in the clear.
+   */
+  encryption: Schema.optional(
+    Schema.Struct({
+      profile: Schema.String,
+      sendingEpoch: Schema.Int,
+      epochs: Schema.Array(Schema.Int),
+      decrypted: Schema.Int,
+      authFailed: Schema.Int,
+      replayed: Schema.Int,
+      unknownEpoch: Schema.Int,
+      malformed: Schema.Int,
+    }),
+  ),
 })
 export type MediaKindReport = typeof MediaKindReport.Type
 

@@ -5,7 +5,7 @@
  * authority on top. Pure: subjects in, allow lists out, and a matcher with
  * NATS's wildcard rules so the lists can be checked without a server.
  *
- *   web lookup   meetings (read, write), presence and placements (read), rosters (the relay's clients')
+ *   web lookup   meetings and media keys (read, write), presence and placements (read), rosters (the relay's clients'), key epochs (published on the meeting's events)
  *   controller   its zone's subjects, placements (read, write), its own presence key, presence (read)
  *   MMR          its own subjects, its zone's load reports, its meetings' rosters, its own presence key, placements (read)
  *   tunnel       what its clients may ask (relayed), rosters, its own presence key, presence (read)
@@ -74,10 +74,15 @@ export const forActor = (subjects: Subjects, buckets: Buckets, role: Role, id: s
           ...jetstream,
           ...kvRead(buckets.meetings),
           ...kvWrite(buckets.meetings),
+          // Media keys: only web servers hold them; no other role may read this bucket.
+          ...kvRead(buckets.mediaKeys),
+          ...kvWrite(buckets.mediaKeys),
           ...kvRead(buckets.presence),
           ...kvRead(buckets.placements),
           // The relay: what clients behind a proxy ask, each request checked against the client's join token first.
           ...relayed,
+          // New key epochs, wrapped for each participant, on the meeting's events.
+          subjects.meetingRoster("*"),
         ],
         // The relay pushes each client its own meeting's events.
         subscribe: [inbox, subjects.meetingRoster("*")],

@@ -66,6 +66,8 @@ export interface Buckets {
   readonly placements: string
   /** `controller.<zone>.<id>`, `mmr.<zone>.<id>`, `tunnel.<id>` → Presence, with TTL */
   readonly presence: string
+  /** meeting id → its media key epochs (web servers only: no MMR or tunnel may read it) */
+  readonly mediaKeys: string
 }
 
 /**
@@ -77,6 +79,7 @@ export const buckets = (prefix = "mz"): Buckets => ({
   meetings: `${prefix}_meetings`,
   placements: `${prefix}_placements`,
   presence: `${prefix}_presence`,
+  mediaKeys: `${prefix}_media_keys`,
 })
 
 /** Presence keys. @category keys */

@@ -4,6 +4,7 @@
  *   POST /api/meetings                    CreateMeeting → MeetingView (201)
  *   GET  /api/meetings/:id                MeetingView
  *   GET  /api/meetings/:id/join-info      JoinInfo     (passcode: X-Meeting-Passcode header or ?passcode=)
+ *   GET  /api/meetings/:id/media-keys     MediaKeys    (Authorization: Bearer <joinToken>; 403 once the participant left)
  *   GET  /relay                           WebSocket: the client relay (protocol/relay.ts)
  *   POST /api/joins                       JoinSummary → 202 (how a join went, for operators)
  *   GET  /ops/api/state                   OpsState     (Authorization: Bearer <operator token>)
@@ -15,6 +16,7 @@
  */
 import { Schema } from "effect"
 import { JoinPath, Outcome, PhaseName } from "./join-report.js"
+import { MediaKeys } from "./media-keys.js"
 import { MeetingId, Placement } from "./meeting.js"
 import { ControllerPresence, GeoPoint, MmrLoad, TunnelPresence } from "./zone.js"
 
@@ -81,6 +83,11 @@ export const JoinInfo = Schema.Struct({
   joinToken: Schema.String,
   /** Epoch seconds. */
   expiresAt: Schema.Number,
+  /**
+   * The meeting's media keys (SRTP AEAD AES-256-GCM), for this admitted
+   * participant only; absent when the deployment sends media in the clear.
+   */
+  media: Schema.optional(MediaKeys),
   /**
    * This join's own NATS identity, when the deployment's NATS has auth on: a
    * `.creds` text (user JWT and nkey seed) whose permissions reach this join's

@@ -211,6 +211,10 @@ export const start = (
         joinTokenTtl,
         ...(w.opsToken !== undefined ? { opsToken: w.opsToken } : {}),
         limits: w.limits,
+        mediaKeys: config.media.encryption && {
+          rekeyEvery: config.media.rekeyEvery,
+          activateInMs: Duration.toMillis(Duration.decode(config.media.rekeyActivation)),
+        },
         ...(secured?.clientSigner !== undefined ? { clientCredentials: Identities.clientCredentials(secured.clientSigner, subjects) } : {}),
         ...(secured?.ca !== undefined ? { natsCa: secured.ca } : {}),
       }))

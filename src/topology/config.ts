@@ -152,6 +152,15 @@ export const MediaSection = Schema.Struct({
   /** Per participant and kind, each second, at the MMR: more is dropped and counted. */
   maxPacketsPerSecond: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2000 }),
   maxBytesPerSecond: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4_000_000 }),
+  /**
+   * SRTP (AEAD AES-256-GCM) with keys from the web tier: on by default. `false`
+   * sends media in the clear (a deployment whose clients cannot do SRTP).
+   */
+  encryption: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** A meeting with people in it moves to a new key epoch this often (and whenever someone leaves). */
+  rekeyEvery: Schema.optionalWith(DurationText, { default: () => "15 minutes" }),
+  /** Senders wait this long before using a new epoch, so that every receiver holds it first. */
+  rekeyActivation: Schema.optionalWith(DurationText, { default: () => "1 second" }),
 })
 
 /** `metrics`: where each process serves /metrics. @category schemas */
@@ -189,7 +198,7 @@ export const Config = Schema.Struct({
   }),
   web: Schema.Array(WebSection).pipe(Schema.minItems(1)),
   geo: Schema.optionalWith(GeoSection, { default: () => ({ cidr: [] }) }),
-  media: Schema.optionalWith(MediaSection, { default: () => ({ dscp: {}, silence: "3 seconds", maxPacketsPerSecond: 2000, maxBytesPerSecond: 4_000_000 }) }),
+  media: Schema.optionalWith(MediaSection, { default: () => ({ dscp: {}, silence: "3 seconds", maxPacketsPerSecond: 2000, maxBytesPerSecond: 4_000_000, encryption: true, rekeyEvery: "15 minutes", rekeyActivation: "1 second" }) }),
   zones: Schema.Array(ZoneSection).pipe(Schema.minItems(1)),
   /** HTTP tunnels, for clients that reach nothing but HTTPS. */
   tunnels: Schema.optionalWith(Schema.Array(TunnelSection), { default: () => [] }),

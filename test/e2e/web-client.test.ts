@@ -5,6 +5,7 @@
  * through the HTTP tunnel; the CLI client goes direct. Everyone must receive
  * everyone else's audio and video, and the pages must decode each other's.
  */
+import { readFileSync } from "node:fs"
 import { mkdtemp, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
@@ -12,6 +13,8 @@ import { expect, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import type { Page } from "playwright-core"
 import * as Lookup from "../../src/actors/client/lookup.js"
+import * as Keys from "../../src/protocol/media-keys.js"
+import * as Srtp from "../../src/protocol/srtp.js"
 import * as Browser from "../support/browser.js"
 import { meetzone } from "../support/cli.js"
 import { TestNats, serverWithClient } from "../support/nats.js"
@@ -33,6 +36,23 @@ interface PageSummary {
   readonly roster: ReadonlyArray<{ name: string }>
   readonly sent: Record<"audio" | "video", { packets: number; transport: string }>
   readonly received: ReadonlyArray<Received>
+  readonly encryption?: { sendingEpoch: number; epochs: ReadonlyArray<number>; counters: Record<string, { decrypted: number; authFailed: number; replayed: number; unknownEpoch: number; malformed: number }> }
+}
+
+/** What the test uses of web/client/srtp.js, as the page imports it. */
+interface BrowserSrtp {
+  sessionKeys(key: Uint8Array, salt: Uint8Array): Promise<unknown>
+  protect(keys: unknown, packet: Uint8Array, roc: number, mki?: number): Promise<Uint8Array>
+  unprotect(keys: unknown, packet: Uint8Array, roc: number): Promise<Uint8Array | undefined>
+  keyRing(
+    meeting: string,
+    participant: string,
+    keys: { profile: string; epochs: ReadonlyArray<{ epoch: number; key: string }> },
+  ): {
+    protect(kind: string, packet: Uint8Array): Promise<Uint8Array | undefined>
+    unprotect(kind: string, packet: Uint8Array): Promise<Uint8Array | undefined>
+    counters: Record<string, unknown>
+  }
 }
 
 const summaryOf = (page: Page) =>
@@ -117,12 +137,79 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
         expect(audio.decoded, `${other}'s audio decoded`).toBeGreaterThan(50)
         expect(video.decoded, `${other}'s video decoded`).toBeGreaterThan(10)
         expect(audio.decodeErrors + video.decodeErrors).toBe(0)
+        // All of it SRTP: the page decrypted what it played, and nothing it got failed to authenticate.
+        expect(s.encryption?.sendingEpoch).toBeGreaterThanOrEqual(1)
+        for (const kind of ["audio", "video"]) {
+          expect(s.encryption!.counters[kind]!.decrypted, `${kind} decrypted`).toBeGreaterThan(50)
+          expect(s.encryption!.counters[kind]!.authFailed, `${kind} failing authentication`).toBe(0)
+        }
       }
       const shot = yield* Effect.promise(() => Browser.artifacts("web-client.png"))
       yield* Effect.promise(() => pages[0]!.screenshot({ path: shot, fullPage: true }))
     }),
     // Two browsers with real codecs and a 4 s CLI session: about 30 s on 2 cores.
     90_000,
+  )
+
+  it.scoped("the browser's SRTP (WebCrypto) passes RFC 7714's vectors and opens what Node's makes, and Node opens the browser's", () =>
+    Effect.gen(function* () {
+      const nats = yield* TestNats
+      const { web } = yield* TestTopology.start(TestTopology.twoZones({ prefix: "e2e3" }), [nats.url])
+      const { context } = yield* Browser.launch
+      const page = yield* Effect.promise(() => context.newPage())
+      yield* Effect.promise(() => page.goto(`${web}/healthz`))
+      yield* Effect.promise(() => page.addScriptTag({ type: "module", content: 'import * as srtp from "/web/client/srtp.js"; window.srtp = srtp' }))
+      yield* Effect.promise(() => page.waitForFunction(() => (window as unknown as { srtp?: unknown }).srtp !== undefined, undefined, { timeout: 5000 }))
+      const golden = JSON.parse(readFileSync(new URL("../golden/rfc7714-vectors.json", import.meta.url), "utf8")) as {
+        salt: string
+        rtp: string
+        vectors: ReadonlyArray<{ key: string; srtp: string }>
+      }
+      // Node makes a packet under a fresh meeting key (epoch 3); the page must open it, and make one Node opens.
+      const meetingKey = Keys.newKey()
+      const node = Srtp.protect(Srtp.deriveSessionKeys(meetingKey, 0x5501a0b2), Buffer.from(golden.rtp, "hex"), 0, 3).toString("hex")
+      const result = yield* Effect.promise(() =>
+        page.evaluate(
+          async ({ golden, node, key }) => {
+            // The module as the web lookup serves it to browsers (loaded by the script tag below).
+            const m = (window as unknown as { srtp: BrowserSrtp }).srtp
+            const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)))
+            const toHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("")
+            const vectors = []
+            for (const v of golden.vectors) {
+              const keys = await m.sessionKeys(hex(v.key), hex(golden.salt))
+              const sealed = toHex(await m.protect(keys, hex(golden.rtp), 0))
+              const opened = await m.unprotect(keys, hex(v.srtp), 0)
+              vectors.push({ sealed, opened: opened === undefined ? undefined : toHex(opened) })
+            }
+            const ring = m.keyRing("1234567890", "page", { profile: "AEAD_AES_256_GCM", epochs: [{ epoch: 3, key }] })
+            // A copy with one payload bit flipped first (refused, and it moves no window), then the real one, then it again.
+            const tampered = hex(node)
+            tampered[20]! ^= 1
+            const refusedTampered = await ring.unprotect("audio", tampered)
+            const fromNode = await ring.unprotect("audio", hex(node))
+            const replayed = await ring.unprotect("audio", hex(node))
+            const made = await ring.protect("audio", hex(golden.rtp))
+            return {
+              vectors,
+              fromNode: fromNode === undefined ? undefined : toHex(fromNode),
+              refused: refusedTampered === undefined && replayed === undefined,
+              counters: ring.counters["audio"],
+              made: made === undefined ? undefined : toHex(made),
+            }
+          },
+          { golden, node, key: meetingKey.toString("base64") },
+        ),
+      )
+      expect(result.vectors).toEqual(golden.vectors.map((v) => ({ sealed: v.srtp, opened: golden.rtp })))
+      expect(result.fromNode).toBe(golden.rtp)
+      expect(result.refused).toBe(true)
+      expect(result.counters).toEqual({ decrypted: 1, authFailed: 1, replayed: 1, unknownEpoch: 0, malformed: 0 })
+      const made = Buffer.from(result.made!, "hex")
+      expect(Srtp.mkiOf(made)).toBe(3)
+      const opened = Srtp.unprotect(Srtp.deriveSessionKeys(meetingKey, 0x5501a0b2), made.subarray(0, made.length - Srtp.MKI_SIZE), 0)
+      expect(opened?.toString("hex")).toBe(golden.rtp)
+    }),
   )
 
   it.scoped("says why it cannot join: an unknown meeting, a wrong passcode", () =>

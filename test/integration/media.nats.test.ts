@@ -50,11 +50,21 @@ const joinAll = (web: string, tls: { ca: string }, meeting: string, people: Read
     }).pipe(Effect.map((session) => [name, session] as const)),
   )
 
+/** The reports once every kind of every session heard from every other (or after 8 s on a loaded machine, as they are). */
 const settle = (sessions: ReadonlyArray<readonly [string, JoinSession]>) =>
-  Effect.zipRight(
-    Effect.sleep("800 millis"),
-    Effect.forEach(sessions, ([name, s]) => Effect.map(s.finalReport, (r) => ({ name, media: r.media ?? [], report: r }))),
-  )
+  Effect.gen(function* () {
+    const reports = Effect.forEach(sessions, ([name, s]) => Effect.map(s.finalReport, (r) => ({ name, media: r.media ?? [], report: r })))
+    yield* Effect.sleep("800 millis")
+    for (let i = 0; i < 36; i++) {
+      const now = yield* reports
+      const meshed = now.every(({ name, media }) =>
+        media.every((m) => sessions.every(([other]) => other === name || (m.receivedFrom[other] ?? 0) > 0)),
+      )
+      if (meshed) break
+      yield* Effect.sleep("200 millis")
+    }
+    return yield* reports
+  })
 
 layer(serverWithClient, { excludeTestServices: true, timeout: "120 seconds" })("media plane", (it) => {
   it.scoped("two clients each receive the other's audio, video and content over UDP, DSCP-marked", () =>

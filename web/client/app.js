@@ -17,6 +17,7 @@
  */
 import { RemoteSource, sendAudio, sendVideo } from "./media.js"
 import { parseRtp } from "./rtp.js"
+import { keyRing } from "./srtp.js"
 import * as Stun from "./stun.js"
 import { RequestFailed, TunnelSession } from "./tunnel.js"
 
@@ -55,6 +56,9 @@ const state = {
   log: [],
   /** Packets that were neither RTP nor STUN. */
   malformed: 0,
+  /** The meeting's media keys (SRTP AEAD AES-256-GCM), when its media is encrypted. */
+  /** @type {ReturnType<typeof keyRing> | undefined} */
+  keys: undefined,
   /** Moves to another MMR (it left, died or froze), in order. */
   /** @type {Array<{ from: string, to?: string, reason: string, ms: number, outcome: "ok" | "failed", detail?: string }>} */
   moves: [],
@@ -85,6 +89,8 @@ const summary = () => ({
     framesDropped: s.assembler.framesDropped,
   })),
   malformed: state.malformed,
+  encryption:
+    state.keys === undefined ? undefined : { sendingEpoch: state.keys.sendingEpoch(), epochs: state.keys.epochs(), counters: state.keys.counters },
   moves: state.moves,
   log: state.log,
 })
@@ -185,6 +191,8 @@ const join = async (name, passcode) => {
   state.phase = "joining"
   setStatus("joining…")
   const info = await lookup(name, passcode)
+  const keys = info.media === undefined ? undefined : keyRing(meetingId, info.participant.id, info.media)
+  state.keys = keys
   state.topic = info.meeting.topic
   state.participant = info.participant.id
   $("meeting").textContent = `${info.meeting.topic || "meeting"} · ${info.meeting.id}`
@@ -268,6 +276,12 @@ const join = async (name, passcode) => {
   const onPacketOf = (/** @type {Kind} */ kind) => (/** @type {Uint8Array} */ packet) => {
     const stun = Stun.parse(packet)
     if (stun !== undefined) return hooks[kind].stun?.(stun)
+    if (keys === undefined) return deliver(kind, packet)
+    // Only SRTP that authenticates under an epoch this page holds goes on; the rest is counted by why.
+    void keys.unprotect(kind, packet).then((plain) => plain !== undefined && deliver(kind, plain))
+  }
+  /** @param {Kind} kind @param {Uint8Array} packet */
+  const deliver = (kind, packet) => {
     const rtp = parseRtp(packet)
     if (rtp === undefined) return void state.malformed++
     let source = state.sources.get(rtp.ssrc)
@@ -300,6 +314,26 @@ const join = async (name, passcode) => {
   channels = await connectMedia(current.joined)
   // Senders and keepalives go through whichever channel is current: a move swaps them underneath.
   const sendOn = (/** @type {Kind} */ kind) => (/** @type {Uint8Array} */ p) => channels[kind]?.send(p) ?? false
+  /** Media goes out as SRTP under the current epoch (in order); STUN stays clear. */
+  const sendMediaOn = (/** @type {Kind} */ kind) =>
+    keys === undefined
+      ? sendOn(kind)
+      : (/** @type {Uint8Array} */ p) => {
+          void keys.protect(kind, p).then((out) => out !== undefined && sendOn(kind)(out))
+          return channels[kind] !== undefined
+        }
+  if (keys !== undefined) {
+    // A packet under an epoch this page lacks (an event missed): ask the web tier again, at most once a second.
+    let askedAt = -Infinity
+    const refresh = setInterval(() => {
+      if (keys.wanted() === undefined || performance.now() - askedAt < 1_000) return
+      askedAt = performance.now()
+      void fetch(`/api/meetings/${encodeURIComponent(meetingId)}/media-keys`, { headers: { authorization: `Bearer ${info.joinToken}` } })
+        .then(async (r) => (r.ok ? keys.add(await r.json()) : log("keys", `media keys refused: ${r.status}`)))
+        .catch((e) => log("keys", `media keys not fetched: ${e instanceof Error ? e.message : e}`))
+    }, 250)
+    stops.push(() => clearInterval(refresh))
+  }
   for (const kind of KINDS) {
     // Keepalives, so a quiet channel is not taken for a dead one (the MMR closes silent ones).
     const keepalive = setInterval(() => sendOn(kind)(Stun.bindingIndication()), 1_000)
@@ -307,7 +341,7 @@ const join = async (name, passcode) => {
     const track = kind === "audio" ? stream?.getAudioTracks()[0] : stream?.getVideoTracks()[0]
     if (track !== undefined) {
       const clone = track.clone()
-      stops.push((kind === "audio" ? sendAudio : sendVideo)(clone, ssrcs[kind], sendOn(kind), state.sent[kind]))
+      stops.push((kind === "audio" ? sendAudio : sendVideo)(clone, ssrcs[kind], sendMediaOn(kind), state.sent[kind]))
       stops.push(() => clone.stop())
     }
   }
@@ -366,7 +400,8 @@ const join = async (name, passcode) => {
   }
 
   tunnel.onEvent((_subject, body) => {
-    const event = /** @type {{ roster?: typeof state.roster, meeting?: string, mmr?: string, leaving?: boolean }} */ (body)
+    const event = /** @type {{ type?: string, roster?: typeof state.roster, meeting?: string, mmr?: string, leaving?: boolean }} */ (body)
+    if (event.type === "media-keys") return void keys?.onEvent(/** @type {import("./srtp.js").MediaKeyEvent} */ (/** @type {unknown} */ (event)))
     if (event.meeting !== meetingId || event.mmr !== current.placement.mmr) return
     if (event.leaving === true) void move("leaving")
     else if (Array.isArray(event.roster)) setRoster(event.roster)

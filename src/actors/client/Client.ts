@@ -112,6 +112,7 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
       },
       session: randomBytes(24).toString("base64url"),
       proxyTarget: Option.getOrUndefined(Option.map(proxy, (p) => ({ url: p.url, authorization: p.authorization }))),
+      refreshKeys: Lookup.mediaKeys(http, web, options.meeting, info.joinToken, 5000),
     }
 
     return yield* Effect.gen(function* () {

@@ -11,6 +11,7 @@ import type { Dispatcher } from "undici"
 import { Agent, ProxyAgent, fetch } from "undici"
 import { formatIssue } from "../../protocol/codec.js"
 import type { JoinReport } from "../../protocol/join-report.js"
+import { MediaKeys } from "../../protocol/media-keys.js"
 import type { JoinInfo, JoinSummary, MeetingView } from "../../protocol/web-api.js"
 import { ApiError, JoinInfo as JoinInfoSchema, MeetingView as MeetingViewSchema } from "../../protocol/web-api.js"
 import type { ProxySetting } from "./proxy.js"
@@ -130,6 +131,21 @@ export const joinInfo = (
     options.timeoutMs,
   )
 }
+
+/**
+ * GET the meeting's media keys again, on the join's own authority (a key
+ * event missed, or an epoch made while this join was on its way in).
+ *
+ * @category lookup
+ */
+export const mediaKeys = (http: Dispatcher, web: URL, meeting: string, token: string, timeoutMs: number): Effect.Effect<MediaKeys, LookupProblem> =>
+  call(
+    http,
+    new URL(`/api/meetings/${encodeURIComponent(meeting)}/media-keys`, web),
+    { method: "GET", headers: { authorization: `Bearer ${token}` } },
+    MediaKeys,
+    timeoutMs,
+  )
 
 /**
  * POST a new meeting.

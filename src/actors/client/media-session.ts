@@ -19,6 +19,7 @@ import { clockRate } from "../../protocol/media.js"
 import { SourceStats, isRtp, ssrc as ssrcOf } from "../../protocol/rtp.js"
 import * as Stun from "../../protocol/stun.js"
 import type { MediaSocket } from "../../transports/media/client.js"
+import type { MediaCrypto } from "./media-crypto.js"
 
 /** @category models */
 export interface KindConnection {
@@ -81,12 +82,15 @@ export const start = (
     readonly silenceMs?: number
     /** Between consent checks; 0 turns them off. Default 250 ms. */
     readonly consentMs?: number
+    /** The meeting's keys: media goes out as SRTP and only SRTP that authenticates comes in. */
+    readonly crypto?: MediaCrypto
   } = {},
 ): Effect.Effect<MediaSession, never, Scope.Scope> =>
   Effect.gen(function* () {
     const keepaliveMs = options.keepaliveMs ?? 1000
     const silenceMs = options.silenceMs ?? 3000
     const consentMs = options.consentMs ?? 250
+    const crypto = options.crypto
     const indication = Stun.bindingIndication(randomBytes(12))
     const states = new Map<MediaKind, KindState>()
     const sentCounters = { audio: { count: 0 }, video: { count: 0 }, content: { count: 0 } }
@@ -97,7 +101,8 @@ export const start = (
       state.lastHeard = performance.now()
       state.lastAnswered = state.lastHeard
       state.consents.clear()
-      connection.socket.onPacket((packet) => {
+      connection.socket.onPacket((received) => {
+        let packet = received
         if (state.connection !== connection) return // a socket being replaced
         state.lastHeard = performance.now()
         if (!isRtp(packet)) {
@@ -108,6 +113,11 @@ export const start = (
             state.consents.clear() // older checks answered late say nothing newer
           }
           return
+        }
+        if (crypto !== undefined) {
+          const plain = crypto.unprotect(connection.kind, packet)
+          if (plain === undefined) return // refused, and counted by why
+          packet = plain
         }
         const ssrc = ssrcOf(packet)
         let stats = state.sources.get(ssrc)
@@ -167,8 +177,10 @@ export const start = (
     const send = (kind: MediaKind, packet: Buffer) => {
       const s = states.get(kind)
       if (s === undefined || s.status !== "open") return false
+      const out = crypto === undefined ? packet : crypto.protect(kind, packet)
+      if (out === undefined) return false
       s.lastSent = performance.now()
-      return s.connection.socket.send(packet)
+      return s.connection.socket.send(out)
     }
     const onReceive = (kind: MediaKind, handler: (packet: Buffer) => void) => {
       const listeners = states.get(kind)?.listeners
@@ -242,6 +254,16 @@ export const start = (
             loss: expected === 0 ? 0 : Math.round((lost / expected) * 10_000) / 10_000,
             jitterMs: s.sources.size === 0 ? 0 : Math.round((jitter / s.sources.size) * 100) / 100,
             status: s.status,
+            ...(crypto !== undefined
+              ? {
+                  encryption: {
+                    profile: "AEAD_AES_256_GCM",
+                    sendingEpoch: crypto.sendingEpoch(),
+                    epochs: [...crypto.epochs()],
+                    ...crypto.counters[s.connection.kind],
+                  },
+                }
+              : {}),
           }
         }),
     }

@@ -14,6 +14,7 @@ import { Leave } from "../../protocol/mmr.js"
 import type { MediaKind } from "../../protocol/media.js"
 import { defaultDscp } from "../../protocol/media.js"
 import type { Placement } from "../../protocol/meeting.js"
+import type { MediaKeys } from "../../protocol/media-keys.js"
 import type { JoinInfo, ZoneInfo } from "../../protocol/web-api.js"
 import { ask } from "../../runtime/Ask.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
@@ -24,6 +25,7 @@ import { AccessDenied, MediaUnreachable, NoMmrAvailable } from "./errors.js"
 import type { JoinError } from "./errors.js"
 import type * as Fallback from "./fallback.js"
 import type * as MediaConnect from "./media-connect.js"
+import * as MediaCrypto from "./media-crypto.js"
 import * as MediaSession from "./media-session.js"
 import type { Avoid, MmrProblem } from "./mmr-selection.js"
 import { selectMmr } from "./mmr-selection.js"
@@ -43,6 +45,8 @@ export interface OnMmr {
 export interface Connected {
   readonly current: OnMmr
   readonly media: MediaSession.MediaSession | undefined
+  /** The meeting's media keys, when its media is encrypted. */
+  readonly crypto?: MediaCrypto.MediaCrypto
   /**
    * Joins the meeting on another MMR than `current` (leaving, silent or mute:
    * `evidence` tells the controllers which) and moves media there.
@@ -73,6 +77,8 @@ export interface JoinContext {
   /** This join's session secret: only it can re-join or leave as this participant. */
   readonly session: string
   readonly proxyTarget: ProxyTarget | undefined
+  /** Asks the web tier for the meeting's media keys again. */
+  readonly refreshKeys?: Effect.Effect<MediaKeys, { readonly detail: string }>
 }
 
 /** Phases 3 and 4 over `busOf`'s control and `dial`'s media; shared by the direct and tunnel paths. */
@@ -167,7 +173,10 @@ export const joinMmr = (
           ),
         )
     const connections = yield* connectMedia(recorder, selected.joined)
+    const crypto = info.media === undefined ? undefined : MediaCrypto.make(options.meeting, info.participant.id, info.media)
+    if (crypto !== undefined && ctx.refreshKeys !== undefined) yield* MediaCrypto.refresher(crypto, ctx.refreshKeys)
     const media = yield* MediaSession.start(connections, {
+      ...(crypto !== undefined ? { crypto } : {}),
       ...(m.keepaliveMs !== undefined ? { keepaliveMs: m.keepaliveMs } : {}),
       ...(m.silenceMs !== undefined ? { silenceMs: m.silenceMs } : {}),
       ...(m.consentMs !== undefined ? { consentMs: m.consentMs } : {}),
@@ -189,6 +198,6 @@ export const joinMmr = (
         // In the background: the old MMR may be dead or frozen, and the move is done.
         yield* Effect.forkScoped(leave(old))
       })
-    return { current, media, move, listen } satisfies Connected
+    return { current, media, move, listen, ...(crypto !== undefined ? { crypto } : {}) } satisfies Connected
   })
 

@@ -12,10 +12,12 @@ import type { Joined, Participant } from "../../protocol/mmr.js"
 import { MediaStats, Roster, RosterEvent } from "../../protocol/mmr.js"
 import type { MediaKind } from "../../protocol/media.js"
 import { mediaKinds } from "../../protocol/media.js"
+import { MediaKeyEvent } from "../../protocol/media-keys.js"
 import type { JoinInfo } from "../../protocol/web-api.js"
 import { ask } from "../../runtime/Ask.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
+import type { MediaCrypto } from "./media-crypto.js"
 import type * as MediaSession from "./media-session.js"
 import type { Connected, JoinContext } from "./path.js"
 import * as MmrLiveness from "./mmr-liveness.js"
@@ -36,6 +38,8 @@ export interface JoinSession {
   readonly bus: ControlBusShape
   /** The media connections, when media was asked for. */
   readonly media: MediaSession.MediaSession | undefined
+  /** The meeting's media keys as this session holds them, when its media is encrypted. */
+  readonly encryption: MediaCrypto | undefined
   /** The report with each media kind's figures as they stand now. */
   readonly finalReport: Effect.Effect<JoinReport>
   /** The SSRC this session sends each kind with. */
@@ -55,7 +59,7 @@ export type SessionEvent =
   | { readonly _tag: "MoveFailed"; readonly from: string; readonly detail: string }
 
 
-const decodeRosterEvent = Schema.decodeUnknownOption(Schema.parseJson(RosterEvent))
+const decodeMeetingEvent = Schema.decodeUnknownOption(Schema.parseJson(Schema.Union(RosterEvent, MediaKeyEvent)))
 
 /** Why a session moves: its MMR said it is leaving, stopped answering (crash, frozen), or answers control but not media (mute). */
 type MoveReason = "leaving" | MmrLiveness.Verdict | "mute"
@@ -109,10 +113,12 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
       }
       yield* connected.listen(subject, (data) => void Queue.unsafeOffer(inbox, data))
       const onEvent = (data: Uint8Array) =>
-        Option.match(decodeRosterEvent(new TextDecoder().decode(data)), {
+        Option.match(decodeMeetingEvent(new TextDecoder().decode(data)), {
           onNone: () => Effect.logDebug(`undecodable event on ${subject} dropped`),
           onSome: (event) =>
-            event.leaving === true
+            "type" in event
+              ? Effect.sync(() => connected.crypto?.onEvent(event))
+              : event.leaving === true
               ? Queue.offer(leaving, { mmr: event.mmr, reason: "leaving" })
               : // Rosters from the MMR the session is on; during a move, the one it is moving to will follow.
                 event.mmr === current.placement.mmr
@@ -232,6 +238,7 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
       mmr: current.placement.mmr,
       bus: current.bus,
       media,
+      encryption: connected.crypto,
       finalReport,
       ssrcs: ctx.ssrcs,
       events: Stream.fromPubSub(events),

@@ -55,6 +55,7 @@ import * as RateLimit from "./rate-limit.js"
 import * as ClientAddress from "./client-address.js"
 import { GeoLocator } from "./geo.js"
 import * as JoinLog from "./join-log.js"
+import * as MediaKeyService from "./media-keys.js"
 import * as Meetings from "./meetings.js"
 import { rankZones } from "./ranking.js"
 
@@ -95,6 +96,12 @@ export interface WebLookupConfig {
   readonly clientCredentials?: (scope: ClientScope, expiresAt: number) => Effect.Effect<string, unknown>
   /** The CA of the NATS servers' certificates, told to each join with its credentials. */
   readonly natsCa?: string
+  /**
+   * Media encryption: each meeting's keys made here and given only to the
+   * participants admitted here; a new epoch when someone leaves and every
+   * `rekeyEvery` (default 15 minutes). `false`: media in the clear.
+   */
+  readonly mediaKeys?: false | { readonly rekeyEvery?: Duration.DurationInput; readonly activateInMs?: number }
   /** Per client address; wrong passcodes also per meeting. Defaults: 60/min meetings, 600/min join-info, 10/min wrong passcodes (30/min per meeting). */
   readonly limits?: {
     readonly createMeeting?: RateLimit.Limit
@@ -152,6 +159,10 @@ export const start = (
     const addressOf = (request: HttpServerRequest.HttpServerRequest) =>
       clientAddress(Option.getOrElse(request.remoteAddress, () => ""), request.headers["x-forwarded-for"])
     let joinInfos = 0
+    const mediaKeys =
+      config.mediaKeys === false
+        ? undefined
+        : yield* MediaKeyService.start({ subjects: config.subjects, buckets: config.buckets, stores, ...(config.replicas !== undefined ? { replicas: config.replicas } : {}), ...config.mediaKeys })
     // Relay sessions outlive their request's handler; the web lookup ends them when it stops.
     const relays = yield* FiberSet.make<void>()
     let relayRefused = 0
@@ -251,6 +262,7 @@ export const start = (
         meetingEvents: config.subjects.meetingRoster(id),
         joinToken: token,
         expiresAt: claims.expiresAt,
+        ...(mediaKeys !== undefined ? { media: yield* mediaKeys.forJoin(id, participant) } : {}),
         ...(config.clientCredentials !== undefined
           ? {
               natsCredentials: {
@@ -285,6 +297,19 @@ export const start = (
       return reply(202, { ok: true, counted: true })
     })
 
+    // --- GET /api/meetings/:id/media-keys: the epochs again, on the join's own authority ---
+    const mediaKeysAgain = Effect.gen(function* () {
+      const id = yield* meetingFromPath
+      const bearer = bearerOf(yield* HttpServerRequest.HttpServerRequest)
+      if (bearer === undefined) return apiError(401, "Unauthorized", "media keys need the join's token (Authorization: Bearer <joinToken>)")
+      const claims = yield* Effect.either(tokens.verify(bearer))
+      if (claims._tag === "Left") return apiError(401, "InvalidToken", claims.left.message)
+      if (claims.right.meeting !== id) return apiError(403, "Forbidden", "the token is for another meeting")
+      if (mediaKeys === undefined) return apiError(404, "NotFound", "this deployment sends media in the clear")
+      const keys = yield* mediaKeys.forParticipant(id, claims.right.participant)
+      return Option.isNone(keys) ? apiError(403, "Departed", "this participant left the meeting: no new media keys") : reply(200, keys.value)
+    })
+
     // --- the operators' dashboard -------------------------------------------------------
     const opsState = OpsRoute.state({ id: config.id, zones: config.zones, opsToken: config.opsToken, stores, presence, joins })
 
@@ -300,6 +325,7 @@ export const start = (
       HttpRouter.post("/api/meetings", createMeeting),
       HttpRouter.get("/api/meetings/:id", getMeeting),
       HttpRouter.get("/api/meetings/:id/join-info", joinInfo),
+      HttpRouter.get("/api/meetings/:id/media-keys", mediaKeysAgain),
       HttpRouter.post("/api/joins", reportJoin),
       HttpRouter.get("/ops", serveAsset("ops/index.html")),
       HttpRouter.get("/ops/api/state", opsState),

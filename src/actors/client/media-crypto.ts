@@ -1,0 +1,182 @@
+/**
+ * A participant's media keys: the epochs the web tier gave it (at join, in a
+ * meeting event, or fetched again), SRTP on the way out with the newest
+ * active epoch, and SRTP checks on the way in — a packet that fails is
+ * dropped and counted by why (forged or tampered, replayed, an epoch this
+ * participant does not hold, not SRTP at all).
+ *
+ * A new epoch is taken for receiving at once and for sending only after its
+ * `activateInMs`, so that the others hold it when its first packet arrives:
+ * nobody hears a gap at the switch. A packet under an epoch this participant
+ * lacks asks for the keys again (at most once a second).
+ *
+ * @since 0.2.0
+ */
+import type { Scope } from "effect"
+import { Effect, Schedule } from "effect"
+import type { MediaKind } from "../../protocol/media.js"
+import type { MediaKeyEvent, MediaKeys } from "../../protocol/media-keys.js"
+import * as Keys from "../../protocol/media-keys.js"
+import { isRtp, sequenceNumber, ssrc as ssrcOf } from "../../protocol/rtp.js"
+import * as Srtp from "../../protocol/srtp.js"
+
+/** What a receiver did with the SRTP packets of one kind. @category models */
+export interface CryptoCounters {
+  decrypted: number
+  /** Did not authenticate: tampered, forged, or under a key that is not the epoch's. */
+  authFailed: number
+  replayed: number
+  /** Under an epoch this participant does not hold (not yet, or never: it left). */
+  unknownEpoch: number
+  /** Too short or not RTP: nothing an SRTP sender makes. */
+  malformed: number
+}
+
+/** @category models */
+export interface MediaCrypto {
+  /** The packet as SRTP under the current sending epoch. */
+  readonly protect: (kind: MediaKind, packet: Uint8Array) => Buffer | undefined
+  /** The RTP packet inside, or undefined (counted) when it is refused. */
+  readonly unprotect: (kind: MediaKind, packet: Uint8Array) => Buffer | undefined
+  /** Takes a new epoch from a meeting event, when it was wrapped for this participant. */
+  readonly onEvent: (event: MediaKeyEvent) => boolean
+  /** Takes the epochs of a fresh answer from the web tier. */
+  readonly add: (keys: MediaKeys) => void
+  /** The epoch packets go out under now. */
+  readonly sendingEpoch: () => number
+  /** The epochs held, oldest first. */
+  readonly epochs: () => ReadonlyArray<number>
+  readonly counters: Readonly<Record<MediaKind, CryptoCounters>>
+  /** Set when a packet came under an epoch newer than any held: the keys should be asked for again. */
+  readonly wanted: () => number | undefined
+}
+
+/** Epochs kept for receiving: the current one and a few before it (late packets, slow senders). */
+const KEPT = 4
+
+const zeroCounters = (): CryptoCounters => ({ decrypted: 0, authFailed: 0, replayed: 0, unknownEpoch: 0, malformed: 0 })
+
+/**
+ * A key ring for participant `participant` of `meeting`, from its join-info's keys.
+ *
+ * @category constructors
+ */
+export const make = (meeting: string, participant: string, initial: MediaKeys, now: () => number = () => performance.now()): MediaCrypto => {
+  const held = new Map<number, Buffer>()
+  const wrapKey = initial.wrapKey === undefined ? undefined : Buffer.from(initial.wrapKey, "base64")
+  let sending = 0
+  let pending: { epoch: number; at: number } | undefined
+  let wanted: number | undefined
+  const sessionKeys = new Map<string, Srtp.SessionKeys>()
+  const senders = new Map<number, Srtp.SenderIndex>()
+  const windows = new Map<number, Srtp.ReplayWindow>()
+  const counters = { audio: zeroCounters(), video: zeroCounters(), content: zeroCounters() }
+
+  const take = (epoch: number, key: Buffer, activateInMs: number) => {
+    if (held.has(epoch)) return
+    held.set(epoch, key)
+    for (const e of [...held.keys()].sort((a, b) => a - b).slice(0, Math.max(0, held.size - KEPT))) held.delete(e)
+    if (wanted !== undefined && epoch >= wanted) wanted = undefined
+    if (epoch > sending && (pending === undefined || epoch > pending.epoch)) pending = { epoch, at: now() + activateInMs }
+  }
+  const add = (keys: MediaKeys) => {
+    // What the web tier answers is in use already: no activation delay for any of it.
+    for (const e of keys.epochs) take(e.epoch, Buffer.from(e.key, "base64"), 0)
+  }
+  add(initial)
+
+  const keysFor = (epoch: number, ssrc: number): Srtp.SessionKeys | undefined => {
+    const key = held.get(epoch)
+    if (key === undefined) return undefined
+    const id = `${epoch}:${ssrc}`
+    let keys = sessionKeys.get(id)
+    if (keys === undefined) {
+      if (sessionKeys.size >= 512) sessionKeys.clear() // bounded: a flood of made-up SSRCs costs a re-derive, not memory
+      sessionKeys.set(id, (keys = Srtp.deriveSessionKeys(key, ssrc)))
+    }
+    return keys
+  }
+
+  const sendingEpoch = () => {
+    if (pending !== undefined && now() >= pending.at) {
+      if (held.has(pending.epoch)) sending = pending.epoch
+      pending = undefined
+    }
+    return sending
+  }
+
+  return {
+    protect: (_kind, packet) => {
+      if (!isRtp(packet)) return undefined
+      const ssrc = ssrcOf(packet)
+      const keys = keysFor(sendingEpoch(), ssrc)
+      if (keys === undefined) return undefined
+      let index = senders.get(ssrc)
+      if (index === undefined) senders.set(ssrc, (index = new Srtp.SenderIndex()))
+      return Srtp.protect(keys, packet, index.next(sequenceNumber(packet)), sending)
+    },
+    unprotect: (kind, packet) => {
+      const c = counters[kind]
+      const epoch = Srtp.mkiOf(packet)
+      if (epoch === undefined || !isRtp(packet)) return void c.malformed++
+      const ssrc = ssrcOf(packet)
+      const keys = keysFor(epoch, ssrc)
+      if (keys === undefined) {
+        c.unknownEpoch++
+        if (epoch > Math.max(0, ...held.keys())) wanted = Math.max(wanted ?? 0, epoch)
+        return undefined
+      }
+      let window = windows.get(ssrc)
+      if (window === undefined) {
+        if (windows.size >= 256) windows.clear()
+        windows.set(ssrc, (window = new Srtp.ReplayWindow()))
+      }
+      const sequence = sequenceNumber(packet)
+      const roc = window.estimate(sequence)
+      if (window.check(roc, sequence) !== undefined) return void c.replayed++
+      const plain = Srtp.unprotect(keys, packet.subarray(0, packet.length - Srtp.MKI_SIZE), roc)
+      if (plain === undefined) return void c.authFailed++
+      window.accept(roc, sequence)
+      c.decrypted++
+      return plain
+    },
+    onEvent: (event) => {
+      if (event.meeting !== meeting || wrapKey === undefined) return false
+      const wrapped = event.wrapped[participant]
+      if (wrapped === undefined) return false
+      const key = Keys.unwrap(wrapKey, meeting, event.epoch, participant, wrapped)
+      if (key === undefined) return false
+      take(event.epoch, key, event.activateInMs)
+      return true
+    },
+    add,
+    sendingEpoch,
+    epochs: () => [...held.keys()].sort((a, b) => a - b),
+    counters,
+    wanted: () => wanted,
+  }
+}
+
+/**
+ * Asks the web tier for the keys again whenever a packet came under an epoch
+ * this participant lacks: checked every 200 ms, at most one ask a second.
+ *
+ * @category constructors
+ */
+export const refresher = <E extends { readonly detail: string }>(
+  crypto: MediaCrypto,
+  refresh: Effect.Effect<MediaKeys, E>,
+): Effect.Effect<void, never, Scope.Scope> => {
+  let lastAsked = -Infinity
+  const check = Effect.suspend(() => {
+    const wanted = crypto.wanted()
+    if (wanted === undefined || performance.now() - lastAsked < 1000) return Effect.void
+    lastAsked = performance.now()
+    return refresh.pipe(
+      Effect.tap((keys) => Effect.sync(() => crypto.add(keys))),
+      Effect.tapError((e) => Effect.logDebug(`media keys for epoch ${wanted} not fetched: ${e.detail}`)),
+      Effect.ignore,
+    )
+  })
+  return Effect.asVoid(Effect.forkScoped(Effect.repeat(check, Schedule.spaced("200 millis"))))
+}
