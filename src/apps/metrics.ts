@@ -107,6 +107,16 @@ export const registry = (
       for (const w of topology.web) setCounter(this, { web: w.id }, w.relayRefused())
     },
   })
+  new Counter({
+    name: "meetzone_media_key_epochs_total",
+    help: "New media key epochs this web server made (someone left, or the re-key period)",
+    labelNames: ["web"],
+    registers,
+    collect() {
+      this.reset()
+      for (const w of topology.web) setCounter(this, { web: w.id }, w.keyEpochs())
+    },
+  })
 
   // --- controllers ------------------------------------------------------------------
   new Counter({

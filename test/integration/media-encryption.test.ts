@@ -126,4 +126,29 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "90 seconds" })("m
         expect(outsideBucket.filter((m) => secrets.some((s) => m.data.includes(s))).map((m) => m.subject)).toEqual([])
       }).pipe(Effect.provide(Connector.nats)),
   )
+
+  it.scoped("re-keys on a period (configurable: 1 s here) while two talk: every epoch is taken without losing a packet", () =>
+    Effect.gen(function* () {
+      const nats = yield* TestNats
+      const { web, tls } = yield* TestTopology.start(
+        TestTopology.twoZones({ prefix: "enc2", media: { rekeyEvery: "1 second", rekeyActivation: "200 millis" } }),
+        [nats.url],
+      )
+      const http = yield* Lookup.dispatcher(tls, Option.none())
+      const meeting = (yield* Lookup.createMeeting(http, new URL(web), { timeoutMs: 5000 })).id
+      const join = (name: string, media: Client.MediaOptions) => Client.join({ web, meeting, name, tls, proxy: "none", media: { transports: ["udp"], ...media } })
+      const bob = yield* join("Bob", { kinds: ["audio"], synthetic: false })
+      const heard = yield* bob.media!.receive("audio").pipe(Stream.take(PACKETS), Stream.runCollect, Effect.timeout("20 seconds"), Effect.fork)
+      const ada = yield* join("Ada", { kinds: ["audio"], sources: { audio: markerPackets } })
+      const packets = [...(yield* Effect.flatten(heard.await))]
+      expect(packets.length).toBe(PACKETS)
+      const adaAudio = (yield* ada.finalReport).media!.find((m) => m.kind === "audio")!
+      const bobAudio = (yield* bob.finalReport).media!.find((m) => m.kind === "audio")!
+      // Three seconds of audio at a 1 s period: at least two new epochs, each taken by both.
+      expect(adaAudio.encryption!.sendingEpoch).toBeGreaterThanOrEqual(3)
+      expect(bobAudio.encryption!.epochs).toContain(adaAudio.encryption!.sendingEpoch)
+      expect(bobAudio.encryption).toMatchObject({ decrypted: PACKETS, authFailed: 0, replayed: 0, unknownEpoch: 0 })
+      expect(bobAudio.loss).toBe(0)
+    }).pipe(Effect.provide(Connector.nats)),
+  )
 })

@@ -121,6 +121,8 @@ export interface WebLookupHandle {
   readonly joinInfos: () => number
   /** Relay connections refused for a missing, forged or expired join token. */
   readonly relayRefused: () => number
+  /** New media key epochs this server made. */
+  readonly keyEpochs: () => number
 }
 
 /**
@@ -380,7 +382,7 @@ export const start = (
     const port = address._tag === "TcpAddress" ? address.port : config.port
     publicUrl ??= `https://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`
     yield* Effect.logInfo(`web lookup ${config.id} at ${publicUrl}`)
-    return { url: publicUrl, port, joins, joinInfos: () => joinInfos, relayRefused: () => relayRefused }
+    return { url: publicUrl, port, joins, joinInfos: () => joinInfos, relayRefused: () => relayRefused, keyEpochs: () => mediaKeys?.rotations() ?? 0 }
   }).pipe(Effect.annotateLogs("web", config.id))
 
 /**

@@ -116,7 +116,8 @@ export const start = (options: MediaKeyOptions): Effect.Effect<MediaKeyService, 
           // Another web server saw this leave first (or re-keyed for the period just now).
           if (!periodic && gone.length === 0) return Option.none<number>()
           const last = record.epochs[record.epochs.length - 1]!
-          if (periodic && now - last.at < msOf(options.rekeyEvery) / 2) return Option.none<number>()
+          // The period is counted from the last epoch, whoever made it (a leave, another web server).
+          if (periodic && now - last.at < msOf(options.rekeyEvery)) return Option.none<number>()
           const next = { epoch: last.epoch + 1, key: Keys.newKey().toString("base64"), at: now }
           const updated: KeyRecord = {
             ...record,
@@ -174,7 +175,7 @@ export const start = (options: MediaKeyOptions): Effect.Effect<MediaKeyService, 
     const period = msOf(options.rekeyEvery)
     yield* Effect.suspend(() =>
       Effect.forEach([...rosters].filter(([, r]) => r.ids.length > 0), ([meeting, r]) => rotate(meeting, [], r.ids, true).pipe(Effect.ignoreLogged), { discard: true }),
-    ).pipe(Effect.repeat(Schedule.spaced(Math.max(1000, period / 4))), Effect.forkScoped)
+    ).pipe(Effect.repeat(Schedule.spaced(Math.max(250, period / 4))), Effect.forkScoped)
 
     return {
       forJoin: (meeting, participant) => Effect.map(ensure(meeting), (r) => toKeys(r, participant)),
