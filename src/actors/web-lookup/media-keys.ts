@@ -112,7 +112,8 @@ export const start = (options: MediaKeyOptions): Effect.Effect<MediaKeyService, 
           if (Option.isNone(found)) return Option.none<number>()
           const record = found.value.value
           const now = yield* Clock.currentTimeMillis
-          const gone = departed.filter((p) => !record.departed.includes(p))
+          const departedBefore = new Set(record.departed)
+          const gone = departed.filter((p) => !departedBefore.has(p))
           // Another web server saw this leave first (or re-keyed for the period just now).
           if (!periodic && gone.length === 0) return Option.none<number>()
           const last = record.epochs[record.epochs.length - 1]!
@@ -133,8 +134,9 @@ export const start = (options: MediaKeyOptions): Effect.Effect<MediaKeyService, 
           const secret = Buffer.from(record.wrapSecret, "base64")
           const key = Buffer.from(next.key, "base64")
           const wrapped: Record<string, string> = {}
+          const departedNow = new Set(updated.departed)
           for (const p of recipients) {
-            if (!updated.departed.includes(p)) wrapped[p] = Keys.wrap(Keys.wrapKeyFor(secret, meeting, p), meeting, next.epoch, p, key)
+            if (!departedNow.has(p)) wrapped[p] = Keys.wrap(Keys.wrapKeyFor(secret, meeting, p), meeting, next.epoch, p, key)
           }
           yield* Topic.publish(options.subjects.meetingRoster(meeting), Keys.MediaKeyEvent, { type: "media-keys" as const, meeting, epoch: next.epoch, wrapped, activateInMs }).pipe(
             Effect.provideService(ControlBus, bus),
