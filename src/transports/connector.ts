@@ -8,7 +8,7 @@
  */
 import { createConnection } from "node:net"
 import type { Scope } from "effect"
-import { Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer } from "effect"
 import { BusError } from "../protocol/errors.js"
 import type { ControlBusShape } from "../runtime/ControlBus.js"
 import { ControlBus } from "../runtime/ControlBus.js"
@@ -126,8 +126,15 @@ export const nats: Layer.Layer<BusConnector> = Layer.succeed(BusConnector, {
       })),
       Effect.map((nc): Connected => ({ bus: NatsBus.make(nc), via: target.nats.join(","), kind: "nats" })),
     )
-    return Effect.catchAll(direct, (e) =>
-      target.relay === undefined ? Effect.fail(e) : viaRelay(target, options, `NATS unreachable (${e.detail})`),
+    // The relay gets what is left of `timeoutMs` after the NATS attempt, not a fresh one: the caller's deadline holds.
+    return Effect.flatMap(Clock.currentTimeMillis, (started) =>
+      Effect.catchAll(direct, (e) =>
+        target.relay === undefined
+          ? Effect.fail(e)
+          : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              viaRelay(target, { ...options, timeoutMs: Math.max(1, options.timeoutMs - (now - started)) }, `NATS unreachable (${e.detail})`),
+            ),
+      ),
     )
   },
 })

@@ -3,7 +3,7 @@
  * TestClock: nothing waits for real seconds.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Fiber, Option, TestClock } from "effect"
+import { Clock, Effect, Either, Exit, Fiber, Option, TestClock } from "effect"
 import * as Report from "../../src/actors/client/report.js"
 import * as ZoneProbe from "../../src/actors/client/zone-probe.js"
 import * as Selection from "../../src/actors/client/zone-selection.js"
@@ -63,6 +63,26 @@ describe("zone probing, on a test clock", () => {
         ["eu", 0],
         ["us", 0],
       ])
+    }).pipe(Effect.provide(MemoryBus.layer)),
+  )
+
+  it.scoped("counts the deadline from the start of zone selection: 2 s spent connecting leave the probes 3.5 s, not a fresh 5.5 s", () =>
+    Effect.gen(function* () {
+      const bus = yield* ControlBus
+      const silent = zone("eu", ["c1"])
+      yield* bus.subscribe(silent.controllers[0]!.subject, {}, () => {}) // listens, never answers
+      const since = yield* Clock.currentTimeMillis
+      yield* TestClock.adjust("2000 millis") // what connecting to NATS, then the relay, took
+      const recorder = yield* Report.make("1234567890")
+      const selecting = yield* Effect.fork(
+        recorder.phase("zone-selection", (phase) => ZoneProbe.selectZone([silent], () => bus, Selection.defaults, "client-1", phase, since)),
+      )
+      yield* TestClock.adjust("3499 millis")
+      expect(Option.isNone(yield* Fiber.poll(selecting))).toBe(true)
+      yield* TestClock.adjust("1 millis")
+      const failure = yield* Effect.flip(Fiber.join(selecting))
+      expect(failure).toBeInstanceOf(ZoneProbe.Unreachable)
+      expect(failure.elapsedMs).toBe(5500)
     }).pipe(Effect.provide(MemoryBus.layer)),
   )
 

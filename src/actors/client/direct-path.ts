@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import type { Scope } from "effect"
 import { defaultDscp } from "../../protocol/media.js"
 import type { JoinInfo, ZoneInfo } from "../../protocol/web-api.js"
@@ -30,6 +30,8 @@ export const directPath = (ctx: JoinContext, connector: typeof BusConnector.Serv
         "zone-selection",
         (phase) =>
           Effect.gen(function* () {
+            // One deadline for the whole phase: connecting (NATS, else the relay) spends from it, the probes get what is left.
+            const since = yield* Clock.currentTimeMillis
             const buses = yield* connectZones(
               connector,
               info,
@@ -43,7 +45,7 @@ export const directPath = (ctx: JoinContext, connector: typeof BusConnector.Serv
               },
               phase,
             )
-            const chosen = yield* ZoneProbe.selectZone(info.zones, (z) => buses.get(z.id), selectionOptions, info.participant.id, phase)
+            const chosen = yield* ZoneProbe.selectZone(info.zones, (z) => buses.get(z.id), selectionOptions, info.participant.id, phase, since)
             return { ...chosen, buses }
           }),
         (c) => ({ chosen: c.zone.id, zones: c.scores }),

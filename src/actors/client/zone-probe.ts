@@ -47,6 +47,12 @@ export const selectZone = (
   options: Selection.SelectionOptions,
   client: string,
   phase: PhaseRecorder,
+  /**
+   * When zone selection began (Clock millis), when something came before the
+   * probes (connecting to NATS, else the relay): the deadline counts from
+   * here, so every wait inside zone selection shares the one 5.5 s.
+   */
+  since?: number,
 ): Effect.Effect<ZoneChoice, Unreachable> =>
   Effect.gen(function* () {
     const targets: Array<Selection.ZoneTarget> = zones.map((z, rank) => ({
@@ -56,7 +62,7 @@ export const selectZone = (
     }))
     const scoring = yield* ZoneScoring.current(options.tieMarginMs)
     const results = yield* Queue.unbounded<Selection.Observation>()
-    const startedAt = yield* Clock.currentTimeMillis
+    const startedAt = since ?? (yield* Clock.currentTimeMillis)
 
     const probe = (zone: ZoneInfo, controller: { id: string; subject: string }, round: number, sample: number) =>
       Effect.gen(function* () {
