@@ -162,6 +162,11 @@ export class ReplayWindow {
   /** Bit i: highest − i was received. */
   private seen = 0n
 
+  /** Nothing accepted yet: the sender's ROC is not known (it may have wrapped before we listened). */
+  get fresh(): boolean {
+    return this.highest < 0
+  }
+
   /** The ROC of a packet with this sequence number (RFC 3711 §3.3.1). */
   estimate(sequence: number): number {
     if (this.highest < 0) return this.roc

@@ -6,7 +6,9 @@ import { readFileSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import * as fc from "fast-check"
 import * as Srtp from "../../src/protocol/srtp.js"
+import * as MediaCrypto from "../../src/actors/client/media-crypto.js"
 import * as MediaKeys from "../../src/protocol/media-keys.js"
+import * as Rtp from "../../src/protocol/rtp.js"
 
 const golden = JSON.parse(readFileSync(new URL("../golden/rfc7714-vectors.json", import.meta.url), "utf8")) as {
   salt: string
@@ -109,5 +111,23 @@ describe("wrapped epoch keys", () => {
     expect(MediaKeys.unwrap(ada, "1234567890", 3, "ada", wrapped)).toBeUndefined()
     expect(MediaKeys.unwrap(ada, "1234567890", 2, "bob", wrapped)).toBeUndefined()
     expect(MediaKeys.unwrap(ada, "1234567890", 2, "ada", "garbage")).toBeUndefined()
+  })
+})
+
+describe("a participant who joins after a sender's sequence numbers wrapped", () => {
+  it("finds the sender's rollover counter from the stream's first packet and opens everything after it", () => {
+    const keys = { profile: "AEAD_AES_256_GCM" as const, epochs: [{ epoch: 1, key: MediaKeys.newKey().toString("base64") }] }
+    const sender = MediaCrypto.make("1234567890", "ada", keys)
+    const sealed: Array<Buffer> = []
+    // Three wraps before the late joiner hears anything (its ROC is 3 by then).
+    for (let i = 0; i < 3 * 65_536 + 40; i++) {
+      const p = Buffer.alloc(40)
+      Rtp.writeHeader(p, { payloadType: 111, marker: false, sequence: (65_500 + i) & 0xffff, timestamp: i * 960, ssrc: 7 })
+      const s = sender.protect("audio", p)!
+      if (i >= 3 * 65_536) sealed.push(s)
+    }
+    const late = MediaCrypto.make("1234567890", "bob", keys)
+    expect(sealed.every((p) => late.unprotect("audio", p) !== undefined)).toBe(true)
+    expect(late.counters.audio).toMatchObject({ decrypted: 40, authFailed: 0 })
   })
 })

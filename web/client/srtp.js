@@ -178,6 +178,8 @@ export class ReplayWindow {
  */
 
 const KEPT = 4
+/** Rollover counters tried for a new stream's first packet, at most every 100 ms per stream (as media-crypto.ts). */
+const ROC_SEARCH = 64
 
 /**
  * This participant's key ring (as src/actors/client/media-crypto.ts): epochs
@@ -200,6 +202,16 @@ export const keyRing = (meeting, participant, initial) => {
   const senders = new Map()
   /** @type {Map<number, ReplayWindow>} */
   const windows = new Map()
+  /** @type {Map<number, number>} */
+  const searched = new Map()
+  /** @param {number} ssrc */
+  const searchAllowed = (ssrc) => {
+    const t = performance.now()
+    if (t - (searched.get(ssrc) ?? -Infinity) < 100) return false
+    if (searched.size >= 256) searched.clear()
+    searched.set(ssrc, t)
+    return true
+  }
   /** @type {Record<string, CryptoCounters>} */
   const counters = {}
   const countersOf = (/** @type {string} */ kind) => (counters[kind] ??= { decrypted: 0, authFailed: 0, replayed: 0, unknownEpoch: 0, malformed: 0 })
@@ -291,9 +303,14 @@ export const keyRing = (meeting, participant, initial) => {
           windows.set(ssrc, (window = new ReplayWindow()))
         }
         const sequence = sequenceOf(packet)
-        const roc = window.estimate(sequence)
+        let roc = window.estimate(sequence)
         if (window.check(roc, sequence) !== undefined) return void c.replayed++
-        const plain = await unprotect(await keys, packet.subarray(0, packet.length - MKI_SIZE), roc)
+        const body = packet.subarray(0, packet.length - MKI_SIZE)
+        let plain = await unprotect(await keys, body, roc)
+        if (plain === undefined && window.highest < 0 && searchAllowed(ssrc)) {
+          // A stream heard for the first time: its sender may have wrapped before this page joined (as media-crypto.ts).
+          for (let r = 1; r < ROC_SEARCH && plain === undefined; r++) if ((plain = await unprotect(await keys, body, r)) !== undefined) roc = r
+        }
         if (plain === undefined) return void c.authFailed++
         window.accept(roc, sequence)
         c.decrypted++

@@ -51,6 +51,14 @@ export interface MediaCrypto {
   readonly wanted: () => number | undefined
 }
 
+/**
+ * Rollover counters tried for a stream's first packet: a sender that started
+ * before this participant joined may be past as many wraps of its sequence
+ * numbers (64 × 65,536 packets: over 11 hours of video at 100 packets/s).
+ */
+const ROC_SEARCH = 64
+const ROC_SEARCH_EVERY_MS = 100
+
 /** Epochs kept for receiving: the current one and a few before it (late packets, slow senders). */
 const KEPT = 4
 
@@ -71,6 +79,15 @@ export const make = (meeting: string, participant: string, initial: MediaKeys, n
   const senders = new Map<number, Srtp.SenderIndex>()
   const windows = new Map<number, Srtp.ReplayWindow>()
   const counters = { audio: zeroCounters(), video: zeroCounters(), content: zeroCounters() }
+  /** When each new stream's ROC was last searched for: forged packets cannot make a receiver search on every one. */
+  const searched = new Map<number, number>()
+  const searchAllowed = (ssrc: number) => {
+    const t = now()
+    if (t - (searched.get(ssrc) ?? -Infinity) < ROC_SEARCH_EVERY_MS) return false
+    if (searched.size >= 256) searched.clear()
+    searched.set(ssrc, t)
+    return true
+  }
 
   const take = (epoch: number, key: Buffer, activateInMs: number) => {
     if (held.has(epoch)) return
@@ -132,9 +149,15 @@ export const make = (meeting: string, participant: string, initial: MediaKeys, n
         windows.set(ssrc, (window = new Srtp.ReplayWindow()))
       }
       const sequence = sequenceNumber(packet)
-      const roc = window.estimate(sequence)
+      let roc = window.estimate(sequence)
       if (window.check(roc, sequence) !== undefined) return void c.replayed++
-      const plain = Srtp.unprotect(keys, packet.subarray(0, packet.length - Srtp.MKI_SIZE), roc)
+      const body = packet.subarray(0, packet.length - Srtp.MKI_SIZE)
+      let plain = Srtp.unprotect(keys, body, roc)
+      if (plain === undefined && window.fresh && searchAllowed(ssrc)) {
+        // A stream heard for the first time: its sender may have wrapped its sequence numbers before this
+        // participant joined. Find its rollover counter once (bounded: ROC_SEARCH candidates, a few searches a second).
+        for (let r = 1; r < ROC_SEARCH && plain === undefined; r++) if ((plain = Srtp.unprotect(keys, body, r)) !== undefined) roc = r
+      }
       if (plain === undefined) return void c.authFailed++
       window.accept(roc, sequence)
       c.decrypted++
