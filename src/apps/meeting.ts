@@ -1,5 +1,5 @@
 /**
- * `meetzone meeting create --web URL [--topic T] [--passcode P]`: prints the new meeting's id.
+ * `meetzone meeting create --web URL [--topic T] [--passcode P] [--end-to-end]`: prints the new meeting's id.
  *
  * @since 0.1.0
  */
@@ -12,16 +12,20 @@ import { caOption, insecureOption, trust } from "./tls-options.js"
 const web = Options.text("web").pipe(Options.withDescription("the web lookup's URL, e.g. https://127.0.0.1:8443"))
 const topic = Options.text("topic").pipe(Options.optional)
 const passcode = Options.text("passcode").pipe(Options.optional)
+const endToEnd = Options.boolean("end-to-end").pipe(
+  Options.withDescription("its participants make its media keys: nothing server-side can decrypt its media"),
+)
 
 const create = Command.make(
   "create",
-  { web, topic, passcode, ca: caOption, insecure: insecureOption },
+  { web, topic, passcode, endToEnd, ca: caOption, insecure: insecureOption },
   (args) =>
     Effect.gen(function* () {
       const http = yield* Lookup.dispatcher(yield* trust(args.ca, args.insecure), Option.none())
       const meeting = yield* Lookup.createMeeting(http, new URL(args.web), {
         ...Option.match(args.topic, { onNone: () => ({}), onSome: (t) => ({ topic: t }) }),
         ...Option.match(args.passcode, { onNone: () => ({}), onSome: (p) => ({ passcode: p }) }),
+        ...(args.endToEnd ? { endToEnd: true } : {}),
         timeoutMs: 10_000,
       })
       yield* Console.log(meeting.id)

@@ -9,6 +9,7 @@ export * as Codec from "./codec.js"
 /** Declaring an actor protocol from its request classes (used by the kernel and by every actor). */
 export * as ActorProtocol from "./Protocol.js"
 export * as Controller from "./controller.js"
+export * as E2e from "./e2e.js"
 export * as Errors from "./errors.js"
 export * as Framing from "./framing.js"
 export * as JoinReport from "./join-report.js"

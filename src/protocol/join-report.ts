@@ -87,6 +87,20 @@ export const MediaKindReport = Schema.Struct({
       replayed: Schema.Int,
       unknownEpoch: Schema.Int,
       malformed: Schema.Int,
+      /** Packets held back for want of a key (end-to-end, before the leader's first key). */
+      notSent: Schema.optional(Schema.Int),
+      /** End-to-end: the meeting's keys are its participants' own; the code to compare aloud. */
+      endToEnd: Schema.optional(
+        Schema.Struct({
+          securityCode: Schema.String,
+          leader: Schema.optional(Schema.String),
+          /** Epochs made as leader, keys taken from the leader, key messages refused (not the leader's, forged), key requests sent. */
+          made: Schema.Int,
+          taken: Schema.Int,
+          refused: Schema.Int,
+          requested: Schema.Int,
+        }),
+      ),
     }),
   ),
 })

@@ -33,6 +33,8 @@ export const Meeting = Schema.Struct({
   topic: Schema.String,
   passcode: Schema.optional(PasscodeHash),
   createdAt: Schema.Number,
+  /** Its media keys are made by its participants (protocol/e2e.ts): the web tier holds none. */
+  endToEnd: Schema.optional(Schema.Boolean),
 })
 export type Meeting = typeof Meeting.Type
 

@@ -7,6 +7,8 @@
  *   Roster → participants of a meeting
  *   Drain  → DrainState             stop (or resume) taking new meetings
  *   MediaStats    → per-kind counters of one participant
+ *   Signal        → void            an end-to-end key message, published on the meeting's events as the sender's
+ *                 ✗ InvalidToken | SessionTaken | SignalRefused (not in the meeting here, or too many)
  *   MediaCounters → the MMR's media counters (bindings, drops by cause)
  *   Hosting       → which of a meeting's participants it serves (a controller weighing mute reports)
  *
@@ -15,6 +17,7 @@
 import { Schema } from "effect"
 import * as Protocol from "./Protocol.js"
 import { StoreUnavailable } from "./errors.js"
+import { E2eSignal, KeyShare } from "./e2e.js"
 import { MeetingId } from "./meeting.js"
 import { InvalidToken } from "./token.js"
 import { MediaKind, MediaTransport, Ssrcs } from "./media.js"
@@ -28,6 +31,8 @@ export const Participant = Schema.Struct({
   joinedAt: Schema.Number,
   /** The RTP streams it sends, so receivers can tell whose packets are whose. */
   ssrcs: Schema.optional(Ssrcs),
+  /** Its X25519 key share, in an end-to-end encrypted meeting (protocol/e2e.ts). */
+  keyShare: Schema.optional(KeyShare),
 })
 export type Participant = typeof Participant.Type
 
@@ -96,7 +101,7 @@ export const SessionSecret = Schema.String.pipe(Schema.minLength(16), Schema.max
 
 /** @category requests */
 export class Join extends Schema.TaggedRequest<Join>()("Join", {
-  payload: { token: Schema.String, session: SessionSecret, ssrcs: Schema.optional(Ssrcs) },
+  payload: { token: Schema.String, session: SessionSecret, ssrcs: Schema.optional(Ssrcs), keyShare: Schema.optional(KeyShare) },
   success: Joined,
   failure: Schema.Union(InvalidToken, SessionTaken, NotHostedHere, MmrFull, StoreUnavailable),
 }) {}
@@ -162,6 +167,23 @@ export class MediaStats extends Schema.TaggedRequest<MediaStats>()("MediaStats",
   failure: InvalidToken,
 }) {}
 
+/** The MMR did not pass a signal on: the sender is not in the meeting here, or sent too many. @category errors */
+export class SignalRefused extends Schema.TaggedError<SignalRefused>()("SignalRefused", {
+  reason: Schema.Literal("not-here", "too-many"),
+}) {
+  override get message(): string {
+    return this.reason === "not-here" ? "the sender is not in the meeting on this MMR" : "too many signals: at most 20 a second, 40 at once"
+  }
+}
+
+/** @category requests */
+export class Signal extends Schema.TaggedRequest<Signal>()("Signal", {
+  /** `token` and `session`: the sender's own; `from` in the published event is the token's participant. */
+  payload: { meeting: MeetingId, token: Schema.String, session: SessionSecret, signal: E2eSignal },
+  success: Schema.Void,
+  failure: Schema.Union(InvalidToken, SessionTaken, SignalRefused),
+}) {}
+
 /** @category schemas */
 export const MediaCountersReply = Schema.Struct({
   counters: Schema.Record({ key: Schema.String, value: Schema.Number }),
@@ -184,7 +206,7 @@ export class Hosting extends Schema.TaggedRequest<Hosting>()("Hosting", {
 }) {}
 
 /** What clients may ask an MMR, on its client subject (`Subjects.mmr`). @category protocols */
-export const MmrProtocol = Protocol.make("mmr", Join, Leave, Roster, MediaStats)
+export const MmrProtocol = Protocol.make("mmr", Join, Leave, Roster, MediaStats, Signal)
 
 /** What only operators and other actors may ask an MMR, on its admin subject (`Subjects.mmrAdmin`). @category protocols */
 export const MmrAdminProtocol = Protocol.make("mmr-admin", Drain, MediaCounters, Hosting)

@@ -4,7 +4,7 @@
  *   POST /api/meetings                    CreateMeeting → MeetingView (201)
  *   GET  /api/meetings/:id                MeetingView
  *   GET  /api/meetings/:id/join-info      JoinInfo     (passcode: X-Meeting-Passcode header or ?passcode=)
- *   GET  /api/meetings/:id/media-keys     MediaKeys    (Authorization: Bearer <joinToken>; 403 once the participant left)
+ *   GET  /api/meetings/:id/media-keys     MediaKeys    (Authorization: Bearer <joinToken>; 403 once the participant left; 409 end-to-end)
  *   GET  /relay                           WebSocket: the client relay (protocol/relay.ts)
  *   POST /api/joins                       JoinSummary → 202 (how a join went, for operators)
  *   GET  /ops/api/state                   OpsState     (Authorization: Bearer <operator token>)
@@ -16,6 +16,7 @@
  */
 import { Schema } from "effect"
 import { JoinPath, Outcome, PhaseName } from "./join-report.js"
+import { EndToEndMedia } from "./e2e.js"
 import { MediaKeys } from "./media-keys.js"
 import { MeetingId, Placement } from "./meeting.js"
 import { ControllerPresence, GeoPoint, MmrLoad, TunnelPresence } from "./zone.js"
@@ -24,6 +25,8 @@ import { ControllerPresence, GeoPoint, MmrLoad, TunnelPresence } from "./zone.js
 export const CreateMeeting = Schema.Struct({
   topic: Schema.optional(Schema.String.pipe(Schema.maxLength(200))),
   passcode: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(32))),
+  /** End-to-end encrypted: its participants make its media keys, and nothing server-side can decrypt. */
+  endToEnd: Schema.optional(Schema.Boolean),
 })
 export type CreateMeeting = typeof CreateMeeting.Type
 
@@ -32,6 +35,7 @@ export const MeetingView = Schema.Struct({
   id: MeetingId,
   topic: Schema.String,
   hasPasscode: Schema.Boolean,
+  endToEnd: Schema.Boolean,
   joinUrl: Schema.String,
   createdAt: Schema.Number,
 })
@@ -86,8 +90,9 @@ export const JoinInfo = Schema.Struct({
   /**
    * The meeting's media keys (SRTP AEAD AES-256-GCM), for this admitted
    * participant only; absent when the deployment sends media in the clear.
+   * For an end-to-end meeting: no key, only that its participants make them.
    */
-  media: Schema.optional(MediaKeys),
+  media: Schema.optional(Schema.Union(MediaKeys, EndToEndMedia)),
   /**
    * This join's own NATS identity, when the deployment's NATS has auth on: a
    * `.creds` text (user JWT and nkey seed) whose permissions reach this join's

@@ -12,9 +12,11 @@ import { join as joinPath } from "node:path"
 import { expect, layer } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import type { Page } from "playwright-core"
+import * as Client from "../../src/actors/client/Client.js"
 import * as Lookup from "../../src/actors/client/lookup.js"
 import * as Keys from "../../src/protocol/media-keys.js"
 import * as Srtp from "../../src/protocol/srtp.js"
+import * as Connector from "../../src/transports/connector.js"
 import * as Browser from "../support/browser.js"
 import { meetzone } from "../support/cli.js"
 import { TestNats, serverWithClient } from "../support/nats.js"
@@ -36,7 +38,12 @@ interface PageSummary {
   readonly roster: ReadonlyArray<{ name: string }>
   readonly sent: Record<"audio" | "video", { packets: number; transport: string }>
   readonly received: ReadonlyArray<Received>
-  readonly encryption?: { sendingEpoch: number; epochs: ReadonlyArray<number>; counters: Record<string, { decrypted: number; authFailed: number; replayed: number; unknownEpoch: number; malformed: number }> }
+  readonly encryption?: {
+    sendingEpoch: number
+    epochs: ReadonlyArray<number>
+    counters: Record<string, { decrypted: number; authFailed: number; replayed: number; unknownEpoch: number; malformed: number }>
+    endToEnd?: { securityCode?: string; leader?: string; made: number; taken: number; refused: number }
+  }
 }
 
 /** What the test uses of web/client/srtp.js, as the page imports it. */
@@ -151,6 +158,44 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
     90_000,
   )
 
+  it.scoped("an end-to-end meeting: a browser and a headless client agree one key through their MMR (X25519 in WebCrypto and in Node), show the same security code and open each other's media", () =>
+    Effect.gen(function* () {
+      const { web, tls } = yield* TestTopology.startSecured(TestTopology.twoZones({ prefix: "e2ee" }))
+      const http = yield* Lookup.dispatcher(tls, Option.none())
+      const created = yield* Lookup.createMeeting(http, new URL(web), { topic: "end to end", endToEnd: true, timeoutMs: 5000 })
+      expect(created.endToEnd).toBe(true)
+      const { context } = yield* Browser.launch
+      const page = yield* Effect.promise(() => context.newPage())
+      const errors: Array<string> = []
+      page.on("pageerror", (e) => errors.push(e.message))
+      yield* Effect.promise(() => page.goto(`${web}/j/${created.id}`))
+      yield* Effect.promise(() => page.fill("#name", "Ada"))
+      yield* Effect.promise(() => page.click("button[type=submit]"))
+      // Alone, the page leads: it makes the first key itself.
+      yield* until(page, (s) => s.phase === "joined" && (s.encryption?.endToEnd?.made ?? 0) >= 1 && s.sent.audio.packets > 0, "browser join")
+      const cli = yield* Client.join({ web, meeting: created.id, name: "Cli", tls, proxy: "none", media: { kinds: ["audio", "video"], keyActivationMs: 300 } }).pipe(
+        Effect.provide(Connector.nats),
+      )
+      const code = () => cli.encryption!.endToEnd!.securityCode()
+      const s = yield* until(
+        page,
+        (s) => s.encryption?.endToEnd?.securityCode === code() && (s.encryption.counters["audio"]?.decrypted ?? 0) > 50 && (s.encryption.counters["video"]?.decrypted ?? 0) > 50,
+        "the page opens the headless client's media under the agreed key",
+      )
+      expect(s.encryption!.endToEnd!.refused).toBe(0)
+      for (const kind of ["audio", "video"]) expect(s.encryption!.counters[kind]!.authFailed, `page: ${kind} failing authentication`).toBe(0)
+      expect(s.received.find((r) => r.from === "Cli" && r.kind === "audio")?.packets).toBeGreaterThan(50)
+      const report = yield* cli.finalReport
+      for (const kind of ["audio", "video"] as const) {
+        const m = report.media!.find((x) => x.kind === kind)!
+        expect(m.receivedFrom["Ada"], `headless: ${kind} from Ada`).toBeGreaterThan(20)
+        expect(m.encryption).toMatchObject({ authFailed: 0, endToEnd: { securityCode: s.encryption!.endToEnd!.securityCode, refused: 0 } })
+      }
+      expect(errors).toEqual([])
+    }),
+    90_000,
+  )
+
   it.scoped("the browser's SRTP (WebCrypto) passes RFC 7714's vectors and opens what Node's makes, and Node opens the browser's", () =>
     Effect.gen(function* () {
       const nats = yield* TestNats
@@ -210,7 +255,7 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
       expect(result.fromNode).toBe(golden.rtp)
       expect(result.fromWrapped).toBe(golden.rtp)
       expect(result.refused).toBe(true)
-      expect(result.counters).toEqual({ decrypted: 1, authFailed: 1, replayed: 1, unknownEpoch: 0, malformed: 0 })
+      expect(result.counters).toEqual({ decrypted: 1, authFailed: 1, replayed: 1, unknownEpoch: 0, malformed: 0, notSent: 0 })
       const made = Buffer.from(result.made!, "hex")
       expect(Srtp.mkiOf(made)).toBe(3)
       const opened = Srtp.unprotect(Srtp.deriveSessionKeys(meetingKey, 0x5501a0b2), made.subarray(0, made.length - Srtp.MKI_SIZE), 0)

@@ -101,7 +101,7 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "90 seconds" })("m
         const bobKeys = yield* Lookup.mediaKeys(http, new URL(web), meeting, bob.info.joinToken, 5000)
         const bobRing = MediaCrypto.make(meeting, bob.info.participant.id, bobKeys)
         expect(fromAda.every((d) => bobRing.unprotect("audio", d.payload) !== undefined)).toBe(true)
-        const carolRing = MediaCrypto.make(meeting, carol.info.participant.id, carol.info.media!)
+        const carolRing = MediaCrypto.make(meeting, carol.info.participant.id, carol.info.media as Keys.MediaKeys)
         const keyEvents = seen
           .filter((m) => m.subject.endsWith(".roster") && m.data.includes("media-keys"))
           .map((m) => JSON.parse(m.data.toString()) as Keys.MediaKeyEvent)

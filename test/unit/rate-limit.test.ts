@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
-import * as RateLimit from "../../src/actors/web-lookup/rate-limit.js"
+import * as RateLimit from "../../src/runtime/RateLimit.js"
 
 describe("rate limits", () => {
   it("gives the burst, refuses with the time to the next token, refills at the rate", () => {

@@ -18,6 +18,7 @@
 import { RemoteSource, sendAudio, sendVideo } from "./media.js"
 import { parseRtp } from "./rtp.js"
 import { keyRing } from "./srtp.js"
+import * as E2e from "./e2e.js"
 import * as Stun from "./stun.js"
 import { RequestFailed, TunnelSession } from "./tunnel.js"
 
@@ -90,7 +91,16 @@ const summary = () => ({
   })),
   malformed: state.malformed,
   encryption:
-    state.keys === undefined ? undefined : { sendingEpoch: state.keys.sendingEpoch(), epochs: state.keys.epochs(), counters: state.keys.counters },
+    state.keys === undefined
+      ? undefined
+      : {
+          sendingEpoch: state.keys.sendingEpoch(),
+          epochs: state.keys.epochs(),
+          counters: state.keys.counters,
+          ...(state.keys.endToEnd !== undefined
+            ? { endToEnd: { securityCode: state.keys.endToEnd.securityCode(), leader: state.keys.endToEnd.leader(), ...state.keys.endToEnd.counters } }
+            : {}),
+        },
   moves: state.moves,
   log: state.log,
 })
@@ -191,7 +201,14 @@ const join = async (name, passcode) => {
   state.phase = "joining"
   setStatus("joining…")
   const info = await lookup(name, passcode)
-  const keys = info.media === undefined ? undefined : keyRing(meetingId, info.participant.id, info.media)
+  // End-to-end: no key from the web tier; this page's key pair (its public half goes with the Join) and the leader's keys.
+  const endToEnd = info.media?.endToEnd === true
+  const keys = info.media === undefined ? undefined : keyRing(meetingId, info.participant.id, endToEnd ? undefined : info.media)
+  const identity = endToEnd
+    ? await E2e.newIdentity().catch(() => {
+        throw new Error("this meeting is end-to-end encrypted, and this browser has no X25519 in WebCrypto to take part")
+      })
+    : undefined
   state.keys = keys
   state.topic = info.meeting.topic
   state.participant = info.participant.id
@@ -243,7 +260,7 @@ const join = async (name, passcode) => {
         continue
       }
       log("placement", `${placement.mmr} in ${zone.id}`)
-      const joined = await tunnel.request(placement.subject, { _tag: "Join", token: info.joinToken, session: sessionSecret, ssrcs }, 5_000)
+      const joined = await tunnel.request(placement.subject, { _tag: "Join", token: info.joinToken, session: sessionSecret, ssrcs, ...(identity !== undefined ? { keyShare: identity.keyShare } : {}) }, 5_000)
       return { placement, joined }
     }
     throw new Error(problem)
@@ -322,7 +339,22 @@ const join = async (name, passcode) => {
           void keys.protect(kind, p).then((out) => out !== undefined && sendOn(kind)(out))
           return channels[kind] !== undefined
         }
-  if (keys !== undefined) {
+  // End-to-end: the meeting's keys come from its leader (this page, or another participant), through the MMR.
+  const agreement =
+    identity === undefined || keys === undefined
+      ? undefined
+      : E2e.agreement({
+          meeting: meetingId,
+          self: info.participant.id,
+          identity,
+          ring: keys,
+          send: (signal) => tunnel.request(current.placement.subject, { _tag: "Signal", meeting: meetingId, token: info.joinToken, session: sessionSecret, signal }, 2_000),
+        })
+  if (agreement !== undefined) {
+    stops.push(agreement.stop)
+    void agreement.onRoster(current.joined.roster)
+  }
+  if (keys !== undefined && !endToEnd) {
     // A packet under an epoch this page lacks (an event missed): ask the web tier again, at most once a second.
     let askedAt = -Infinity
     const refresh = setInterval(() => {
@@ -402,9 +434,13 @@ const join = async (name, passcode) => {
   tunnel.onEvent((_subject, body) => {
     const event = /** @type {{ type?: string, roster?: typeof state.roster, meeting?: string, mmr?: string, leaving?: boolean }} */ (body)
     if (event.type === "media-keys") return void keys?.onEvent(/** @type {import("./srtp.js").MediaKeyEvent} */ (/** @type {unknown} */ (event)))
+    if (event.type === "e2e") return void agreement?.onEvent(/** @type {any} */ (event))
     if (event.meeting !== meetingId || event.mmr !== current.placement.mmr) return
     if (event.leaving === true) void move("leaving")
-    else if (Array.isArray(event.roster)) setRoster(event.roster)
+    else if (Array.isArray(event.roster)) {
+      setRoster(event.roster)
+      void agreement?.onRoster(event.roster)
+    }
   })
 
   // Is the MMR still there? A cheap question every quarter second: nobody listening means it is gone,
@@ -480,6 +516,10 @@ const render = () => {
   $("roster").innerHTML = state.roster
     .map((p) => `<li${p.id === state.participant ? ' class="me"' : ""}>${escape(p.name)}</li>`)
     .join("")
+  // End-to-end: the code every participant compares aloud; different codes mean someone in the middle.
+  const code = state.keys?.endToEnd?.securityCode()
+  $("security-code").hidden = code === undefined
+  $("security-code").textContent = code === undefined ? "" : `end-to-end encrypted · security code ${code}`
   $("sent").textContent = KINDS.map((k) => `${k}: ${state.sent[k].packets} packets, ${state.sent[k].frames} frames`).join(" · ")
   for (const caption of document.querySelectorAll("figcaption[data-ssrc]")) {
     const who = senderOf(Number(/** @type {HTMLElement} */ (caption).dataset.ssrc))

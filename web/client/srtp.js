@@ -22,6 +22,9 @@ const own = (bytes) => /** @type {Uint8Array<ArrayBuffer>} */ (new Uint8Array(by
 /** @param {string} b64 */
 export const fromBase64 = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
 
+/** @param {Uint8Array} bytes */
+export const toBase64 = (bytes) => btoa(String.fromCharCode(...bytes))
+
 /** @param {Uint8Array} packet @returns {number | undefined} */
 export const headerLength = (packet) => {
   if (packet.length < 12) return undefined
@@ -172,7 +175,7 @@ export class ReplayWindow {
 }
 
 /**
- * @typedef {{ decrypted: number, authFailed: number, replayed: number, unknownEpoch: number, malformed: number }} CryptoCounters
+ * @typedef {{ decrypted: number, authFailed: number, replayed: number, unknownEpoch: number, malformed: number, notSent: number }} CryptoCounters
  * @typedef {{ profile: string, epochs: ReadonlyArray<{ epoch: number, key: string }>, wrapKey?: string }} MediaKeys
  * @typedef {{ type: "media-keys", meeting: string, epoch: number, wrapped: Record<string, string>, activateInMs: number }} MediaKeyEvent
  */
@@ -185,12 +188,12 @@ const ROC_SEARCH = 64
  * This participant's key ring (as src/actors/client/media-crypto.ts): epochs
  * held, the one sent under, per-kind counters of what was refused and why.
  *
- * @param {string} meeting @param {string} participant @param {MediaKeys} initial
+ * @param {string} meeting @param {string} participant @param {MediaKeys | undefined} initial (none: end-to-end, the leader's keys come later)
  */
 export const keyRing = (meeting, participant, initial) => {
   /** @type {Map<number, Uint8Array>} */
   const held = new Map()
-  const wrapKey = initial.wrapKey === undefined ? undefined : crypto.subtle.importKey("raw", own(fromBase64(initial.wrapKey)), "AES-GCM", false, ["decrypt"])
+  const wrapKey = initial?.wrapKey === undefined ? undefined : crypto.subtle.importKey("raw", own(fromBase64(initial.wrapKey)), "AES-GCM", false, ["decrypt"])
   let sending = 0
   /** @type {{ epoch: number, at: number } | undefined} */
   let pending
@@ -214,7 +217,7 @@ export const keyRing = (meeting, participant, initial) => {
   }
   /** @type {Record<string, CryptoCounters>} */
   const counters = {}
-  const countersOf = (/** @type {string} */ kind) => (counters[kind] ??= { decrypted: 0, authFailed: 0, replayed: 0, unknownEpoch: 0, malformed: 0 })
+  const countersOf = (/** @type {string} */ kind) => (counters[kind] ??= { decrypted: 0, authFailed: 0, replayed: 0, unknownEpoch: 0, malformed: 0, notSent: 0 })
   /** @type {Record<string, Promise<unknown>>} */
   const chains = {}
   /** @type {Record<string, number>} */
@@ -234,19 +237,22 @@ export const keyRing = (meeting, participant, initial) => {
   }
   let dropped = 0
 
-  /** @param {number} epoch @param {Uint8Array} key @param {number} activateInMs */
-  const take = (epoch, key, activateInMs) => {
+  /**
+   * `follow`: send under it next whatever its number (end-to-end: the leader's latest, as media-crypto.ts).
+   * @param {number} epoch @param {Uint8Array} key @param {number} activateInMs @param {boolean} [follow]
+   */
+  const take = (epoch, key, activateInMs, follow = false) => {
     if (held.has(epoch)) return
     held.set(epoch, key)
-    for (const e of [...held.keys()].sort((a, b) => a - b).slice(0, Math.max(0, held.size - KEPT))) held.delete(e)
-    if (wanted !== undefined && epoch >= wanted) wanted = undefined
-    if (epoch > sending && (pending === undefined || epoch > pending.epoch)) pending = { epoch, at: performance.now() + activateInMs }
+    for (const e of held.keys()) if (held.size > KEPT && e !== epoch && e !== sending) held.delete(e)
+    if (wanted !== undefined && (follow || epoch >= wanted)) wanted = undefined
+    if (follow ? epoch !== sending : epoch > sending && (pending === undefined || epoch > pending.epoch)) pending = { epoch, at: performance.now() + activateInMs }
   }
   /** @param {MediaKeys} keys */
   const add = (keys) => {
     for (const e of keys.epochs) take(e.epoch, fromBase64(e.key), 0)
   }
-  add(initial)
+  if (initial !== undefined) add(initial)
   /** @param {number} epoch @param {number} ssrc */
   const keysFor = (epoch, ssrc) => {
     const key = held.get(epoch)
@@ -274,15 +280,22 @@ export const keyRing = (meeting, participant, initial) => {
     epochs: () => [...held.keys()].sort((a, b) => a - b),
     wanted: () => wanted,
     add,
+    take,
+    /** In an end-to-end meeting: the agreement (e2e.js) sets what the summary shows. @type {undefined | { securityCode: () => string | undefined, leader: () => string | undefined, counters: Record<string, number> }} */
+    endToEnd: undefined,
     /** SRTP for `packet`, in the order packets were given (per kind). @param {string} kind @param {Uint8Array} packet */
     protect: (kind, packet) => {
       const ssrc = ssrcOf(packet)
       const epoch = sendingEpoch()
       const keys = keysFor(epoch, ssrc)
+      if (keys === undefined) {
+        countersOf(kind).notSent++
+        return Promise.resolve(undefined)
+      }
       let index = senders.get(ssrc)
       if (index === undefined) senders.set(ssrc, (index = new SenderIndex()))
       const roc = index.next(sequenceOf(packet))
-      return inOrder(`out:${kind}`, async () => (keys === undefined ? undefined : protect(await keys, packet, roc, epoch)))
+      return inOrder(`out:${kind}`, async () => protect(await keys, packet, roc, epoch))
     },
     /** The RTP inside, in arrival order (per kind), or undefined (counted by why). @param {string} kind @param {Uint8Array} packet */
     unprotect: (kind, packet) =>
@@ -294,7 +307,7 @@ export const keyRing = (meeting, participant, initial) => {
         const keys = keysFor(epoch, ssrc)
         if (keys === undefined) {
           c.unknownEpoch++
-          if (epoch > Math.max(0, ...held.keys())) wanted = Math.max(wanted ?? 0, epoch)
+          if (initial === undefined || epoch > Math.max(0, ...held.keys())) wanted = Math.max(wanted ?? 0, epoch)
           return undefined
         }
         let window = windows.get(ssrc)

@@ -24,6 +24,7 @@ import { directPath } from "./direct-path.js"
 import { AccessDenied, LookupFailed, MeetingNotFound, UseWebClient } from "./errors.js"
 import type { JoinError } from "./errors.js"
 import * as Fallback from "./fallback.js"
+import * as E2e from "../../protocol/e2e.js"
 import * as Lookup from "./lookup.js"
 import type { JoinOptions } from "./options.js"
 import type { JoinContext } from "./path.js"
@@ -113,6 +114,8 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
       session: randomBytes(24).toString("base64url"),
       proxyTarget: Option.getOrUndefined(Option.map(proxy, (p) => ({ url: p.url, authorization: p.authorization }))),
       refreshKeys: Lookup.mediaKeys(http, web, options.meeting, info.joinToken, 5000),
+      // End-to-end: a key pair for this join only, its public half declared with every Join.
+      ...(info.media !== undefined && "endToEnd" in info.media && options.media !== undefined && options.media.kinds.length > 0 ? { identity: E2e.newIdentity() } : {}),
     }
 
     return yield* Effect.gen(function* () {

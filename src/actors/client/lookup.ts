@@ -155,7 +155,7 @@ export const mediaKeys = (http: Dispatcher, web: URL, meeting: string, token: st
 export const createMeeting = (
   http: Dispatcher,
   web: URL,
-  options: { readonly topic?: string; readonly passcode?: string; readonly timeoutMs: number },
+  options: { readonly topic?: string; readonly passcode?: string; readonly endToEnd?: boolean; readonly timeoutMs: number },
 ): Effect.Effect<MeetingView, LookupProblem> =>
   call(
     http,
@@ -166,6 +166,7 @@ export const createMeeting = (
       body: JSON.stringify({
         ...(options.topic !== undefined ? { topic: options.topic } : {}),
         ...(options.passcode !== undefined ? { passcode: options.passcode } : {}),
+        ...(options.endToEnd === true ? { endToEnd: true } : {}),
       }),
     },
     MeetingViewSchema,

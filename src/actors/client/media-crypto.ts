@@ -8,7 +8,9 @@
  * A new epoch is taken for receiving at once and for sending only after its
  * `activateInMs`, so that the others hold it when its first packet arrives:
  * nobody hears a gap at the switch. A packet under an epoch this participant
- * lacks asks for the keys again (at most once a second).
+ * lacks asks for the keys again (at most once a second). In an end-to-end
+ * meeting the ring starts empty and its epochs come from the meeting's
+ * leader (e2e-agreement.ts); until the first arrives nothing is sent.
  *
  * @since 0.2.0
  */
@@ -30,6 +32,8 @@ export interface CryptoCounters {
   unknownEpoch: number
   /** Too short or not RTP: nothing an SRTP sender makes. */
   malformed: number
+  /** Sent packets held back for want of a key (end-to-end: before the leader's first key arrived). */
+  notSent: number
 }
 
 /** @category models */
@@ -42,6 +46,14 @@ export interface MediaCrypto {
   readonly onEvent: (event: MediaKeyEvent) => boolean
   /** Takes the epochs of a fresh answer from the web tier. */
   readonly add: (keys: MediaKeys) => void
+  /** Takes one epoch's key; `follow`: sends under it next whatever its number (end-to-end: the leader's). */
+  readonly take: (epoch: number, key: Buffer, activateInMs: number, follow?: boolean) => void
+  /** In an end-to-end meeting: who makes its keys, and the code its participants compare. */
+  endToEnd?: {
+    readonly securityCode: () => string
+    readonly leader: () => string | undefined
+    readonly counters: Readonly<{ made: number; taken: number; refused: number; requested: number }>
+  }
   /** The epoch packets go out under now. */
   readonly sendingEpoch: () => number
   /** The epochs held, oldest first. */
@@ -62,16 +74,17 @@ const ROC_SEARCH_EVERY_MS = 100
 /** Epochs kept for receiving: the current one and a few before it (late packets, slow senders). */
 const KEPT = 4
 
-const zeroCounters = (): CryptoCounters => ({ decrypted: 0, authFailed: 0, replayed: 0, unknownEpoch: 0, malformed: 0 })
+const zeroCounters = (): CryptoCounters => ({ decrypted: 0, authFailed: 0, replayed: 0, unknownEpoch: 0, malformed: 0, notSent: 0 })
 
 /**
- * A key ring for participant `participant` of `meeting`, from its join-info's keys.
+ * A key ring for participant `participant` of `meeting`, from its join-info's
+ * keys (none: end-to-end, the keys come later from the leader).
  *
  * @category constructors
  */
-export const make = (meeting: string, participant: string, initial: MediaKeys, now: () => number = () => performance.now()): MediaCrypto => {
+export const make = (meeting: string, participant: string, initial: MediaKeys | undefined, now: () => number = () => performance.now()): MediaCrypto => {
   const held = new Map<number, Buffer>()
-  const wrapKey = initial.wrapKey === undefined ? undefined : Buffer.from(initial.wrapKey, "base64")
+  const wrapKey = initial?.wrapKey === undefined ? undefined : Buffer.from(initial.wrapKey, "base64")
   let sending = 0
   let pending: { epoch: number; at: number } | undefined
   let wanted: number | undefined
@@ -89,18 +102,20 @@ export const make = (meeting: string, participant: string, initial: MediaKeys, n
     return true
   }
 
-  const take = (epoch: number, key: Buffer, activateInMs: number) => {
+  /** `follow`: send under it whatever its number (end-to-end: the leader's latest; a new leader does not know the last one's). */
+  const take = (epoch: number, key: Buffer, activateInMs: number, follow = false) => {
     if (held.has(epoch)) return
     held.set(epoch, key)
-    for (const e of [...held.keys()].sort((a, b) => a - b).slice(0, Math.max(0, held.size - KEPT))) held.delete(e)
-    if (wanted !== undefined && epoch >= wanted) wanted = undefined
-    if (epoch > sending && (pending === undefined || epoch > pending.epoch)) pending = { epoch, at: now() + activateInMs }
+    // The oldest taken go first.
+    for (const e of held.keys()) if (held.size > KEPT && e !== epoch && e !== sending) held.delete(e)
+    if (wanted !== undefined && (follow || epoch >= wanted)) wanted = undefined
+    if (follow ? epoch !== sending : epoch > sending && (pending === undefined || epoch > pending.epoch)) pending = { epoch, at: now() + activateInMs }
   }
   const add = (keys: MediaKeys) => {
     // What the web tier answers is in use already: no activation delay for any of it.
     for (const e of keys.epochs) take(e.epoch, Buffer.from(e.key, "base64"), 0)
   }
-  add(initial)
+  if (initial !== undefined) add(initial)
 
   const keysFor = (epoch: number, ssrc: number): Srtp.SessionKeys | undefined => {
     const key = held.get(epoch)
@@ -123,11 +138,11 @@ export const make = (meeting: string, participant: string, initial: MediaKeys, n
   }
 
   return {
-    protect: (_kind, packet) => {
+    protect: (kind, packet) => {
       if (!isRtp(packet)) return undefined
       const ssrc = ssrcOf(packet)
       const keys = keysFor(sendingEpoch(), ssrc)
-      if (keys === undefined) return undefined
+      if (keys === undefined) return void counters[kind].notSent++
       let index = senders.get(ssrc)
       if (index === undefined) senders.set(ssrc, (index = new Srtp.SenderIndex()))
       return Srtp.protect(keys, packet, index.next(sequenceNumber(packet)), sending)
@@ -140,7 +155,8 @@ export const make = (meeting: string, participant: string, initial: MediaKeys, n
       const keys = keysFor(epoch, ssrc)
       if (keys === undefined) {
         c.unknownEpoch++
-        if (epoch > Math.max(0, ...held.keys())) wanted = Math.max(wanted ?? 0, epoch)
+        // Server keys grow: an older epoch is gone for good. End-to-end ones need not: ask for any.
+        if (initial === undefined || epoch > Math.max(0, ...held.keys())) wanted = Math.max(wanted ?? 0, epoch)
         return undefined
       }
       let window = windows.get(ssrc)
@@ -173,6 +189,7 @@ export const make = (meeting: string, participant: string, initial: MediaKeys, n
       return true
     },
     add,
+    take,
     sendingEpoch,
     epochs: () => [...held.keys()].sort((a, b) => a - b),
     counters,

@@ -261,6 +261,15 @@ export const start = (
                     sendingEpoch: crypto.sendingEpoch(),
                     epochs: [...crypto.epochs()],
                     ...crypto.counters[s.connection.kind],
+                    ...(crypto.endToEnd !== undefined
+                      ? {
+                          endToEnd: {
+                            securityCode: crypto.endToEnd.securityCode(),
+                            ...(crypto.endToEnd.leader() !== undefined ? { leader: crypto.endToEnd.leader()! } : {}),
+                            ...crypto.endToEnd.counters,
+                          },
+                        }
+                      : {}),
                   },
                 }
               : {}),

@@ -68,7 +68,8 @@ export const selectMmr = (
   token: string,
   /** The session secret this join binds itself to at the MMR. */
   session: string,
-  ssrcs: Ssrcs,
+  /** What the join declares: its SSRCs, and (end-to-end meetings) its key share. */
+  declared: { readonly ssrcs: Ssrcs; readonly keyShare?: string | undefined },
   timeout: Duration.DurationInput,
   phase: PhaseRecorder,
   /**
@@ -106,7 +107,7 @@ export const selectMmr = (
           break
         }
         const joined = yield* phase
-          .attempt(mmr, `join ${mmr}`, onBus(ask(subject, new Join({ token, session, ssrcs }), { timeout, retry: transient })))
+          .attempt(mmr, `join ${mmr}`, onBus(ask(subject, new Join({ token, session, ssrcs: declared.ssrcs, ...(declared.keyShare !== undefined ? { keyShare: declared.keyShare } : {}) }), { timeout, retry: transient })))
           .pipe(Effect.either)
         if (Either.isRight(joined)) return { placement: placement.right, joined: joined.right, bus }
         const e: AskError | { _tag: string; message: string } = joined.left

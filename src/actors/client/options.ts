@@ -69,5 +69,7 @@ export interface MediaOptions {
    * which move the meeting when they agree. Default 1000 ms.
    */
   readonly muteMs?: number
+  /** End-to-end meetings: senders switch to a new key this long after the leader told it (receivers at once). Default 1000 ms. */
+  readonly keyActivationMs?: number
 }
 

@@ -10,10 +10,11 @@ import { Effect } from "effect"
 import type { Scope } from "effect"
 import type { JoinReport } from "../../protocol/join-report.js"
 import type { Joined } from "../../protocol/mmr.js"
-import { Leave } from "../../protocol/mmr.js"
+import { Leave, Signal } from "../../protocol/mmr.js"
 import type { MediaKind } from "../../protocol/media.js"
 import { defaultDscp } from "../../protocol/media.js"
 import type { Placement } from "../../protocol/meeting.js"
+import type * as E2e from "../../protocol/e2e.js"
 import type { MediaKeys } from "../../protocol/media-keys.js"
 import type { JoinInfo, ZoneInfo } from "../../protocol/web-api.js"
 import { ask } from "../../runtime/Ask.js"
@@ -25,6 +26,7 @@ import { AccessDenied, MediaUnreachable, NoMmrAvailable } from "./errors.js"
 import type { JoinError } from "./errors.js"
 import type * as Fallback from "./fallback.js"
 import type * as MediaConnect from "./media-connect.js"
+import * as Agreement from "./e2e-agreement.js"
 import * as MediaCrypto from "./media-crypto.js"
 import * as MediaSession from "./media-session.js"
 import type { Avoid, MmrProblem } from "./mmr-selection.js"
@@ -47,6 +49,8 @@ export interface Connected {
   readonly media: MediaSession.MediaSession | undefined
   /** The meeting's media keys, when its media is encrypted. */
   readonly crypto?: MediaCrypto.MediaCrypto
+  /** End-to-end: how this participant takes and (as leader) makes the meeting's keys. */
+  readonly agreement?: Agreement.Agreement
   /**
    * Joins the meeting on another MMR than `current` (leaving, silent or mute:
    * `evidence` tells the controllers which) and moves media there.
@@ -79,6 +83,8 @@ export interface JoinContext {
   readonly proxyTarget: ProxyTarget | undefined
   /** Asks the web tier for the meeting's media keys again. */
   readonly refreshKeys?: Effect.Effect<MediaKeys, { readonly detail: string }>
+  /** This join's X25519 key pair, in an end-to-end meeting. */
+  readonly identity?: E2e.Identity
 }
 
 /** Phases 3 and 4 over `busOf`'s control and `dial`'s media; shared by the direct and tunnel paths. */
@@ -95,7 +101,7 @@ export const joinMmr = (
     const placeAndJoin = (recorder: Report.Recorder, ordered: ReadonlyArray<ZoneInfo>, avoid?: Avoid) =>
       recorder.phase(
         "mmr-selection",
-        (phase) => selectMmr(ordered, busOf, options.meeting, info.joinToken, ctx.session, ssrcs, timeout, phase, avoid),
+        (phase) => selectMmr(ordered, busOf, options.meeting, info.joinToken, ctx.session, { ssrcs, keyShare: ctx.identity?.keyShare }, timeout, phase, avoid),
         (s) => ({ chosen: `${s.placement.mmr} in ${s.placement.zone}` }),
       )
     /** The session's own zone first: a move stays in the zone when it can. */
@@ -173,8 +179,26 @@ export const joinMmr = (
           ),
         )
     const connections = yield* connectMedia(recorder, selected.joined)
-    const crypto = info.media === undefined ? undefined : MediaCrypto.make(options.meeting, info.participant.id, info.media)
-    if (crypto !== undefined && ctx.refreshKeys !== undefined) yield* MediaCrypto.refresher(crypto, ctx.refreshKeys)
+    const serverKeys = info.media !== undefined && "epochs" in info.media ? info.media : undefined
+    const crypto = info.media === undefined ? undefined : MediaCrypto.make(options.meeting, info.participant.id, serverKeys)
+    if (crypto !== undefined && serverKeys !== undefined && ctx.refreshKeys !== undefined) yield* MediaCrypto.refresher(crypto, ctx.refreshKeys)
+    const agreement =
+      crypto === undefined || ctx.identity === undefined
+        ? undefined
+        : yield* Agreement.start({
+            meeting: options.meeting,
+            self: info.participant.id,
+            identity: ctx.identity,
+            ring: crypto,
+            ...(m.keyActivationMs !== undefined ? { activateInMs: m.keyActivationMs } : {}),
+            // Through whichever MMR the session is on when it sends.
+            send: (signal) =>
+              Effect.suspend(() =>
+                ask(current.placement.subject, new Signal({ meeting: options.meeting, token: info.joinToken, session: ctx.session, signal }), { timeout: "1 second" }).pipe(
+                  Effect.provideService(ControlBus, current.bus),
+                ),
+              ),
+          })
     const media = yield* MediaSession.start(connections, {
       ...(crypto !== undefined ? { crypto } : {}),
       ...(m.keepaliveMs !== undefined ? { keepaliveMs: m.keepaliveMs } : {}),
@@ -198,6 +222,6 @@ export const joinMmr = (
         // In the background: the old MMR may be dead or frozen, and the move is done.
         yield* Effect.forkScoped(leave(old))
       })
-    return { current, media, move, listen, ...(crypto !== undefined ? { crypto } : {}) } satisfies Connected
+    return { current, media, move, listen, ...(crypto !== undefined ? { crypto } : {}), ...(agreement !== undefined ? { agreement } : {}) } satisfies Connected
   })
 

@@ -12,6 +12,7 @@ import type { Joined, Participant } from "../../protocol/mmr.js"
 import { MediaStats, Roster, RosterEvent } from "../../protocol/mmr.js"
 import type { MediaKind } from "../../protocol/media.js"
 import { mediaKinds } from "../../protocol/media.js"
+import { E2eEvent } from "../../protocol/e2e.js"
 import { MediaKeyEvent } from "../../protocol/media-keys.js"
 import type { JoinInfo } from "../../protocol/web-api.js"
 import { ask } from "../../runtime/Ask.js"
@@ -59,7 +60,7 @@ export type SessionEvent =
   | { readonly _tag: "MoveFailed"; readonly from: string; readonly detail: string }
 
 
-const decodeMeetingEvent = Schema.decodeUnknownOption(Schema.parseJson(Schema.Union(RosterEvent, MediaKeyEvent)))
+const decodeMeetingEvent = Schema.decodeUnknownOption(Schema.parseJson(Schema.Union(RosterEvent, MediaKeyEvent, E2eEvent)))
 
 /** Why a session moves: its MMR said it is leaving, stopped answering (crash, frozen), or answers control but not media (mute). */
 type MoveReason = "leaving" | MmrLiveness.Verdict | "mute"
@@ -111,18 +112,23 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
         known = now
         return PubSub.publishAll(events, changes)
       }
+      // The first key (end-to-end, leading) or the wait for one starts from the roster the join was answered with:
+      // queued before anything heard, so that a key that follows it is judged against it.
+      yield* Queue.offer(inbox, new TextEncoder().encode(JSON.stringify({ meeting: ctx.options.meeting, mmr: current.placement.mmr, roster: current.joined.roster })))
       yield* connected.listen(subject, (data) => void Queue.unsafeOffer(inbox, data))
       const onEvent = (data: Uint8Array) =>
         Option.match(decodeMeetingEvent(new TextDecoder().decode(data)), {
           onNone: () => Effect.logDebug(`undecodable event on ${subject} dropped`),
           onSome: (event) =>
             "type" in event
-              ? Effect.sync(() => connected.crypto?.onEvent(event))
+              ? event.type === "e2e"
+                ? (connected.agreement?.onEvent(event) ?? Effect.void)
+                : Effect.sync(() => connected.crypto?.onEvent(event))
               : event.leaving === true
               ? Queue.offer(leaving, { mmr: event.mmr, reason: "leaving" })
               : // Rosters from the MMR the session is on; during a move, the one it is moving to will follow.
                 event.mmr === current.placement.mmr
-                ? rosterChanged(event.roster)
+                ? Effect.zipRight(rosterChanged(event.roster), connected.agreement?.onRoster(event.roster) ?? Effect.void)
                 : Effect.void,
         })
       yield* Queue.take(inbox).pipe(Effect.flatMap(onEvent), Effect.forever, Effect.forkScoped)

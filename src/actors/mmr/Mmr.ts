@@ -9,6 +9,7 @@
  *   Roster → who is in a meeting (also published on every change)
  *   Drain  → no new meetings (existing ones go on); reported at once
  *   MediaStats, MediaCounters → what the media plane counted
+ *   Signal → an end-to-end key message, published on the meeting's events as its sender's (signals.ts)
  *   media: with a media plane, Join admits the participant to the SFU and
  *          hands out its media tokens; Leave closes its media connections
  *   every second → load report to the zone's controllers, and presence (TTL)
@@ -22,13 +23,13 @@ import { createHash, timingSafeEqual } from "node:crypto"
 import type { Scope } from "effect"
 import { Clock, Deferred, Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
 import type { BusError, KvError } from "../../protocol/errors.js"
-import type { KindCounters, Participant } from "../../protocol/mmr.js"
+import { E2eEvent } from "../../protocol/e2e.js"
+import type { Participant } from "../../protocol/mmr.js"
 import { MmrFull, MmrAdminProtocol, MmrProtocol, NotHostedHere, RosterEvent, SessionTaken } from "../../protocol/mmr.js"
 import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { presenceKey } from "../../protocol/subjects.js"
 import { InvalidToken, JoinTokens } from "../../protocol/token.js"
-import type { MediaKind, Ssrcs } from "../../protocol/media.js"
-import { mediaKinds } from "../../protocol/media.js"
+import type { Ssrcs } from "../../protocol/media.js"
 import { MmrLoad } from "../../protocol/zone.js"
 import * as Actor from "../../runtime/Actor.js"
 import type { ControlBus } from "../../runtime/ControlBus.js"
@@ -38,6 +39,7 @@ import * as Stores from "../stores.js"
 import * as Fencing from "./fencing.js"
 import { ParticipantExpiry } from "./participant-expiry.js"
 import * as MediaPlane from "./media-plane.js"
+import * as Signals from "./signals.js"
 
 /** MMR-wide media counters of one kind (for metrics). @category models */
 export type { KindTotals } from "./sfu.js"
@@ -178,7 +180,7 @@ export const start = (
       return bound === undefined || timingSafeEqual(bound, sessionHash(secret))
     }
 
-    const join = (token: string, session: string, ssrcs: Ssrcs | undefined) =>
+    const join = (token: string, session: string, ssrcs: Ssrcs | undefined, keyShare: string | undefined) =>
       Effect.gen(function* () {
         const claims = yield* tokens.verify(token)
         expiry.touch(claims.meeting, claims.participant, yield* Clock.currentTimeMillis)
@@ -210,6 +212,7 @@ export const start = (
           name: claims.name,
           joinedAt: yield* Clock.currentTimeMillis,
           ...(ssrcs !== undefined ? { ssrcs } : {}),
+          ...(keyShare !== undefined ? { keyShare } : {}),
         })
         const mediaTokens = plane?.sfu.admit(claims.meeting, claims.participant, ssrcs ?? {})
         yield* announce(claims.meeting)
@@ -290,26 +293,19 @@ export const start = (
       ttl: config.presenceTtl ?? "3 seconds",
     }).pipe(Effect.forkScoped)
 
-    const mediaStats = (meeting: string, participant: string) => {
-      const out: Partial<Record<MediaKind, KindCounters>> = {}
-      const stats = plane?.sfu.participantStats(meeting, participant)
-      if (stats !== undefined) {
-        for (const kind of mediaKinds) {
-          const k = stats[kind]
-          out[kind] = {
-            packetsIn: k.packetsIn,
-            bytesIn: k.bytesIn,
-            packetsOut: k.packetsOut,
-            bytesOut: k.bytesOut,
-            drops: k.drops,
-            refused: k.refused,
-            loss: k.source.loss,
-            jitterMs: k.source.jitterMs,
-          }
-        }
-      }
-      return out as Record<MediaKind, KindCounters>
-    }
+    const mediaStats = (meeting: string, participant: string) => MediaPlane.participantCounters(plane, meeting, participant)
+
+    // End-to-end key messages, passed on as the sender's: only from a participant here, and bounded.
+    const signal = Signals.relay({
+      tokens,
+      holdsSession,
+      hosts: (meeting, participant) => meetings.get(meeting)?.has(participant) === true,
+      publish: (event) =>
+        Topic.publish(subjects.meetingRoster(event.meeting), E2eEvent, event).pipe(
+          Effect.catchAll((e) => Effect.logDebug(`${name}: signal of ${event.from} not published: ${e.message}`)),
+          Effect.provide(busContext),
+        ),
+    })
 
     const drain = (value: boolean) =>
       Effect.gen(function* () {
@@ -322,7 +318,7 @@ export const start = (
       name,
       listen: [{ subject: subjects.mmr(id) }],
       behaviour: Effect.succeed({
-        Join: ({ token, session, ssrcs }) => join(token, session, ssrcs),
+        Join: ({ token, session, ssrcs, keyShare }) => join(token, session, ssrcs, keyShare),
         Leave: ({ meeting, participant, token, session }) =>
           authorized(token, meeting, participant).pipe(
             Effect.zipRight(
@@ -338,6 +334,7 @@ export const start = (
             Effect.zipRight(Effect.map(Clock.currentTimeMillis, (now) => expiry.touch(meeting, participant, now))),
             Effect.as(mediaStats(meeting, participant)),
           ),
+        Signal: ({ meeting, token, session, signal: body }) => signal(meeting, token, session, body),
       }),
     })
     // Operators' and actors' requests, on a subject of their own: a client's credentials cannot reach it.

@@ -19,7 +19,8 @@ import type { Scope } from "effect"
 import { Data, Effect, Either } from "effect"
 import { frame } from "../../protocol/framing.js"
 import type { MediaKind, MediaTransport } from "../../protocol/media.js"
-import { defaultDscp } from "../../protocol/media.js"
+import { defaultDscp, mediaKinds } from "../../protocol/media.js"
+import type { KindCounters } from "../../protocol/mmr.js"
 import * as MediaToken from "../../protocol/media-token.js"
 import * as Stun from "../../protocol/stun.js"
 import type { MediaEndpoints } from "../../protocol/zone.js"
@@ -297,3 +298,25 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
       streamConnections: () => tcp.connections() + tls.connections(),
     }
   })
+
+/** One participant's counters of each kind, as MediaStats tells them (empty without a media plane). @category stats */
+export const participantCounters = (plane: MediaPlane | undefined, meeting: string, participant: string): Record<MediaKind, KindCounters> => {
+  const out: Partial<Record<MediaKind, KindCounters>> = {}
+  const stats = plane?.sfu.participantStats(meeting, participant)
+  if (stats !== undefined) {
+    for (const kind of mediaKinds) {
+      const k = stats[kind]
+      out[kind] = {
+        packetsIn: k.packetsIn,
+        bytesIn: k.bytesIn,
+        packetsOut: k.packetsOut,
+        bytesOut: k.bytesOut,
+        drops: k.drops,
+        refused: k.refused,
+        loss: k.source.loss,
+        jitterMs: k.source.jitterMs,
+      }
+    }
+  }
+  return out as Record<MediaKind, KindCounters>
+}

@@ -51,10 +51,11 @@ import * as WebAssets from "./web-assets.js"
 import * as OpsRoute from "./ops-route.js"
 import * as RelayRoute from "./relay-route.js"
 import { apiError, BadRequest, bearerOf, decodeOr400, MAX_BODY, readJsonBody, reply, tooMany } from "./http.js"
-import * as RateLimit from "./rate-limit.js"
+import * as RateLimit from "../../runtime/RateLimit.js"
 import * as ClientAddress from "./client-address.js"
 import { GeoLocator } from "./geo.js"
 import * as JoinLog from "./join-log.js"
+import { endToEndMedia } from "../../protocol/e2e.js"
 import * as MediaKeyService from "./media-keys.js"
 import * as Meetings from "./meetings.js"
 import { rankZones } from "./ranking.js"
@@ -169,10 +170,11 @@ export const start = (
     const relays = yield* FiberSet.make<void>()
     let relayRefused = 0
 
-    const view = (m: { id: string; topic: string; passcode?: unknown; createdAt: number }): MeetingView => ({
+    const view = (m: { id: string; topic: string; passcode?: unknown; createdAt: number; endToEnd?: boolean | undefined }): MeetingView => ({
       id: m.id,
       topic: m.topic,
       hasPasscode: m.passcode !== undefined,
+      endToEnd: m.endToEnd === true,
       joinUrl: `${publicUrl}/j/${m.id}`,
       createdAt: m.createdAt,
     })
@@ -182,7 +184,7 @@ export const start = (
       const limited = yield* overLimit(limits.createMeeting, addressOf(yield* HttpServerRequest.HttpServerRequest), "meetings created")
       if (limited !== undefined) return limited
       const body = yield* Effect.flatMap(readJsonBody, decodeOr400(CreateMeeting))
-      const meeting = yield* Meetings.create(stores, body.topic ?? "Meeting", body.passcode)
+      const meeting = yield* Meetings.create(stores, body.topic ?? "Meeting", body.passcode, body.endToEnd)
       yield* Effect.logInfo(`meeting ${meeting.id} created`)
       return reply(201, view(meeting))
     })
@@ -264,7 +266,7 @@ export const start = (
         meetingEvents: config.subjects.meetingRoster(id),
         joinToken: token,
         expiresAt: claims.expiresAt,
-        ...(mediaKeys !== undefined ? { media: yield* mediaKeys.forJoin(id, participant) } : {}),
+        ...(meeting.endToEnd === true ? { media: endToEndMedia } : mediaKeys !== undefined ? { media: yield* mediaKeys.forJoin(id, participant) } : {}),
         ...(config.clientCredentials !== undefined
           ? {
               natsCredentials: {
@@ -308,6 +310,8 @@ export const start = (
       if (claims._tag === "Left") return apiError(401, "InvalidToken", claims.left.message)
       if (claims.right.meeting !== id) return apiError(403, "Forbidden", "the token is for another meeting")
       if (mediaKeys === undefined) return apiError(404, "NotFound", "this deployment sends media in the clear")
+      const meeting = yield* Meetings.find(stores, id)
+      if (Option.isSome(meeting) && meeting.value.endToEnd === true) return apiError(409, "EndToEnd", "this meeting is end-to-end encrypted: its keys are with its participants only")
       const keys = yield* mediaKeys.forParticipant(id, claims.right.participant)
       return Option.isNone(keys) ? apiError(403, "Departed", "this participant left the meeting: no new media keys") : reply(200, keys.value)
     })

@@ -18,6 +18,7 @@ import { Clock, Duration, Effect, Option, Schedule, Schema, Stream } from "effec
 import type { KvError } from "../../protocol/errors.js"
 import { StoreUnavailable } from "../../protocol/errors.js"
 import { MeetingId } from "../../protocol/meeting.js"
+import { E2eEvent } from "../../protocol/e2e.js"
 import type { MediaKeys } from "../../protocol/media-keys.js"
 import * as Keys from "../../protocol/media-keys.js"
 import { RosterEvent } from "../../protocol/mmr.js"
@@ -166,7 +167,7 @@ export const start = (options: MediaKeyOptions): Effect.Effect<MediaKeyService, 
         const gone = before.ids.filter((id) => !ids.includes(id))
         if (gone.length > 0) yield* rotate(event.meeting, gone, ids).pipe(Effect.ignoreLogged)
       })
-    const events = yield* Topic.subscribe(options.subjects.meetingRoster("*"), Schema.Union(RosterEvent, Keys.MediaKeyEvent)).pipe(
+    const events = yield* Topic.subscribe(options.subjects.meetingRoster("*"), Schema.Union(RosterEvent, Keys.MediaKeyEvent, E2eEvent)).pipe(
       Effect.provideService(ControlBus, bus),
       Effect.orDie,
     )

@@ -21,13 +21,13 @@ const scryptHex = (passcode: string, salt: string) =>
 const newId = () => String(randomInt(1_000_000_000, 10_000_000_000))
 
 /** @category meetings */
-export const create = (stores: Stores, topic: string, passcode: string | undefined) =>
+export const create = (stores: Stores, topic: string, passcode: string | undefined, endToEnd = false) =>
   Effect.gen(function* () {
     const createdAt = yield* Clock.currentTimeMillis
     const salt = randomBytes(16).toString("hex")
     const hashed = passcode === undefined ? undefined : { salt, hash: yield* scryptHex(passcode, salt) }
     for (let attempt = 0; attempt < 5; attempt++) {
-      const meeting: Meeting = { id: newId(), topic, createdAt, ...(hashed !== undefined ? { passcode: hashed } : {}) }
+      const meeting: Meeting = { id: newId(), topic, createdAt, ...(hashed !== undefined ? { passcode: hashed } : {}), ...(endToEnd ? { endToEnd } : {}) }
       const created = yield* stores.meetings.create(meeting.id, meeting).pipe(
         Effect.as(true),
         Effect.catchTag("KeyExists", () => Effect.succeed(false)),
