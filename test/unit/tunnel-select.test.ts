@@ -56,6 +56,9 @@ describe("tunnel selection, on a test clock", () => {
       const fiber = yield* Effect.fork(h.run(5_500))
       yield* TestClock.adjust(119)
       expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+      // b answers at 120 ms; the choice comes a millisecond later (answers in the same millisecond are a tie).
+      yield* TestClock.adjust(1)
+      expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
       yield* TestClock.adjust(1)
       const { result, report } = yield* Fiber.join(fiber)
       expect(result._tag === "Right" && result.right.url).toBe("wss://b")
@@ -90,6 +93,19 @@ describe("tunnel selection, on a test clock", () => {
       yield* TestClock.adjust(7)
       const { result } = yield* Fiber.join(fiber)
       expect(result._tag === "Left" && result.left.reason).toBe("every tunnel failed")
+    }),
+  )
+
+  it.effect("two tunnels answering in the same millisecond: the one listed first wins, whichever ping's fiber ran first", () =>
+    Effect.gen(function* () {
+      for (let round = 0; round < 20; round++) {
+        const h = harness({ "wss://t0": { after: 6, ok: true }, "wss://t1": { after: 6, ok: true }, "wss://t2": { after: undefined, ok: false } })
+        const fiber = yield* Effect.fork(h.run(5_500))
+        yield* TestClock.adjust(10_000)
+        const { result } = yield* Fiber.join(fiber)
+        expect(result._tag === "Right" && result.right.url).toBe("wss://t0")
+        expect(h.opened.find((c) => c.url === "wss://t1")?.closed).toBe(true)
+      }
     }),
   )
 

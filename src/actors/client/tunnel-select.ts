@@ -73,11 +73,19 @@ export const select = <C extends { readonly close: () => void }, E extends { rea
         }
       })
 
+    // Answers in the same millisecond are a tie, which the tunnel listed first wins: before choosing,
+    // one millisecond for the others of that instant to report (a ping's fiber may run after the chooser's).
+    let tieWaited = false
     for (;;) {
       const now = yield* Clock.currentTimeMillis
       const decision = TunnelDecision.decide(urls, outcomes, startedAt, now, timeoutMs)
       switch (decision._tag) {
         case "Chosen":
+          if (!tieWaited && outcomes.length < urls.length) {
+            tieWaited = true
+            yield* Effect.sleep(1)
+            continue
+          }
           yield* finish(decision.tunnel)
           return connected.get(decision.tunnel)!
         case "Failed":
