@@ -9,6 +9,9 @@
  * 2. MMR: packets/s its media plane forwards (fan-out 4, UDP on loopback) when
  *    the flood is SRTP, beside the same flood in the clear, in alternating
  *    rounds: the MMR does no crypto, so the goal is a ratio of 1 within noise.
+ * 3. A new epoch's key wrapped for 100 participants: end-to-end (the leader,
+ *    X25519 + HKDF + AES-GCM per participant) beside the web tier's (HKDF +
+ *    AES-GCM per participant), as ms per epoch and their ratio.
  *
  *   npm run bench:crypto [-- --rounds 3 --seconds 2 --packets 50000]
  */
@@ -19,6 +22,7 @@ import { parseArgs } from "node:util"
 import { Effect, LogLevel } from "effect"
 import * as MediaCrypto from "../src/actors/client/media-crypto.js"
 import * as MediaPlane from "../src/actors/mmr/media-plane.js"
+import * as E2e from "../src/protocol/e2e.js"
 import * as Keys from "../src/protocol/media-keys.js"
 import { writeHeader } from "../src/protocol/rtp.js"
 import * as Tls from "../src/transports/tls.js"
@@ -68,6 +72,29 @@ const clientCost = (size: number) => {
     if (receiver.counters.audio.decrypted < once.length - 2000) throw new Error(`only ${receiver.counters.audio.decrypted} of ${once.length} opened`)
   }
   return { copy: median(rounds.copy), protect: median(rounds.protect), unprotect: median(rounds.unprotect) }
+}
+
+// --- 3. one epoch wrapped for everyone: end-to-end beside the web tier ---------------------------
+
+const WRAPPED_FOR = 100
+const wrapCost = () => {
+  const meeting = "1000000000"
+  const key = Keys.newKey()
+  const secret = Keys.newKey()
+  const leader = E2e.newIdentity()
+  const members = Array.from({ length: WRAPPED_FOR }, (_, i) => ({ id: `p${i}`, share: E2e.newIdentity().keyShare }))
+  const timed = (wrapOne: (m: { id: string; share: string }) => string) => {
+    for (const m of members.slice(0, 10)) wrapOne(m)
+    const t0 = performance.now()
+    for (const m of members) wrapOne(m)
+    return performance.now() - t0
+  }
+  const rounds = { web: [] as Array<number>, e2e: [] as Array<number> }
+  for (let r = 0; r < ROUNDS; r++) {
+    rounds.web.push(timed((m) => Keys.wrap(Keys.wrapKeyFor(secret, meeting, m.id), meeting, 2, m.id, key)))
+    rounds.e2e.push(timed((m) => Keys.wrap(E2e.wrapKeyBetween(leader, m.share, meeting, leader.keyShare, m.share)!, meeting, 2, m.id, key)))
+  }
+  return { web: median(rounds.web), e2e: median(rounds.e2e) }
 }
 
 // --- 2. the MMR forwarding SRTP beside clear media ---------------------------------------------
@@ -137,6 +164,11 @@ const main = Effect.gen(function* () {
   console.log(`${"clear RTP, 1,200 B".padEnd(22)}${count(clear).padStart(12)}${count(median(results.clearDelivered)).padStart(13)}`)
   console.log(`${"SRTP, 1,220 B".padEnd(22)}${count(srtp).padStart(12)}${count(median(results.srtpDelivered)).padStart(13)}`)
   console.log(`\nMMR forwarding SRTP / clear: ${(srtp / clear).toFixed(2)}`)
+  const w = wrapCost()
+  console.log(`\n3. one new epoch wrapped for ${WRAPPED_FOR} participants (median of ${ROUNDS} rounds)\n`)
+  console.log(`web tier (HKDF + AES-GCM each)            ${w.web.toFixed(2).padStart(7)} ms`)
+  console.log(`end-to-end leader (X25519 + HKDF + AES-GCM) ${w.e2e.toFixed(2).padStart(5)} ms`)
+  console.log(`end-to-end / web tier: ${(w.e2e / w.web).toFixed(2)}`)
   console.log(`reproduce: npm run bench:crypto -- --rounds ${ROUNDS} --seconds ${FLOOD_MS / 1000} --packets ${PACKETS}`)
 })
 

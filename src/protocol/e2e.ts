@@ -11,13 +11,14 @@
  *   security code      digits from the meeting id and every participant's key share: the same on every
  *                      screen unless someone in the middle put in shares of its own (compare them aloud)
  *
- * An epoch id carries its leader in its low byte (counter × 256 + a byte of
- * the leader's id), so two participants who both believed themselves leader
- * for a moment make two epochs, not two keys for one.
+ * Epoch ids are random 32-bit numbers: a leader that just took over knows
+ * nothing of the epochs before it, and two participants who both believed
+ * themselves leader for a moment must not make two keys under one id.
+ * Receivers send under whatever the leader told last, not the highest id.
  *
  * @since 0.3.0
  */
-import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync } from "node:crypto"
+import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomInt } from "node:crypto"
 import type { KeyObject } from "node:crypto"
 import { Schema } from "effect"
 import { MeetingId } from "./meeting.js"
@@ -109,13 +110,12 @@ export const leaderOf = (roster: ReadonlyArray<{ readonly id: string; readonly k
   return leader
 }
 
-/** The leader's byte in its epoch ids. */
-const leaderByte = (leader: string) => createHash("sha256").update(leader).digest()[0]!
-
-/** The epoch a leader makes next, after the newest one seen. @category leader */
-export const nextEpoch = (newestSeen: number, leader: string): number => {
-  const counter = Math.min(Math.floor(newestSeen / 256) + 1, 0xffffff)
-  return counter * 256 + leaderByte(leader)
+/** A new epoch id: random, never 0, none of `held`. @category leader */
+export const newEpoch = (held: ReadonlyArray<number> = []): number => {
+  for (;;) {
+    const epoch = randomInt(1, 0xffffffff)
+    if (!held.includes(epoch)) return epoch
+  }
 }
 
 /**

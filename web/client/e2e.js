@@ -75,8 +75,13 @@ export const leaderOf = (roster) => {
 /** @param {string} text */
 const sha256 = async (text) => new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(text)))
 
-/** @param {number} newestSeen @param {string} leader */
-export const nextEpoch = async (newestSeen, leader) => Math.min(Math.floor(newestSeen / 256) + 1, 0xffffff) * 256 + (await sha256(leader))[0]
+/** A new epoch id: random, never 0, none of `held` (as newEpoch in e2e.ts). @param {ReadonlyArray<number>} held */
+export const newEpoch = (held) => {
+  for (;;) {
+    const epoch = crypto.getRandomValues(new Uint32Array(1))[0]
+    if (epoch !== 0 && epoch !== 0xffffffff && !held.includes(epoch)) return epoch
+  }
+}
 
 /** Six groups of five digits (as securityCode in e2e.ts). @param {string} meeting @param {ReadonlyArray<{ id: string, keyShare?: string }>} roster */
 export const securityCode = async (meeting, roster) => {
@@ -102,7 +107,6 @@ export const agreement = (options) => {
   let leader
   /** @type {{ epoch: number, key: Uint8Array, servedFor: Set<string> } | undefined} */
   let mine
-  let newestSeen = 0
   let code = /** @type {string | undefined} */ (undefined)
   const startedAt = performance.now()
   /** @type {Map<string, number>} */
@@ -123,11 +127,10 @@ export const agreement = (options) => {
     if (Object.keys(wrapped).length > 0) await options.send({ type: "e2e-keys", epoch, keyShare: identity.keyShare, wrapped, activateInMs }).catch(() => {})
   }
   const others = () => [...shares.keys()].filter((id) => id !== self)
-  const newEpoch = async () => {
-    const epoch = await nextEpoch(Math.max(newestSeen, ...ring.epochs()), self)
+  const rekey = async () => {
+    const epoch = newEpoch(ring.epochs())
     const key = crypto.getRandomValues(new Uint8Array(32))
     const recipients = others()
-    newestSeen = Math.max(newestSeen, epoch)
     ring.take(epoch, key, recipients.length === 0 ? 0 : activateInMs, true)
     mine = { epoch, key, servedFor: new Set(recipients) }
     counters.made++
@@ -145,7 +148,7 @@ export const agreement = (options) => {
       leader = leaderOf([...shares].map(([id, keyShare]) => ({ id, keyShare })))
       if (leader !== self) return void (mine = undefined)
       const changed = [...before].some(([id, share]) => shares.get(id) !== share)
-      if (mine === undefined || !wasLeader || changed) return newEpoch()
+      if (mine === undefined || !wasLeader || changed) return rekey()
       const current = mine
       const newcomers = others().filter((id) => !current.servedFor.has(id))
       for (const id of newcomers) current.servedFor.add(id)
@@ -173,7 +176,6 @@ export const agreement = (options) => {
       const key = wk === undefined ? undefined : await unwrap(wk, meeting, signal.epoch, self, wrapped)
       if (key === undefined) return void counters.refused++
       ring.take(signal.epoch, key, signal.activateInMs, true)
-      newestSeen = Math.max(newestSeen, signal.epoch)
       counters.taken++
     })
 

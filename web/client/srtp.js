@@ -242,7 +242,11 @@ export const keyRing = (meeting, participant, initial) => {
    * @param {number} epoch @param {Uint8Array} key @param {number} activateInMs @param {boolean} [follow]
    */
   const take = (epoch, key, activateInMs, follow = false) => {
-    if (held.has(epoch)) return
+    const had = held.get(epoch)
+    if (had !== undefined && (!follow || had.every((b, i) => b === key[i]))) return
+    // The leader's word wins over an older key under the same id.
+    if (had !== undefined) derived.clear()
+    held.delete(epoch)
     held.set(epoch, key)
     for (const e of held.keys()) if (held.size > KEPT && e !== epoch && e !== sending) held.delete(e)
     if (wanted !== undefined && (follow || epoch >= wanted)) wanted = undefined

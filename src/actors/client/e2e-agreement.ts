@@ -72,7 +72,6 @@ export const start = (options: AgreementOptions): Effect.Effect<Agreement, never
     let leader: string | undefined
     /** The epoch this participant made as leader, and whom it has wrapped it for. */
     let mine: { epoch: number; key: Buffer; servedFor: Set<string> } | undefined
-    let newestSeen = 0
     const startedAt = performance.now()
     /** Per requester, when it was last answered: a request flood costs one wrap a second each. */
     const answered = new Map<string, number>()
@@ -94,11 +93,10 @@ export const start = (options: AgreementOptions): Effect.Effect<Agreement, never
           )
     const others = () => [...shares.keys()].filter((id) => id !== self)
 
-    const newEpoch = Effect.suspend(() => {
-      const epoch = E2e.nextEpoch(Math.max(newestSeen, ...ring.epochs()), self)
+    const rekey = Effect.suspend(() => {
+      const epoch = E2e.newEpoch(ring.epochs())
       const key = randomBytes(32)
       const recipients = others()
-      newestSeen = Math.max(newestSeen, epoch)
       // Alone, nobody needs warning: send under it at once.
       ring.take(epoch, key, recipients.length === 0 ? 0 : activateInMs, true)
       mine = { epoch, key, servedFor: new Set(recipients) }
@@ -119,7 +117,7 @@ export const start = (options: AgreementOptions): Effect.Effect<Agreement, never
         }
         // Gone, or back under another share (a new join of theirs — or someone in the middle): the key must change.
         const changed = [...before].some(([id, share]) => shares.get(id) !== share)
-        if (mine === undefined || !wasLeader || changed) return newEpoch
+        if (mine === undefined || !wasLeader || changed) return rekey
         const newcomers = others().filter((id) => !mine!.servedFor.has(id))
         for (const id of newcomers) mine.servedFor.add(id)
         return tell(mine.epoch, wrapFor(newcomers, mine.epoch, mine.key))
@@ -154,7 +152,6 @@ export const start = (options: AgreementOptions): Effect.Effect<Agreement, never
           return Effect.logDebug(`end-to-end key epoch ${signal.epoch} from ${event.from} did not unwrap`)
         }
         ring.take(signal.epoch, key, signal.activateInMs, true)
-        newestSeen = Math.max(newestSeen, signal.epoch)
         counters.taken++
         return Effect.void
       })

@@ -104,7 +104,11 @@ export const make = (meeting: string, participant: string, initial: MediaKeys | 
 
   /** `follow`: send under it whatever its number (end-to-end: the leader's latest; a new leader does not know the last one's). */
   const take = (epoch: number, key: Buffer, activateInMs: number, follow = false) => {
-    if (held.has(epoch)) return
+    const had = held.get(epoch)
+    if (had !== undefined && (!follow || had.equals(key))) return
+    // The leader's word wins over an older key under the same id.
+    if (had !== undefined) sessionKeys.clear()
+    held.delete(epoch)
     held.set(epoch, key)
     // The oldest taken go first.
     for (const e of held.keys()) if (held.size > KEPT && e !== epoch && e !== sending) held.delete(e)
