@@ -121,6 +121,23 @@ table inet meetzone {
 }
 `
 
+/**
+ * The listed TCP ports to `host`, and one connection to `once` (a join's
+ * lookup): every later connection to it (the relay's WebSocket) is dropped
+ * without a word, like everything else — silence, not a refusal.
+ */
+export const onlyTcpPortsAndOneConnection = (host: string, ports: ReadonlyArray<number>, once: number) => `
+table inet meetzone {
+  chain out {
+    type filter hook output priority 0; policy drop;
+    oif "lo" accept
+    ct state established,related accept
+    ip daddr ${host} tcp dport { ${ports.join(", ")} } accept
+    ip daddr ${host} tcp dport ${once} ct state new limit rate 1/hour burst 1 packets accept
+  }
+}
+`
+
 /** Everything may leave but UDP to the listed ports. */
 export const blockUdpPorts = (host: string, ports: ReadonlyArray<number>) => `
 table inet meetzone {

@@ -10,6 +10,7 @@
  *   only an HTTP proxy reachable     → TLS through the proxy (tinyproxy), HTTPS_PROXY set
  *   only the web tier and the tunnels → the HTTP tunnel, media both ways inside it
  *   only the web tier                 → the web-client result (exit status 2, its URL printed)
+ *   NATS and the relay silently dropped, the tunnels open → the tunnel, 5.5 s after zone selection began
  */
 import { spawn } from "node:child_process"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
@@ -235,6 +236,23 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
         expect(media[kind]!.sent).toBeGreaterThan(0)
         expect(media[kind]!.receivedFrom["Peer"], `${kind} from Peer, through the tunnel`).toBeGreaterThan(0)
       }
+    }),
+  )
+
+  it.scoped("with NATS and the relay silently dropped and the tunnels open, takes the tunnel 5.5 s after zone selection began (one deadline, not NATS's 1.5 s and then a fresh 5.5 s)", () =>
+    Effect.gen(function* () {
+      const w = yield* TheWorld
+      // The lookup gets its one connection to the web tier; the relay's WebSocket after it is silently dropped, as is NATS.
+      yield* w.ns.firewall(Netns.onlyTcpPortsAndOneConnection(w.ns.hostIp, w.tunnelPorts, w.webPort))
+      const report = yield* joinFromNamespace(w)
+      expect(report.path).toBe("tunnel")
+      const selection = report.phases.find((p) => p.name === "zone-selection")!
+      const tunnel = report.phases.find((p) => p.name === "tunnel")!
+      expect(selection.outcome).toBe("failed")
+      expect(selection.attempts.filter((a) => a.action === "connect").map((a) => a.outcome)).not.toContain("ok")
+      const waited = tunnel.startMs - selection.startMs
+      expect(waited, "ms from the start of zone selection to the tunnel").toBeGreaterThanOrEqual(5_400)
+      expect(waited, "ms from the start of zone selection to the tunnel").toBeLessThanOrEqual(5_500 + 300)
     }),
   )
 
