@@ -1,0 +1,129 @@
+/**
+ * When a media kind leaves a bad UDP path for TCP (else TLS), and when it
+ * comes back. Pure: observations in, a decision out, the time given by the
+ * caller — so that it can be property-tested on any loss pattern.
+ *
+ *   on UDP    a report every interval: that interval's loss (the worse direction)
+ *             `badReports` of the last `window` reports at or above `lossAbove` → leave
+ *   off UDP   a UDP probe now and then (a burst of STUN checks to the MMR's UDP port)
+ *             `goodProbes` in a row below `lossAbove` / 2, and `returnAfterMs` since leaving → return
+ *   flapping  a return followed by another leave within `flapWindowMs` doubles `returnAfterMs`
+ *             (up to `maxReturnAfterMs`); a calm `flapWindowMs` on UDP halves it again
+ *
+ * LiveKit's first version of this flapped (livekit#4703): here every return
+ * waits at least `returnAfterMs` off UDP and every leave needs `badReports`
+ * fresh reports after the return, so changes are bounded in any window.
+ *
+ * @since 0.3.0
+ */
+
+/** @category models */
+export interface PolicyOptions {
+  /** Loss (0..1) that makes an interval bad. Default 0.2. */
+  readonly lossAbove: number
+  /** Reports looked at. Default 5. */
+  readonly window: number
+  /** Bad ones among them that make the kind leave UDP. Default 3. */
+  readonly badReports: number
+  /** Least time off UDP before a return. Default 10 s. */
+  readonly returnAfterMs: number
+  /** Good UDP probes in a row that a return needs. Default 3. */
+  readonly goodProbes: number
+  /** Between UDP probes while off UDP. Default 2 s. */
+  readonly probeEveryMs: number
+  /** A leave this soon after a return is a flap. Default 60 s. */
+  readonly flapWindowMs: number
+  /** The longest wait before a return. Default 5 min. */
+  readonly maxReturnAfterMs: number
+}
+
+export const defaults: PolicyOptions = {
+  lossAbove: 0.2,
+  window: 5,
+  badReports: 3,
+  returnAfterMs: 10_000,
+  goodProbes: 3,
+  probeEveryMs: 2_000,
+  flapWindowMs: 60_000,
+  maxReturnAfterMs: 300_000,
+}
+
+/** @category models */
+export type Observation =
+  /** One report interval on the path the kind is on now. */
+  | { readonly _tag: "Report"; readonly at: number; readonly loss: number }
+  /** A UDP probe while off UDP: the share of checks unanswered (1: nothing came back). */
+  | { readonly _tag: "Probe"; readonly at: number; readonly loss: number }
+
+/** @category models */
+export type Decision =
+  | { readonly _tag: "Stay" }
+  | { readonly _tag: "Leave"; readonly why: string }
+  | { readonly _tag: "Return"; readonly why: string }
+
+/** @category models */
+export interface PolicyState {
+  readonly onUdp: boolean
+  /** Whether each recent report on UDP was bad, newest last. */
+  readonly recent: ReadonlyArray<boolean>
+  /** Good probes in a row, off UDP. */
+  readonly good: number
+  readonly changedAt: number
+  readonly returnedAt: number | undefined
+  /** The wait before the next return (grows with flapping). */
+  readonly returnAfterMs: number
+  readonly lastProbeAt: number
+}
+
+/** A kind that starts on UDP (`onUdp`) or not, at `at`. @category constructors */
+export const initial = (options: PolicyOptions, at: number, onUdp = true): PolicyState => ({
+  onUdp,
+  recent: [],
+  good: 0,
+  changedAt: at,
+  returnedAt: undefined,
+  returnAfterMs: options.returnAfterMs,
+  lastProbeAt: -Infinity,
+})
+
+/** Whether a UDP probe is due at `at` (off UDP only). @category decisions */
+export const probeDue = (options: PolicyOptions, state: PolicyState, at: number): boolean =>
+  !state.onUdp && at - state.lastProbeAt >= options.probeEveryMs
+
+const percent = (x: number) => `${Math.round(x * 100)} %`
+
+/** The next state and what to do. @category decisions */
+export const step = (options: PolicyOptions, state: PolicyState, observation: Observation): { readonly state: PolicyState; readonly decision: Decision } => {
+  const stay = (next: PolicyState) => ({ state: next, decision: { _tag: "Stay" } as const })
+  const at = observation.at
+  if (observation._tag === "Report") {
+    if (!state.onUdp) return stay(state)
+    const recent = [...state.recent, observation.loss >= options.lossAbove].slice(-options.window)
+    // Calm on UDP for a flap window: the wait before a return shrinks back.
+    const calm = state.returnedAt !== undefined && at - state.returnedAt >= options.flapWindowMs
+    const returnAfterMs = calm ? Math.max(options.returnAfterMs, state.returnAfterMs / 2) : state.returnAfterMs
+    const bad = recent.filter((b) => b).length
+    if (bad < options.badReports) return stay({ ...state, recent, returnAfterMs, ...(calm ? { returnedAt: at } : {}) })
+    const flapped = state.returnedAt !== undefined && at - state.returnedAt < options.flapWindowMs
+    return {
+      state: {
+        ...state,
+        onUdp: false,
+        recent: [],
+        good: 0,
+        changedAt: at,
+        lastProbeAt: at,
+        returnAfterMs: flapped ? Math.min(options.maxReturnAfterMs, returnAfterMs * 2) : returnAfterMs,
+      },
+      decision: { _tag: "Leave", why: `${bad} of the last ${recent.length} reports lost ${percent(options.lossAbove)} or more (last ${percent(observation.loss)})` },
+    }
+  }
+  if (state.onUdp) return stay(state)
+  const good = observation.loss < options.lossAbove / 2 ? state.good + 1 : 0
+  const next = { ...state, good, lastProbeAt: at }
+  if (good < options.goodProbes || at - state.changedAt < state.returnAfterMs) return stay(next)
+  return {
+    state: { ...next, onUdp: true, recent: [], good: 0, changedAt: at, returnedAt: at },
+    decision: { _tag: "Return", why: `${good} UDP probes in a row lost under ${percent(options.lossAbove / 2)}, ${Math.round((at - state.changedAt) / 1000)} s after leaving` },
+  }
+}
