@@ -138,6 +138,24 @@ table inet meetzone {
 }
 `
 
+/**
+ * Random loss of `percent` % of the UDP packets of one DSCP class (one media
+ * kind) between the namespace and the listed ports of `host`, both ways
+ * (nftables `numgen random`); everything else passes.
+ */
+export const udpLoss = (host: string, ports: ReadonlyArray<number>, dscp: number, percent: number) => `
+table inet meetzone {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    ip daddr ${host} udp dport { ${ports.join(", ")} } ip dscp ${dscp} numgen random mod 100 < ${percent} drop
+  }
+  chain in {
+    type filter hook input priority 0; policy accept;
+    ip saddr ${host} udp sport { ${ports.join(", ")} } ip dscp ${dscp} numgen random mod 100 < ${percent} drop
+  }
+}
+`
+
 /** Everything may leave but UDP to the listed ports. */
 export const blockUdpPorts = (host: string, ports: ReadonlyArray<number>) => `
 table inet meetzone {

@@ -73,6 +73,10 @@ export const MediaKindReport = Schema.Struct({
   jitterMs: Schema.Number,
   /** "open", or why the connection closed. */
   status: Schema.String,
+  /** Moves of this kind to another transport during the meeting (a lossy UDP path, and back); `atMs` since the join began. */
+  changes: Schema.optional(
+    Schema.Array(Schema.Struct({ atMs: Schema.Number, from: Schema.Literal("udp", "tcp", "tls"), to: Schema.Literal("udp", "tcp", "tls"), why: Schema.String })),
+  ),
   /**
    * SRTP (AEAD AES-256-GCM): the epoch sent under at the end, and what the
    * receiver refused, by why; absent when the meeting's media is in the clear.

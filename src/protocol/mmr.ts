@@ -7,6 +7,7 @@
  *   Roster → participants of a meeting
  *   Drain  → DrainState             stop (or resume) taking new meetings
  *   MediaStats    → per-kind counters of one participant
+ *   MediaTokens   → a fresh set of media tokens (a kind moving to another transport, a new network address)
  *   Signal        → void            an end-to-end key message, published on the meeting's events as the sender's
  *                 ✗ InvalidToken | SessionTaken | SignalRefused (not in the meeting here, or too many)
  *   MediaCounters → the MMR's media counters (bindings, drops by cause)
@@ -167,6 +168,14 @@ export class MediaStats extends Schema.TaggedRequest<MediaStats>()("MediaStats",
   failure: InvalidToken,
 }) {}
 
+/** @category requests */
+export class MediaTokens extends Schema.TaggedRequest<MediaTokens>()("MediaTokens", {
+  /** `token` and `session`: the participant's own, as for Leave. */
+  payload: { meeting: MeetingId, token: Schema.String, session: SessionSecret },
+  success: MediaTokenSet,
+  failure: Schema.Union(InvalidToken, SessionTaken, NotHostedHere),
+}) {}
+
 /** The MMR did not pass a signal on: the sender is not in the meeting here, or sent too many. @category errors */
 export class SignalRefused extends Schema.TaggedError<SignalRefused>()("SignalRefused", {
   reason: Schema.Literal("not-here", "too-many"),
@@ -206,7 +215,7 @@ export class Hosting extends Schema.TaggedRequest<Hosting>()("Hosting", {
 }) {}
 
 /** What clients may ask an MMR, on its client subject (`Subjects.mmr`). @category protocols */
-export const MmrProtocol = Protocol.make("mmr", Join, Leave, Roster, MediaStats, Signal)
+export const MmrProtocol = Protocol.make("mmr", Join, Leave, Roster, MediaStats, MediaTokens, Signal)
 
 /** What only operators and other actors may ask an MMR, on its admin subject (`Subjects.mmrAdmin`). @category protocols */
 export const MmrAdminProtocol = Protocol.make("mmr-admin", Drain, MediaCounters, Hosting)

@@ -12,7 +12,7 @@
  *                   the events of the token's meeting (joins, leaves, its MMR leaving), as they happen
  *
  * Only the requests a client may make pass: Probe and Assign to controllers;
- * Join, Leave, Roster, MediaStats and Signal to MMRs.
+ * Join, Leave, Roster, MediaStats, MediaTokens and Signal to MMRs.
  *
  * @since 0.1.0
  */
@@ -65,7 +65,7 @@ export const clientPolicy = (prefix: string): RelayPolicy => {
   const rules: ReadonlyArray<readonly [RegExp, ReadonlySet<string>]> = [
     [new RegExp(`^${p}\\.zone\\.${token}\\.controller\\.${token}$`), new Set(["Probe", "Assign"])],
     [new RegExp(`^${p}\\.zone\\.${token}\\.assign$`), new Set(["Assign"])],
-    [new RegExp(`^${p}\\.mmr\\.${token}$`), new Set(["Join", "Leave", "Roster", "MediaStats", "Signal"])],
+    [new RegExp(`^${p}\\.mmr\\.${token}$`), new Set(["Join", "Leave", "Roster", "MediaStats", "MediaTokens", "Signal"])],
   ]
   return { allows: (subject, tag) => rules.some(([pattern, tags]) => pattern.test(subject) && tags.has(tag)) }
 }

@@ -5,7 +5,7 @@
  *   <p>.zone.<zone>.assign                 Assign, shared by the zone's controllers (queue group)
  *   <p>.zone.<zone>.controller.<id>        Probe and Assign to one controller
  *   <p>.zone.<zone>.load                   MMR load reports (published)
- *   <p>.mmr.<id>                           one MMR's control channel: what clients may ask (Join, Leave, Roster, MediaStats, Signal)
+ *   <p>.mmr.<id>                           one MMR's control channel: what clients may ask (Join, Leave, Roster, MediaStats, MediaTokens, Signal)
  *   <p>.mmr.<id>.admin                     what only operators and actors may ask an MMR (Drain, MediaCounters)
  *   <p>.client.<participant>               events for one participant
  *   <p>.meeting.<meeting>.roster           the meeting's roster, published on every change

@@ -11,16 +11,18 @@
  *   only the web tier and the tunnels → the HTTP tunnel, media both ways inside it
  *   only the web tier                 → the web-client result (exit status 2, its URL printed)
  *   NATS and the relay silently dropped, the tunnels open → the tunnel, 5.5 s after zone selection began
+ *   30 % loss on video's UDP mid-meeting → video to TCP and back once it is gone; audio and content stay on UDP
  */
 import { spawn } from "node:child_process"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { expect, layer } from "@effect/vitest"
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Fiber, Layer, Option } from "effect"
 import * as Lookup from "../../src/actors/client/lookup.js"
 import * as ControlPlane from "../../src/topology/control-plane.js"
 import type { JoinReport } from "../../src/protocol/join-report.js"
+import { defaultDscp } from "../../src/protocol/media.js"
 import * as NatsServer from "../../src/transports/nats/server.js"
 import * as Netns from "../../scripts/netns.js"
 import * as Tinyproxy from "../support/tinyproxy.js"
@@ -36,6 +38,8 @@ interface World {
   readonly tlsPorts: ReadonlyArray<number>
   readonly tunnelPorts: ReadonlyArray<number>
   readonly proxy: Tinyproxy.Tinyproxy
+  /** Participants in the meeting now, across the MMRs. */
+  readonly participants: Effect.Effect<number>
 }
 class TheWorld extends Context.Tag("test/TheWorld")<TheWorld, World>() {}
 
@@ -85,12 +89,16 @@ const world = Layer.scoped(
       tlsPorts: media.map((e) => e.tlsPort),
       tunnelPorts: topology.tunnels.map((t) => Number(new URL(t.url).port)),
       proxy,
+      participants: Effect.map(
+        Effect.forEach(topology.mmrs, (m) => m.handle.meetings),
+        (all) => all.reduce((n, meetings) => n + (meetings.get(meeting)?.length ?? 0), 0),
+      ),
     }
   }),
 )
 
 /** `meetzone client join` inside the namespace; its JSON report. */
-const joinFromNamespace = (w: World, env: Record<string, string> = {}, expectedCode = 0) =>
+const joinFromNamespace = (w: World, env: Record<string, string> = {}, expectedCode = 0, seconds = 1.5) =>
   Effect.gen(function* () {
     const { code, stdout, stderr } = yield* w.ns.run(
       process.execPath,
@@ -108,7 +116,7 @@ const joinFromNamespace = (w: World, env: Record<string, string> = {}, expectedC
         "--media",
         "audio,video,content",
         "--duration",
-        "1.5",
+        String(seconds),
         "--json",
       ],
       { env },
@@ -253,6 +261,59 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
       const waited = tunnel.startMs - selection.startMs
       expect(waited, "ms from the start of zone selection to the tunnel").toBeGreaterThanOrEqual(5_400)
       expect(waited, "ms from the start of zone selection to the tunnel").toBeLessThanOrEqual(5_500 + 300)
+    }),
+  )
+
+  it.scoped("with 30 % loss on video's UDP path mid-meeting, video moves to TCP within seconds and back once the loss is gone; audio and content stay on UDP", () =>
+    Effect.gen(function* () {
+      const w = yield* TheWorld
+      yield* w.ns.firewall("flush ruleset")
+      yield* peer(w)
+      const client = yield* Effect.fork(joinFromNamespace(w, {}, 0, 26))
+      // Joined (the peer and the client), and its media up on UDP for a second or two.
+      for (let i = 0; i < 300 && (yield* w.participants) < 2; i++) yield* Effect.sleep("50 millis")
+      yield* Effect.sleep("2 seconds")
+      const lossFrom = Date.now()
+      // Video's class only (DSCP AF41), both ways: its media and its UDP probes.
+      yield* w.ns.firewall(Netns.udpLoss(w.ns.hostIp, w.mediaPorts, defaultDscp.video, 30))
+      yield* Effect.sleep("8 seconds")
+      yield* w.ns.firewall("flush ruleset")
+      const lossUntil = Date.now()
+      const report = yield* Fiber.join(client)
+      const media = mediaOf(report)
+      for (const kind of ["audio", "content"]) {
+        expect(media[kind]!.transport, `${kind} at the end`).toBe("udp")
+        expect(media[kind]!.changes, `${kind} changes`).toBeUndefined()
+      }
+      expect(media["video"]!.transport).toBe("udp")
+      const changes = media["video"]!.changes ?? []
+      expect(changes.map((c) => `${c.from}→${c.to}`)).toEqual(["udp→tcp", "tcp→udp"])
+      const wall = (atMs: number) => Date.parse(report.startedAt) + atMs
+      expect(wall(changes[0]!.atMs) - lossFrom, "ms from the loss to the move to TCP").toBeGreaterThan(0)
+      expect(wall(changes[0]!.atMs) - lossFrom, "ms from the loss to the move to TCP").toBeLessThan(6_000)
+      expect(wall(changes[1]!.atMs), "back on UDP only once the loss is gone").toBeGreaterThan(lossUntil)
+      expect(media["video"]!.receivedFrom["Peer"]).toBeGreaterThan(0)
+    }),
+  )
+
+  it.scoped("with 30 % loss on video's UDP path switched on and off every 3 s, video changes transport at most twice (it does not flap)", () =>
+    Effect.gen(function* () {
+      const w = yield* TheWorld
+      yield* w.ns.firewall("flush ruleset")
+      yield* peer(w)
+      const client = yield* Effect.fork(joinFromNamespace(w, {}, 0, 26))
+      for (let i = 0; i < 300 && (yield* w.participants) < 2; i++) yield* Effect.sleep("50 millis")
+      yield* Effect.sleep("1 second")
+      for (let round = 0; round < 4; round++) {
+        yield* w.ns.firewall(Netns.udpLoss(w.ns.hostIp, w.mediaPorts, defaultDscp.video, 30))
+        yield* Effect.sleep("3 seconds")
+        yield* w.ns.firewall("flush ruleset")
+        yield* Effect.sleep("3 seconds")
+      }
+      const report = yield* Fiber.join(client)
+      const media = mediaOf(report)
+      expect((media["video"]!.changes ?? []).length, JSON.stringify(media["video"]!.changes)).toBeLessThanOrEqual(2)
+      for (const kind of ["audio", "content"]) expect(media[kind]!.changes, `${kind} changes`).toBeUndefined()
     }),
   )
 

@@ -8,7 +8,7 @@ import { Deferred, Effect, Exit, Fiber, Layer, Option, Scope, Stream, TestClock 
 import * as Mmr from "../../src/actors/mmr/Mmr.js"
 import * as Stores from "../../src/actors/stores.js"
 import type { Placement } from "../../src/protocol/meeting.js"
-import { Drain, Join, Leave, MediaStats, Roster, RosterEvent } from "../../src/protocol/mmr.js"
+import { Drain, Join, Leave, MediaStats, MediaTokens, Roster, RosterEvent } from "../../src/protocol/mmr.js"
 import * as Subjects from "../../src/protocol/subjects.js"
 import { JoinTokens, layerHmac } from "../../src/protocol/token.js"
 import { MmrLoad } from "../../src/protocol/zone.js"
@@ -74,6 +74,25 @@ describe("MMR control", () => {
       yield* startMmr("m1")
       const forged = yield* Effect.flip(ask(subjects.mmr("m1"), new Join({ token: "eyJhbGciOiJIUzI1NiJ9.e30.x", session: sessionOf("x") })))
       expect(forged._tag).toBe("InvalidToken")
+    }).pipe(Effect.provide(services)),
+  )
+
+  it.scoped("answers MediaStats with zeros for a participant without media here (no media plane, or gone), every kind present; refuses MediaTokens without a media plane", () =>
+    Effect.gen(function* () {
+      yield* startMmr("m1")
+      yield* place("1000000011", "m1")
+      yield* joinAs("m1", "1000000011", "ada")
+      const t = yield* token("1000000011", "ada")
+      for (const participant of ["ada", "ada"]) {
+        const stats = yield* ask(subjects.mmr("m1"), new MediaStats({ meeting: "1000000011", participant, token: t }))
+        expect(Object.keys(stats).sort()).toEqual(["audio", "content", "video"])
+        expect(stats.video.packetsIn).toBe(0)
+      }
+      // Once gone, still an answer (not a restart of the actor that loses its mailbox).
+      yield* leaveAs("m1", "1000000011", "ada")
+      expect((yield* ask(subjects.mmr("m1"), new MediaStats({ meeting: "1000000011", participant: "ada", token: t }))).audio.packetsIn).toBe(0)
+      const tokens = yield* Effect.flip(ask(subjects.mmr("m1"), new MediaTokens({ meeting: "1000000011", token: t, session: sessionOf("ada") })))
+      expect(tokens._tag).toBe("NotHostedHere")
     }).pipe(Effect.provide(services)),
   )
 

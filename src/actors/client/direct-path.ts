@@ -1,20 +1,24 @@
 /**
  * The direct path: connect to each zone's NATS (or the relay behind a
  * proxy), probe every zone's controllers and choose a zone (phase 2), then
- * phases 3 and 4 with media straight to the MMR, UDP → TCP → TLS.
+ * phases 3 and 4 with media straight to the MMR, UDP → TCP → TLS; during the
+ * meeting a kind whose UDP path turns lossy moves to TCP (else TLS) and back.
  *
  * @since 0.1.0
  */
 import { Clock, Effect } from "effect"
 import type { Scope } from "effect"
+import type { MediaKind, MediaTransport } from "../../protocol/media.js"
 import { defaultDscp } from "../../protocol/media.js"
 import type { JoinInfo, ZoneInfo } from "../../protocol/web-api.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
 import type { BusConnector, ConnectOptions } from "../../transports/connector.js"
 import { ZonesUnreachable } from "./errors.js"
 import * as MediaConnect from "./media-connect.js"
+import * as MediaMigration from "./media-migration.js"
 import type { Connected, JoinContext, PathFailure } from "./path.js"
 import { joinMmr } from "./path.js"
+import * as Report from "./report.js"
 import type { PhaseRecorder } from "./report.js"
 import * as TransportDecision from "./transport-decision.js"
 import * as ZoneProbe from "./zone-probe.js"
@@ -75,15 +79,30 @@ export const directPath = (ctx: JoinContext, connector: typeof BusConnector.Serv
         (bus) => bus.subscribe(subject, {}, (message) => handler(message.data)).pipe(Effect.ignore),
         { discard: true },
       )
-    return yield* joinMmr(ctx, choice.answered, (z) => choice.buses.get(z.id), (kind, target, phase) =>
-      MediaConnect.connectKind(
-        kind,
-        candidates,
-        target,
-        { ...transportOptions, dscp: dscp[kind], tls: options.tls ?? {}, proxy: ctx.proxyTarget },
-        phase,
-      ), listen,
-    )
+    const dialOver = (kind: MediaKind, transports: ReadonlyArray<MediaTransport>, target: MediaConnect.MediaTarget, phase: PhaseRecorder) =>
+      MediaConnect.connectKind(kind, transports, target, { ...transportOptions, dscp: dscp[kind], tls: options.tls ?? {}, proxy: ctx.proxyTarget }, phase)
+    const connected = yield* joinMmr(ctx, choice.answered, (z) => choice.buses.get(z.id), (kind, target, phase) => dialOver(kind, candidates, target, phase), listen)
+    // Somewhere to move to and from: UDP and a stream transport both allowed.
+    if (connected.media !== undefined && m?.migration !== false && candidates.includes("udp") && candidates.some((t) => t !== "udp")) {
+      const joinedAt = (yield* recorder.report).totalMs
+      const t0 = performance.now()
+      yield* MediaMigration.start(
+        {
+          meeting: options.meeting,
+          participant: info.participant.id,
+          token: info.joinToken,
+          session: ctx.session,
+          media: connected.media,
+          current: connected.current,
+          dscp,
+          dial: (kind, transports, target) =>
+            Effect.flatMap(Report.make(options.meeting), (r) => r.phase("media", (phase) => dialOver(kind, transports.filter((t) => candidates.includes(t)), target, phase))),
+          sinceJoin: () => joinedAt + performance.now() - t0,
+        },
+        m?.migration ?? {},
+      )
+    }
+    return connected
   })
 
 

@@ -54,7 +54,16 @@ export interface MediaSession {
    * with consent checks off or no kind open.
    */
   readonly mutedMs: () => number | undefined
+  /** What `kind` sent, and what arrived on it (expected and lost, by sequence numbers), so far: an interval's loss from two readings. */
+  readonly totals: (kind: MediaKind) => { readonly sent: number; readonly expected: number; readonly lost: number }
+  /** The transport `kind` is on now. */
+  readonly transportOf: (kind: MediaKind) => MediaKindReport["transport"] | undefined
+  /** Notes a change of `kind`'s transport during the meeting, for the report. */
+  readonly noteChange: (kind: MediaKind, change: TransportChange) => void
 }
+
+/** A kind's move to another transport during a meeting (media-migration.ts). @category models */
+export type TransportChange = NonNullable<MediaKindReport["changes"]>[number]
 
 interface KindState {
   connection: KindConnection
@@ -92,6 +101,7 @@ export const start = (
     const consentMs = options.consentMs ?? 250
     const crypto = options.crypto
     const indication = Stun.bindingIndication(randomBytes(12))
+    const changes: Partial<Record<MediaKind, Array<TransportChange>>> = {}
     const states = new Map<MediaKind, KindState>()
     const sentCounters = { audio: { count: 0 }, video: { count: 0 }, content: { count: 0 } }
 
@@ -227,6 +237,17 @@ export const start = (
         for (const s of states.values()) if (s.status === "open") least = Math.min(least ?? Infinity, now - s.lastAnswered)
         return least
       },
+      totals: (kind) => {
+        let expected = 0
+        let lost = 0
+        for (const stats of states.get(kind)?.sources.values() ?? []) {
+          expected += stats.expected
+          lost += stats.lost
+        }
+        return { sent: sentCounters[kind].count, expected, lost }
+      },
+      transportOf: (kind) => states.get(kind)?.connection.socket.transport,
+      noteChange: (kind, change) => void (changes[kind] ??= []).push(change),
       report: (senderOf) =>
         [...states.values()].map((s): MediaKindReport => {
           let received = 0
@@ -254,6 +275,7 @@ export const start = (
             loss: expected === 0 ? 0 : Math.round((lost / expected) * 10_000) / 10_000,
             jitterMs: s.sources.size === 0 ? 0 : Math.round((jitter / s.sources.size) * 100) / 100,
             status: s.status,
+            ...(changes[s.connection.kind] !== undefined ? { changes: [...changes[s.connection.kind]!] } : {}),
             ...(crypto !== undefined
               ? {
                   encryption: {

@@ -8,6 +8,7 @@ import type { Duration, Stream } from "effect"
 import type { MediaKind, MediaTransport } from "../../protocol/media.js"
 import type { TlsTrust } from "./lookup.js"
 import type { Strategy } from "./transport-decision.js"
+import type * as MediaMigration from "./media-migration.js"
 import type * as MmrLiveness from "./mmr-liveness.js"
 import type * as Selection from "./zone-selection.js"
 
@@ -69,6 +70,13 @@ export interface MediaOptions {
    * which move the meeting when they agree. Default 1000 ms.
    */
   readonly muteMs?: number
+  /**
+   * Moving a kind whose UDP path turns lossy to TCP (else TLS), and back when
+   * UDP probes are good again (media-migration.ts); `false` keeps each kind
+   * where the join put it. Defaults: 20 % loss in 3 of 5 one-second reports;
+   * back after 3 good probes and 10 s (doubling when it flaps).
+   */
+  readonly migration?: MediaMigration.MigrationOptions | false
   /** End-to-end meetings: senders switch to a new key this long after the leader told it (receivers at once). Default 1000 ms. */
   readonly keyActivationMs?: number
 }

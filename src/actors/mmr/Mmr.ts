@@ -8,7 +8,7 @@
  *   Leave  → the participant is gone (an empty meeting is forgotten)
  *   Roster → who is in a meeting (also published on every change)
  *   Drain  → no new meetings (existing ones go on); reported at once
- *   MediaStats, MediaCounters → what the media plane counted
+ *   MediaStats, MediaCounters → what the media plane counted; MediaTokens → fresh media tokens
  *   Signal → an end-to-end key message, published on the meeting's events as its sender's (signals.ts)
  *   media: with a media plane, Join admits the participant to the SFU and
  *          hands out its media tokens; Leave closes its media connections
@@ -19,7 +19,6 @@
  *
  * @since 0.1.0
  */
-import { createHash, timingSafeEqual } from "node:crypto"
 import type { Scope } from "effect"
 import { Clock, Deferred, Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
 import type { BusError, KvError } from "../../protocol/errors.js"
@@ -39,6 +38,7 @@ import * as Stores from "../stores.js"
 import * as Fencing from "./fencing.js"
 import { ParticipantExpiry } from "./participant-expiry.js"
 import * as MediaPlane from "./media-plane.js"
+import { Sessions } from "./sessions.js"
 import * as Signals from "./signals.js"
 
 /** MMR-wide media counters of one kind (for metrics). @category models */
@@ -171,14 +171,9 @@ export const start = (
         Effect.provide(busContext),
       )
 
-    /** Each participant's session secret, hashed: bound by the first Join, required by every later Join and Leave. */
-    const sessions = new Map<string, Buffer>()
-    const sessionKey = (meeting: string, participant: string) => `${meeting}/${participant}`
-    const sessionHash = (secret: string) => createHash("sha256").update(secret).digest()
-    const holdsSession = (meeting: string, participant: string, secret: string) => {
-      const bound = sessions.get(sessionKey(meeting, participant))
-      return bound === undefined || timingSafeEqual(bound, sessionHash(secret))
-    }
+    // Session secrets (sessions.ts): bound by the first Join, required by every later request of the participant's.
+    const sessions = new Sessions()
+    const holdsSession = (meeting: string, participant: string, secret: string) => sessions.holds(meeting, participant, secret)
 
     const join = (token: string, session: string, ssrcs: Ssrcs | undefined, keyShare: string | undefined) =>
       Effect.gen(function* () {
@@ -206,7 +201,7 @@ export const start = (
           meetings.set(claims.meeting, participants)
         }
         if (!rejoining) participantCount++
-        sessions.set(sessionKey(claims.meeting, claims.participant), sessionHash(session))
+        sessions.bind(claims.meeting, claims.participant, session)
         participants.set(claims.participant, {
           id: claims.participant,
           name: claims.name,
@@ -241,7 +236,7 @@ export const start = (
         Effect.sync(() => {
           expiry.forget(meeting, participant)
           plane?.sfu.remove(meeting, participant)
-          sessions.delete(sessionKey(meeting, participant))
+          sessions.forget(meeting, participant)
           const participants = meetings.get(meeting)
           if (participants?.delete(participant)) participantCount--
           if (participants?.size === 0) meetings.delete(meeting)
@@ -279,7 +274,7 @@ export const start = (
           const gone = [...(meetings.get(meeting)?.keys() ?? [])]
           for (const participant of gone) {
             plane?.sfu.remove(meeting, participant)
-            sessions.delete(sessionKey(meeting, participant))
+            sessions.forget(meeting, participant)
           }
           participantCount -= gone.length
           meetings.delete(meeting)
@@ -292,8 +287,6 @@ export const start = (
         }),
       ttl: config.presenceTtl ?? "3 seconds",
     }).pipe(Effect.forkScoped)
-
-    const mediaStats = (meeting: string, participant: string) => MediaPlane.participantCounters(plane, meeting, participant)
 
     // End-to-end key messages, passed on as the sender's: only from a participant here, and bounded.
     const signal = Signals.relay({
@@ -332,8 +325,17 @@ export const start = (
         MediaStats: ({ meeting, participant, token }) =>
           authorized(token, meeting, participant).pipe(
             Effect.zipRight(Effect.map(Clock.currentTimeMillis, (now) => expiry.touch(meeting, participant, now))),
-            Effect.as(mediaStats(meeting, participant)),
+            Effect.as(MediaPlane.participantCounters(plane, meeting, participant)),
           ),
+        // Fresh tokens for a participant here (a kind changing transport, a new network address): no re-join.
+        MediaTokens: ({ meeting, token, session }) =>
+          Effect.gen(function* () {
+            yield* authorized(token, meeting)
+            const { participant } = yield* tokens.verify(token)
+            if (!holdsSession(meeting, participant, session)) return yield* new SessionTaken({ meeting, participant })
+            if (plane === undefined || meetings.get(meeting)?.has(participant) !== true) return yield* new NotHostedHere({ meeting, mmr: id })
+            return plane.sfu.admit(meeting, participant, {})
+          }),
         Signal: ({ meeting, token, session, signal: body }) => signal(meeting, token, session, body),
       }),
     })

@@ -299,9 +299,16 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
     }
   })
 
-/** One participant's counters of each kind, as MediaStats tells them (empty without a media plane). @category stats */
+/**
+ * One participant's counters of each kind, as MediaStats tells them: zeros
+ * for a participant without media here (no media plane, not admitted yet, or
+ * gone) — every kind is always there, as the reply's schema says.
+ *
+ * @category stats
+ */
 export const participantCounters = (plane: MediaPlane | undefined, meeting: string, participant: string): Record<MediaKind, KindCounters> => {
-  const out: Partial<Record<MediaKind, KindCounters>> = {}
+  const zero: KindCounters = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, drops: 0, refused: 0, loss: 0, jitterMs: 0 }
+  const out: Record<MediaKind, KindCounters> = { audio: zero, video: zero, content: zero }
   const stats = plane?.sfu.participantStats(meeting, participant)
   if (stats !== undefined) {
     for (const kind of mediaKinds) {
@@ -318,5 +325,5 @@ export const participantCounters = (plane: MediaPlane | undefined, meeting: stri
       }
     }
   }
-  return out as Record<MediaKind, KindCounters>
+  return out
 }

@@ -11,6 +11,7 @@ import { createSocket } from "node:dgram"
 import { isIPv6 } from "node:net"
 import { Effect } from "effect"
 import * as Stun from "../../protocol/stun.js"
+import { setDscp } from "./dscp.js"
 
 /**
  * True when `host:port` answers within `timeoutMs` (two requests, half of it apart).
@@ -42,4 +43,51 @@ export const udp = (host: string, port: number, timeoutMs: number): Effect.Effec
     const retry = setTimeout(send, timeoutMs / 2)
     const deadline = setTimeout(() => finish(false), timeoutMs)
     return Effect.sync(() => finish(false))
+  })
+
+/**
+ * The share of `count` reachability probes to `host:port` left unanswered
+ * (each its own transaction, `spacingMs` apart, answers awaited until
+ * `timeoutMs` after the last): how lossy the UDP path is, for a media kind
+ * that left it and may come back. 1 when nothing came back.
+ *
+ * @category probing
+ */
+export const udpLoss = (host: string, port: number, count: number, spacingMs: number, timeoutMs: number, dscp?: number): Effect.Effect<number> =>
+  Effect.async<number>((resume) => {
+    const socket = createSocket(isIPv6(host) ? "udp6" : "udp4")
+    const pending = new Set<string>()
+    let answered = 0
+    let settled = false
+    const timers: Array<ReturnType<typeof setTimeout>> = []
+    const finish = () => {
+      if (settled) return
+      settled = true
+      for (const t of timers) clearTimeout(t)
+      socket.close()
+      resume(Effect.succeed(1 - answered / count))
+    }
+    socket.on("message", (packet) => {
+      const m = Stun.decode(packet)
+      if (m?.type !== Stun.Type.BindingSuccess) return
+      if (pending.delete(m.transactionId.toString("hex"))) answered++
+      if (answered === count) finish()
+    })
+    socket.on("error", finish)
+    // Marked as the kind's media is: a network that treats the kind's class badly treats its probes so too.
+    socket.bind(0, () => {
+      if (settled) return
+      if (dscp !== undefined) setDscp(socket, dscp, isIPv6(host) ? 6 : 4)
+      for (let i = 0; i < count; i++) {
+        timers.push(
+          setTimeout(() => {
+            const transaction = randomBytes(12)
+            pending.add(transaction.toString("hex"))
+            socket.send(Stun.consentRequest(transaction), port, host, () => {})
+          }, i * spacingMs),
+        )
+      }
+      timers.push(setTimeout(finish, (count - 1) * spacingMs + timeoutMs))
+    })
+    return Effect.sync(finish)
   })
