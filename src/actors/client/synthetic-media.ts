@@ -49,13 +49,22 @@ export const run = (
   let timestamp = Math.floor(Math.random() * 0xffffffff)
   const perPacket = profile.maxPacket - HEADER_SIZE
   const ticksPerFrame = Math.round((clockRate[kind] * profile.frameIntervalMs) / 1000)
+  // The marker bit: video's on a frame's last packet (RFC 7741); audio's on a talkspurt's first packet only
+  // (RFC 3551 §4.1) — synthetic audio is one talkspurt, and tools compute no jitter when every packet starts one.
+  let talkspurtStarted = false
+  const markerOf = (last: boolean) => {
+    if (kind !== "audio") return last
+    if (talkspurtStarted) return false
+    talkspurtStarted = true
+    return true
+  }
   const frame = Effect.sync(() => {
     let left = profile.frameBytes
     let offset = 0
     while (left > 0) {
       const size = Math.min(left, perPacket)
       const packet = Buffer.allocUnsafe(HEADER_SIZE + size)
-      writeHeader(packet, { payloadType: payloadType[kind], marker: left === size, sequence, timestamp, ssrc })
+      writeHeader(packet, { payloadType: payloadType[kind], marker: markerOf(left === size), sequence, timestamp, ssrc })
       noise.copy(packet, HEADER_SIZE, offset % (noise.length - size), (offset % (noise.length - size)) + size)
       if (send(packet)) sent.count++
       sequence = (sequence + 1) & 0xffff
