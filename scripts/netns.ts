@@ -109,31 +109,20 @@ export const create = Effect.gen(function* () {
   return netns
 })
 
-/** Only established traffic and the listed TCP ports to `host` may leave the namespace. */
-export const onlyTcpPorts = (host: string, ports: ReadonlyArray<number>) => `
-table inet meetzone {
-  chain out {
-    type filter hook output priority 0; policy drop;
-    oif "lo" accept
-    ct state established,related accept
-    ip daddr ${host} tcp dport { ${ports.join(", ")} } accept
-  }
-}
-`
-
 /**
- * The listed TCP ports to `host`, and one connection to `once` (a join's
- * lookup): every later connection to it (the relay's WebSocket) is dropped
- * without a word, like everything else — silence, not a refusal.
+ * Only established traffic and the listed TCP ports to `host` may leave the
+ * namespace — and, with `once`, one connection to that port (a join's
+ * lookup): every later one (the relay's WebSocket) is dropped without a word,
+ * like everything else: silence, not a refusal.
  */
-export const onlyTcpPortsAndOneConnection = (host: string, ports: ReadonlyArray<number>, once: number) => `
+export const onlyTcpPorts = (host: string, ports: ReadonlyArray<number>, once?: number) => `
 table inet meetzone {
   chain out {
     type filter hook output priority 0; policy drop;
     oif "lo" accept
     ct state established,related accept
-    ip daddr ${host} tcp dport { ${ports.join(", ")} } accept
-    ip daddr ${host} tcp dport ${once} ct state new limit rate 1/hour burst 1 packets accept
+    ip daddr ${host} tcp dport { ${ports.join(", ")} } accept${once === undefined ? "" : `
+    ip daddr ${host} tcp dport ${once} ct state new limit rate 1/hour burst 1 packets accept`}
   }
 }
 `

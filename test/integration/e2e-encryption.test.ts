@@ -24,21 +24,13 @@ import { ControlBus } from "../../src/runtime/ControlBus.js"
 import * as Connector from "../../src/transports/connector.js"
 import { TestNats, serverWithClient } from "../support/nats.js"
 import * as Pcap from "../support/pcap.js"
+import * as MarkerMedia from "../support/marker-media.js"
 import * as TestTopology from "../support/topology.js"
 
 const MARKER = Buffer.from("MEETZONE-E2E-PLAINTEXT-MARKER-0123456789-")
 const PACKETS = 150
 
-const markerPackets = (ssrc: number) =>
-  Stream.range(0, PACKETS - 1).pipe(
-    Stream.map((i) => {
-      const packet = Buffer.alloc(Rtp.HEADER_SIZE + MARKER.length * 2)
-      Rtp.writeHeader(packet, { payloadType: 111, marker: i === 0, sequence: (65_500 + i) & 0xffff, timestamp: i * 960, ssrc })
-      for (let k = 0; k < 2; k++) MARKER.copy(packet, Rtp.HEADER_SIZE + k * MARKER.length)
-      return packet as Uint8Array
-    }),
-    Stream.schedule(Schedule.spaced("20 millis")),
-  )
+const markerPackets = MarkerMedia.markerPackets(MARKER, 2, PACKETS)
 
 const until = <A>(what: string, probe: Effect.Effect<A | undefined>) =>
   Effect.flatMap(probe, (a) => (a === undefined ? Effect.fail(`not yet: ${what}`) : Effect.succeed(a))).pipe(

@@ -88,6 +88,9 @@ describe("MMR control", () => {
         expect(Object.keys(stats).sort()).toEqual(["audio", "content", "video"])
         expect(stats.video.packetsIn).toBe(0)
       }
+      // A copied token without the session secret its Join bound gets no tokens.
+      const copied = yield* Effect.flip(ask(subjects.mmr("m1"), new MediaTokens({ meeting: "1000000011", token: t, session: sessionOf("mallory") })))
+      expect(copied._tag).toBe("SessionTaken")
       // Once gone, still an answer (not a restart of the actor that loses its mailbox).
       yield* leaveAs("m1", "1000000011", "ada")
       expect((yield* ask(subjects.mmr("m1"), new MediaStats({ meeting: "1000000011", participant: "ada", token: t }))).audio.packetsIn).toBe(0)
