@@ -86,6 +86,8 @@ export const start = (deps: MigrationDeps, options: MigrationOptions = {}): Effe
       })
 
     const tick = Effect.gen(function* () {
+      // What we sent, read before asking what the MMR received: a slow answer must not count as loss.
+      const sentBefore = new Map(media.kinds.map((kind) => [kind, media.totals(kind).sent]))
       const counters: Record<MediaKind, KindCounters> | undefined = yield* onBus(
         ask(current.placement.subject, new MediaStats({ meeting: deps.meeting, participant: deps.participant, token: deps.token }), { timeout: "1 second" }),
       ).pipe(Effect.orElseSucceed(() => undefined))
@@ -97,7 +99,7 @@ export const start = (deps: MigrationDeps, options: MigrationOptions = {}): Effe
           Object.assign(w, { state: Policy.initial(policy, at, transport === "udp"), transport, mmr: current.placement.mmr, last: undefined })
         }
         if (transport === undefined || transport === "tunnel") continue
-        const totals = media.totals(kind)
+        const totals = { ...media.totals(kind), sent: sentBefore.get(kind) ?? 0 }
         const mmrIn = counters?.[kind]?.packetsIn
         if (mmrIn !== undefined) {
           const prev = w.last
