@@ -111,7 +111,8 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
       expect(cli.code, cli.stderr).toBe(0)
       const report = yield* Effect.try({
         try: () =>
-          JSON.parse(cli.stdout) as {
+          // The report is the last line: warnings (a move, a kind leaving UDP) may come before it.
+          JSON.parse(cli.stdout.trim().split("\n").at(-1)!) as {
             path: string
             mmr: string
             media: ReadonlyArray<{ kind: string; transport: string; receivedFrom: Record<string, number>; changes?: ReadonlyArray<unknown> }>
