@@ -196,7 +196,12 @@ export const connectKind = (
       Effect.forEach(running, (r) =>
         r.transport === winner
           ? Effect.void
-          : Effect.zipRight(Fiber.interrupt(r.fiber), Effect.sync(() => r.outcome?.socket?.close())),
+          : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.sync(() => {
+                // Say so in the report: a loser still dialling did not fail, it was too slow.
+                if (r.outcome === undefined) r.outcome = { ok: false, at: now, detail: `closed: ${winner} connected first` }
+              }),
+            ).pipe(Effect.zipRight(Fiber.interrupt(r.fiber)), Effect.zipRight(Effect.sync(() => r.outcome?.socket?.close()))),
       )
 
     for (;;) {
