@@ -10,6 +10,7 @@ deps=(
   "nats-server:nats-server"   # integration tests: real NATS servers and clusters
   "tinyproxy:tinyproxy"       # proxy mode: a real HTTP proxy
   "tcpdump:tcpdump"           # DSCP marks seen on the wire
+  "tshark:tshark"             # RTCP and SRTP decoded by a standard tool
   "nft:nftables"              # network conditions inside namespaces
   "ip:iproute2"               # network namespaces and veth pairs
   "chromium:chromium"         # the browser web client's tests (playwright-core drives it)

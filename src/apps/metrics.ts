@@ -201,6 +201,46 @@ export const registry = (
     })
   perKind("meetzone_mmr_packets_total", "Media packets received from and forwarded to participants", true, (t, d) => (d === "in" ? t.packetsIn : t.packetsOut))
   perKind("meetzone_mmr_bytes_total", "Media bytes received from and forwarded to participants", true, (t, d) => (d === "in" ? t.bytesIn : t.bytesOut))
+  // RTCP, both directions: in = participant → MMR (the MMR's own receiver reports), out = MMR → participant (theirs).
+  const quality = (name: string, help: string, read: (q: Mmr.KindQuality) => ReadonlyArray<readonly [string | undefined, number, number]>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["zone", "mmr", "kind", "direction"],
+      registers,
+      collect() {
+        this.reset()
+        for (const m of topology.mmrs) {
+          for (const [kind, q] of Object.entries(m.handle.media?.sfu.quality() ?? {})) {
+            for (const [direction, value, n] of read(q)) if (n > 0) this.set({ zone: m.zone, mmr: m.id, kind, ...(direction !== undefined ? { direction } : {}) }, value)
+          }
+        }
+      },
+    })
+  quality("meetzone_mmr_stream_loss_ratio", "Fraction lost in the last RTCP interval, mean over media connections", (q) => [
+    ["in", q.in.loss, q.in.connections],
+    ["out", q.out.loss, q.out.reports],
+  ])
+  quality("meetzone_mmr_stream_jitter_ms", "Interarrival jitter (RFC 3550), mean over media connections", (q) => [
+    ["in", q.in.jitterMs, q.in.connections],
+    ["out", q.out.jitterMs, q.out.reports],
+  ])
+  quality("meetzone_mmr_rtt_ms", "Round trip to participants from RTCP (LSR/DLSR), mean over media connections", (q) => [[undefined, q.rtt.ms, q.rtt.connections]])
+  new Counter({
+    name: "meetzone_mmr_rtcp_packets_total",
+    help: "RTCP compound packets: in from participants, out (receiver reports and sender infos passed on) to them",
+    labelNames: ["zone", "mmr", "direction"],
+    registers,
+    collect() {
+      this.reset()
+      for (const m of topology.mmrs) {
+        const c = m.handle.media?.sfu.rtcp.counters
+        if (c === undefined) continue
+        setCounter(this, { zone: m.zone, mmr: m.id, direction: "in" }, c.received)
+        setCounter(this, { zone: m.zone, mmr: m.id, direction: "out" }, c.sent + c.senderReportsForwarded)
+      }
+    },
+  })
   perKind("meetzone_mmr_drops_total", "Packets not sent to a receiver that fell behind or went away", false, (t) => t.drops)
   new Counter({
     name: "meetzone_mmr_rejected_total",

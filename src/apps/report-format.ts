@@ -36,6 +36,13 @@ export const format = (report: JoinReport, name?: string): string => {
     lines.push(
       `  ${m.kind.padEnd(8)} ${m.transport.padEnd(4)} dscp ${m.dscp}${m.marked ? "" : " (unmarked)"}  sent ${m.sent}  received ${m.received}${from ? ` (${from})` : ""}  loss ${(m.loss * 100).toFixed(1)}%  jitter ${m.jitterMs} ms  ${m.status}`,
     )
+    // The other direction, as the MMR's RTCP receiver reports told it.
+    const up = m.rtcp?.up
+    if (up !== undefined || m.rtcp?.rttMs !== undefined) {
+      lines.push(
+        `  ${"".padEnd(8)} ${"".padEnd(4)} upstream (MMR's reports): ${up !== undefined ? `loss ${(up.loss * 100).toFixed(1)}% (${up.lost} lost)  jitter ${up.jitterMs.toFixed(2)} ms` : "no report yet"}${m.rtcp?.rttMs !== undefined ? `  rtt ${m.rtcp.rttMs} ms` : ""}`,
+      )
+    }
   }
   return lines.join("\n")
 }

@@ -73,6 +73,19 @@ export const MediaKindReport = Schema.Struct({
   jitterMs: Schema.Number,
   /** "open", or why the connection closed. */
   status: Schema.String,
+  /**
+   * RTCP (RFC 3550): compound packets sent and received on this kind; `up`,
+   * what the MMR's latest receiver report said of our stream (loss in its
+   * interval, cumulative lost, jitter); the round trip to the MMR from it.
+   */
+  rtcp: Schema.optional(
+    Schema.Struct({
+      sent: Schema.Int,
+      received: Schema.Int,
+      up: Schema.optional(Schema.Struct({ loss: Schema.Number, lost: Schema.Int, jitterMs: Schema.Number, rttMs: Schema.optional(Schema.Number) })),
+      rttMs: Schema.optional(Schema.Number),
+    }),
+  ),
   /** Moves of this kind to another transport during the meeting (a lossy UDP path, and back); `atMs` since the join began. */
   changes: Schema.optional(
     Schema.Array(Schema.Struct({ atMs: Schema.Number, from: Schema.Literal("udp", "tcp", "tls"), to: Schema.Literal("udp", "tcp", "tls"), why: Schema.String })),

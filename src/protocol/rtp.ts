@@ -92,6 +92,9 @@ export class SourceStats {
   private lastTransit = 0
   /** Interarrival jitter in RTP timestamp units, smoothed by 1/16. */
   private jitterUnits = 0
+  /** At the last report block (A.3). */
+  private expectedPrior = 0
+  private receivedPrior = 0
 
   constructor(readonly clockRate: number) {}
 
@@ -118,10 +121,34 @@ export class SourceStats {
       this.maxSeq = seq
       this.cycles = 0
       this.packets = 1
+      this.expectedPrior = 0
+      this.receivedPrior = 0
     }
     const d = Math.abs(transit - this.lastTransit)
     this.lastTransit = transit
     this.jitterUnits += (d - this.jitterUnits) / 16
+  }
+
+  /**
+   * What an RTCP report block says of this source (RFC 3550 A.3): loss since
+   * the last call, in 1/256, and everything since the start. Each call starts
+   * a new interval.
+   */
+  reportBlock(): { fractionLost: number; cumulativeLost: number; highestSeq: number; jitter: number } {
+    const expected = this.expected
+    const expectedInterval = expected - this.expectedPrior
+    const receivedInterval = this.packets - this.receivedPrior
+    this.expectedPrior = expected
+    this.receivedPrior = this.packets
+    const lostInterval = expectedInterval - receivedInterval
+    // A restarted sender (counting began again) reads as nothing lost this once.
+    const fractionLost = expectedInterval <= 0 || lostInterval <= 0 ? 0 : Math.min(255, Math.floor((lostInterval * 256) / expectedInterval))
+    return {
+      fractionLost,
+      cumulativeLost: Math.min(0x7fffff, expected - this.packets),
+      highestSeq: (this.cycles + this.maxSeq) >>> 0,
+      jitter: Math.floor(this.jitterUnits) >>> 0,
+    }
   }
 
   /** Packets the sender sent, by sequence numbers. */

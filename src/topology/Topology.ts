@@ -138,6 +138,8 @@ export const start = (
             tls: yield* identity(undefined, [advertise, m.bindHost]),
             dscp: config.media.dscp,
             silenceMs: Duration.toMillis(config.media.silence),
+            rtcpIntervalMs: Duration.toMillis(config.media.rtcpInterval),
+            cname: `mmr-${m.id}`,
             maxPacketsPerSecond: config.media.maxPacketsPerSecond,
             maxBytesPerSecond: config.media.maxBytesPerSecond,
           },

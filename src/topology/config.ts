@@ -149,6 +149,8 @@ export const MediaSection = Schema.Struct({
   ),
   /** A media connection silent this long is closed. */
   silence: Schema.optionalWith(DurationText, { default: () => "3 seconds" }),
+  /** Between the MMR's RTCP receiver reports to each media connection (RFC 3550, randomised 0.5–1.5×). */
+  rtcpInterval: Schema.optionalWith(DurationText, { default: () => "1 second" }),
   /** Per participant and kind, each second, at the MMR: more is dropped and counted. */
   maxPacketsPerSecond: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 2000 }),
   maxBytesPerSecond: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4_000_000 }),
@@ -198,7 +200,7 @@ export const Config = Schema.Struct({
   }),
   web: Schema.Array(WebSection).pipe(Schema.minItems(1)),
   geo: Schema.optionalWith(GeoSection, { default: () => ({ cidr: [] }) }),
-  media: Schema.optionalWith(MediaSection, { default: () => ({ dscp: {}, silence: "3 seconds", maxPacketsPerSecond: 2000, maxBytesPerSecond: 4_000_000, encryption: true, rekeyEvery: "15 minutes", rekeyActivation: "1 second" }) }),
+  media: Schema.optionalWith(MediaSection, { default: () => ({ dscp: {}, silence: "3 seconds", rtcpInterval: "1 second", maxPacketsPerSecond: 2000, maxBytesPerSecond: 4_000_000, encryption: true, rekeyEvery: "15 minutes", rekeyActivation: "1 second" }) }),
   zones: Schema.Array(ZoneSection).pipe(Schema.minItems(1)),
   /** HTTP tunnels, for clients that reach nothing but HTTPS. */
   tunnels: Schema.optionalWith(Schema.Array(TunnelSection), { default: () => [] }),

@@ -38,6 +38,7 @@ interface PageSummary {
   readonly roster: ReadonlyArray<{ name: string }>
   readonly sent: Record<"audio" | "video", { packets: number; transport: string }>
   readonly received: ReadonlyArray<Received>
+  readonly rtcp?: Record<"audio" | "video", { sent: number; received: number; up?: { loss: number; lost: number; jitterMs: number }; rttMs?: number }>
   readonly encryption?: {
     sendingEpoch: number
     epochs: ReadonlyArray<number>
@@ -115,7 +116,7 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
           JSON.parse(cli.stdout.trim().split("\n").at(-1)!) as {
             path: string
             mmr: string
-            media: ReadonlyArray<{ kind: string; transport: string; receivedFrom: Record<string, number>; changes?: ReadonlyArray<unknown> }>
+            media: ReadonlyArray<{ kind: string; transport: string; receivedFrom: Record<string, number>; changes?: ReadonlyArray<unknown>; rtcp?: { received: number; up?: unknown } }>
             phases: ReadonlyArray<{ name: string; attempts: ReadonlyArray<{ target: string; outcome: string; detail?: string }> }>
           },
         catch: () => new Error(`the CLI's stdout is not its JSON report:\n${cli.stdout}\n--- stderr:\n${cli.stderr}`),
@@ -132,6 +133,9 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
         // Opus at 50 packets/s and VP8 at 15 frames/s from each browser, for 6 s: well over 20 either way.
         expect(m.receivedFrom["Ada"], `CLI ${kind} from Ada`).toBeGreaterThan(20)
         expect(m.receivedFrom["Bob"], `CLI ${kind} from Bob`).toBeGreaterThan(20)
+        // RTCP both ways for the CLI client, too.
+        expect(m.rtcp?.received, `CLI ${kind} RTCP received`).toBeGreaterThanOrEqual(3)
+        expect(m.rtcp?.up, `CLI ${kind}: the MMR's report on its stream`).toBeDefined()
       }
 
       for (const [page, other] of [[pages[0]!, "Bob"], [pages[1]!, "Ada"]] as const) {
@@ -156,6 +160,12 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
         for (const kind of ["audio", "video"]) {
           expect(s.encryption!.counters[kind]!.decrypted, `${kind} decrypted`).toBeGreaterThan(50)
           expect(s.encryption!.counters[kind]!.authFailed, `${kind} failing authentication`).toBe(0)
+          // RTCP from the page too: its reports out, the MMR's about its stream back (with a round trip through the tunnel).
+          const rtcp = s.rtcp![kind as "audio" | "video"]
+          expect(rtcp.sent, `${kind} RTCP sent`).toBeGreaterThanOrEqual(3)
+          expect(rtcp.received, `${kind} RTCP received`).toBeGreaterThanOrEqual(3)
+          expect(rtcp.up, `${kind}: the MMR's report on the page's stream`).toBeDefined()
+          expect(rtcp.rttMs, `${kind}: round trip`).toBeGreaterThanOrEqual(0)
         }
       }
       const shot = yield* Effect.promise(() => Browser.artifacts("web-client.png"))

@@ -120,18 +120,20 @@ describe("SFU", () => {
     expect(sfu.counters.closedSilent).toBe(1)
   })
 
-  it("forwards RTCP, and drops (counting) what is neither RTP nor RTCP, or carries someone else's SSRC", () => {
+  it("keeps RTCP to its hop, and drops (counting) what is neither RTP nor RTCP, or carries someone else's SSRC", () => {
     const { sfu } = setup()
     const a = recorder()
     const b = recorder()
     const ba = Either.getOrThrow(sfu.bind(sfu.admit("m", "a", { audio: 7 }).audio.udp, "udp", () => a.endpoint))
     sfu.bind(sfu.admit("m", "b", {}).audio.udp, "udp", () => b.endpoint)
-    const rtcp = Buffer.from([0x80, 200, 0, 1, 0, 0, 0, 7])
-    sfu.forward(ba, rtcp)
+    const rr = Buffer.from([0x80, 201, 0, 1, 0, 0, 0, 7]) // an RR with no blocks: ends at the MMR
+    sfu.forward(ba, rr)
     sfu.forward(ba, Buffer.from([0x80, 99, 1])) // version 2, but too short for anything
+    sfu.forward(ba, Buffer.from([0x80, 200, 0, 1, 0, 0, 0, 7])) // an SR whose length leaves no room for sender info
     sfu.forward(ba, rtp(8)) // not a's SSRC
     sfu.forward(ba, rtp(7))
-    expect(b.sent).toHaveLength(2)
-    expect(sfu.counters).toMatchObject({ malformed: 1, refused: 1, forwarded: 2 })
+    expect(b.sent).toHaveLength(1)
+    expect(sfu.counters).toMatchObject({ malformed: 2, refused: 1, forwarded: 1 })
+    expect(sfu.rtcp.counters.received).toBe(1)
   })
 })

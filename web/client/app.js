@@ -17,6 +17,7 @@
  */
 import { RemoteSource, sendAudio, sendVideo } from "./media.js"
 import { parseRtp } from "./rtp.js"
+import { isRtcp, KindRtcp } from "./rtcp.js"
 import { keyRing } from "./srtp.js"
 import * as E2e from "./e2e.js"
 import * as Stun from "./stun.js"
@@ -60,6 +61,8 @@ const state = {
   /** The meeting's media keys (SRTP AEAD AES-256-GCM), when its media is encrypted. */
   /** @type {ReturnType<typeof keyRing> | undefined} */
   keys: undefined,
+  /** @type {Record<Kind, KindRtcp> | undefined} */
+  rtcp: undefined,
   /** Moves to another MMR (it left, died or froze), in order. */
   /** @type {Array<{ from: string, to?: string, reason: string, ms: number, outcome: "ok" | "failed", detail?: string }>} */
   moves: [],
@@ -102,6 +105,7 @@ const summary = () => ({
             : {}),
         },
   moves: state.moves,
+  rtcp: state.rtcp === undefined ? undefined : { audio: state.rtcp.audio.report(), video: state.rtcp.video.report() },
   log: state.log,
 })
 Object.assign(window, { meetzone: { state, summary } })
@@ -229,6 +233,9 @@ const join = async (name, passcode) => {
   await tunnel.hello(info.joinToken)
 
   const ssrcs = { audio: crypto.getRandomValues(new Uint32Array(1))[0], video: crypto.getRandomValues(new Uint32Array(1))[0] }
+  // RTCP per kind (rtcp.js): what the MMR says of our streams, and our reports on what we receive.
+  const rtcp = { audio: new KindRtcp(ssrcs.audio, 48_000, info.participant.id), video: new KindRtcp(ssrcs.video, 90_000, info.participant.id) }
+  state.rtcp = rtcp
   // This page's session secret: only it can re-join or leave as this participant (a copied join token cannot).
   const sessionSecret = Array.from(crypto.getRandomValues(new Uint8Array(18)), (b) => b.toString(16).padStart(2, "0")).join("")
 
@@ -291,6 +298,7 @@ const join = async (name, passcode) => {
   const hooks = { audio: {}, video: {} }
   /** What arrives on a kind's channel, whichever MMR it comes from: senders are known by SSRC. */
   const onPacketOf = (/** @type {Kind} */ kind) => (/** @type {Uint8Array} */ packet) => {
+    if (isRtcp(packet)) return void rtcp[kind].onPacket(packet)
     const stun = Stun.parse(packet)
     if (stun !== undefined) return hooks[kind].stun?.(stun)
     if (keys === undefined) return deliver(kind, packet)
@@ -334,8 +342,12 @@ const join = async (name, passcode) => {
   /** Media goes out as SRTP under the current epoch (in order); STUN stays clear. */
   const sendMediaOn = (/** @type {Kind} */ kind) =>
     keys === undefined
-      ? sendOn(kind)
+      ? (/** @type {Uint8Array} */ p) => {
+          rtcp[kind].noteSent(p)
+          return sendOn(kind)(p)
+        }
       : (/** @type {Uint8Array} */ p) => {
+          rtcp[kind].noteSent(p)
           void keys.protect(kind, p).then((out) => out !== undefined && sendOn(kind)(out))
           return channels[kind] !== undefined
         }
@@ -465,6 +477,15 @@ const join = async (name, passcode) => {
       .finally(() => void (asking = false))
   }, LIVENESS_INTERVAL_MS)
   stops.push(() => clearInterval(liveness))
+
+  // RTCP reports once a second (RFC 3550's interval, randomised), RTCP in the clear as from every client.
+  const reports = setInterval(() => {
+    for (const kind of KINDS) {
+      const sources = /** @type {Array<[number, import("./rtp.js").SourceStats]>} */ ([...state.sources.values()].filter((s) => s.kind === kind).map((s) => [s.ssrc, s.stats]))
+      sendOn(kind)(rtcp[kind].compound(sources))
+    }
+  }, 750 + Math.random() * 500)
+  stops.push(() => clearInterval(reports))
 
   // The roster also comes with every change; asking now and then covers a missed event.
   const refresh = setInterval(() => {

@@ -78,6 +78,9 @@ export class SourceStats {
   cycles = 0
   lastTransit = 0
   jitterUnits = 0
+  /** At the last report block. */
+  expectedPrior = 0
+  receivedPrior = 0
 
   /** @param {number} rate the source's RTP clock rate */
   constructor(rate) {
@@ -102,6 +105,7 @@ export class SourceStats {
       this.baseSeq = this.maxSeq = p.sequence // the sender restarted
       this.cycles = 0
       this.packets = 1
+      this.expectedPrior = this.receivedPrior = 0
     }
     const d = Math.abs(transit - this.lastTransit)
     this.lastTransit = transit
@@ -118,6 +122,22 @@ export class SourceStats {
 
   get jitterMs() {
     return (this.jitterUnits * 1000) / this.rate
+  }
+
+  /** An RTCP report block's figures (RFC 3550 A.3); each call starts a new interval. Same as src/protocol/rtp.ts. */
+  reportBlock() {
+    const expected = this.expected
+    const expectedInterval = expected - this.expectedPrior
+    const receivedInterval = this.packets - this.receivedPrior
+    this.expectedPrior = expected
+    this.receivedPrior = this.packets
+    const lostInterval = expectedInterval - receivedInterval
+    return {
+      fractionLost: expectedInterval <= 0 || lostInterval <= 0 ? 0 : Math.min(255, Math.floor((lostInterval * 256) / expectedInterval)),
+      cumulativeLost: Math.min(0x7fffff, expected - this.packets),
+      highestSeq: (this.cycles + this.maxSeq) >>> 0,
+      jitter: Math.floor(this.jitterUnits) >>> 0,
+    }
   }
 }
 

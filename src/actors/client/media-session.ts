@@ -16,10 +16,11 @@ import { Effect, Schedule, Stream } from "effect"
 import type { MediaKindReport } from "../../protocol/join-report.js"
 import type { MediaKind } from "../../protocol/media.js"
 import { clockRate } from "../../protocol/media.js"
-import { SourceStats, isRtp, ssrc as ssrcOf } from "../../protocol/rtp.js"
+import { SourceStats, isRtcp, isRtp, ssrc as ssrcOf } from "../../protocol/rtp.js"
 import * as Stun from "../../protocol/stun.js"
 import type { MediaSocket } from "../../transports/media/client.js"
 import type { MediaCrypto } from "./media-crypto.js"
+import { KindRtcp } from "./media-rtcp.js"
 
 /** @category models */
 export interface KindConnection {
@@ -77,6 +78,7 @@ interface KindState {
   /** The consent checks in flight, by transaction id (hex): only our own answers count. */
   readonly consents: Set<string>
   status: string
+  readonly rtcp: KindRtcp | undefined
 }
 
 /**
@@ -93,6 +95,8 @@ export const start = (
     readonly consentMs?: number
     /** The meeting's keys: media goes out as SRTP and only SRTP that authenticates comes in. */
     readonly crypto?: MediaCrypto
+    /** RTCP reports on every kind (media-rtcp.ts): our SSRCs as declared, our CNAME, the interval (0: none). Default 1000 ms. */
+    readonly rtcp?: { readonly ssrcs: Readonly<Record<MediaKind, number>>; readonly cname: string; readonly intervalMs?: number }
   } = {},
 ): Effect.Effect<MediaSession, never, Scope.Scope> =>
   Effect.gen(function* () {
@@ -100,6 +104,7 @@ export const start = (
     const silenceMs = options.silenceMs ?? 3000
     const consentMs = options.consentMs ?? 250
     const crypto = options.crypto
+    const rtcpEveryMs = options.rtcp?.intervalMs ?? 1000
     const indication = Stun.bindingIndication(randomBytes(12))
     const changes: Partial<Record<MediaKind, Array<TransportChange>>> = {}
     const states = new Map<MediaKind, KindState>()
@@ -116,6 +121,7 @@ export const start = (
         if (state.connection !== connection) return // a socket being replaced
         state.lastHeard = performance.now()
         if (!isRtp(packet)) {
+          if (isRtcp(packet)) return void state.rtcp?.onPacket(packet, state.lastHeard)
           // Keepalives, stray STUN — and the answers to our consent checks.
           const message = Stun.decode(packet)
           if (message?.type === Stun.Type.BindingSuccess && state.consents.delete(message.transactionId.toString("hex"))) {
@@ -150,6 +156,10 @@ export const start = (
         lastAnswered: performance.now(),
         consents: new Set(),
         status: "open",
+        rtcp:
+          options.rtcp !== undefined && rtcpEveryMs > 0
+            ? new KindRtcp(options.rtcp.ssrcs[connection.kind], clockRate[connection.kind], options.rtcp.cname)
+            : undefined,
       }
       states.set(connection.kind, state)
       attach(state, connection)
@@ -164,6 +174,10 @@ export const start = (
       const now = performance.now()
       for (const s of states.values()) {
         if (s.status !== "open") continue
+        if (s.rtcp !== undefined && now >= s.rtcp.nextAt) {
+          s.rtcp.nextAt = now + rtcpEveryMs * (0.5 + Math.random())
+          s.connection.socket.send(s.rtcp.compound(s.sources, now))
+        }
         if (now - s.lastHeard > silenceMs) {
           s.status = `closed: silent for ${Math.round(now - s.lastHeard)} ms`
           s.connection.socket.close()
@@ -190,6 +204,7 @@ export const start = (
       const out = crypto === undefined ? packet : crypto.protect(kind, packet)
       if (out === undefined) return false
       s.lastSent = performance.now()
+      s.rtcp?.noteSent(packet, s.lastSent)
       return s.connection.socket.send(out)
     }
     const onReceive = (kind: MediaKind, handler: (packet: Buffer) => void) => {
@@ -275,6 +290,7 @@ export const start = (
             loss: expected === 0 ? 0 : Math.round((lost / expected) * 10_000) / 10_000,
             jitterMs: s.sources.size === 0 ? 0 : Math.round((jitter / s.sources.size) * 100) / 100,
             status: s.status,
+            ...(s.rtcp !== undefined ? { rtcp: s.rtcp.report() } : {}),
             ...(changes[s.connection.kind] !== undefined ? { changes: [...changes[s.connection.kind]!] } : {}),
             ...(crypto !== undefined
               ? {

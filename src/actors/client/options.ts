@@ -64,6 +64,8 @@ export interface MediaOptions {
   readonly silenceMs?: number
   /** Between consent checks on each media connection; 0 turns them (and mute detection) off. Default 250 ms. */
   readonly consentMs?: number
+  /** Between RTCP reports on each media connection (RFC 3550, randomised 0.5–1.5×); 0 sends none. Default 1000 ms. */
+  readonly rtcpIntervalMs?: number
   /**
    * Media mute this long (no consent check answered on any kind) while the
    * MMR still answers control: the session reports it to the controllers,

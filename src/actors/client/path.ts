@@ -204,6 +204,7 @@ export const joinMmr = (
       ...(m.keepaliveMs !== undefined ? { keepaliveMs: m.keepaliveMs } : {}),
       ...(m.silenceMs !== undefined ? { silenceMs: m.silenceMs } : {}),
       ...(m.consentMs !== undefined ? { consentMs: m.consentMs } : {}),
+      rtcp: { ssrcs, cname: info.participant.id, ...(m.rtcpIntervalMs !== undefined ? { intervalMs: m.rtcpIntervalMs } : {}) },
     })
     for (const c of connections) {
       const source = m.sources?.[c.kind]

@@ -43,6 +43,7 @@ import * as Signals from "./signals.js"
 
 /** MMR-wide media counters of one kind (for metrics). @category models */
 export type { KindTotals } from "./sfu.js"
+export type { KindQuality } from "./rtcp-hop.js"
 
 /** @category models */
 export interface MmrConfig {

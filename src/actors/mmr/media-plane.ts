@@ -49,6 +49,10 @@ export interface MediaPlaneConfig {
   /** Per participant and kind, each second: more is dropped and counted. */
   readonly maxPacketsPerSecond?: number
   readonly maxBytesPerSecond?: number
+  /** Between RTCP receiver reports to each connection. Default 1000 ms. */
+  readonly rtcpIntervalMs?: number
+  /** The CNAME in the MMR's RTCP. */
+  readonly cname?: string
 }
 
 /** @category models */
@@ -109,6 +113,8 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
       ...(config.maxPacketsPerSecond !== undefined ? { maxPacketsPerSecond: config.maxPacketsPerSecond } : {}),
       ...(config.maxBytesPerSecond !== undefined ? { maxBytesPerSecond: config.maxBytesPerSecond } : {}),
       ...(config.tokenTtlSeconds !== undefined ? { tokenTtlSeconds: config.tokenTtlSeconds } : {}),
+      ...(config.rtcpIntervalMs !== undefined ? { rtcpIntervalMs: config.rtcpIntervalMs } : {}),
+      ...(config.cname !== undefined ? { cname: config.cname } : {}),
     })
     const keepalive = Stun.bindingIndication(randomBytes(12))
     const keepaliveFramed = frame(keepalive)

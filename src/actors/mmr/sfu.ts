@@ -14,7 +14,11 @@ import { frame } from "../../protocol/framing.js"
 import type { MediaKind, MediaTransport } from "../../protocol/media.js"
 import { clockRate, mediaKinds, transportOrder } from "../../protocol/media.js"
 import type { MediaTokenIssuer, MediaTokenSet } from "../../protocol/media-token.js"
-import { SourceStats, isRtcp, isRtp, ssrc as ssrcOf } from "../../protocol/rtp.js"
+import { SourceStats, isRtp, ssrc as ssrcOf } from "../../protocol/rtp.js"
+import type { KindQuality } from "./rtcp-hop.js"
+import { HopRtcp, RtcpTerminator, quality } from "./rtcp-hop.js"
+import type { KindTotals, SfuCounters } from "./sfu-counters.js"
+import { newTotals, zeroCounters } from "./sfu-counters.js"
 
 /**
  * One media connection, as a transport gives it to the SFU.
@@ -51,6 +55,7 @@ export class Binding {
   lastHeard: number
   lastSent: number
   closed = false
+  readonly rtcp = new HopRtcp()
   /** This second's incoming packets and bytes, for the rate limit. */
   windowStart = 0
   windowPackets = 0
@@ -84,38 +89,7 @@ export interface MeetingMedia {
   readonly receivers: Record<MediaKind, Array<Binding>>
 }
 
-/** MMR-wide counters. @category models */
-export interface SfuCounters {
-  bound: number
-  /** Packets from sources that never bound. */
-  unbound: number
-  /** Neither STUN nor RTP, or broken STUN, or a broken stream. */
-  malformed: number
-  forged: number
-  expired: number
-  replayed: number
-  /** Tokens for participants not (or no longer) in the meeting. */
-  unknownParticipant: number
-  /** Packets from bound connections with an SSRC their participant did not declare. */
-  refused: number
-  /** Packets from bound connections over the per-participant media rate. */
-  overRate: number
-  forwarded: number
-  closedSilent: number
-  /** Consent checks answered on bound connections (a client making sure its media still goes both ways). */
-  consents: number
-  /** Reachability probes answered (a controller checking this media port). */
-  probes: number
-}
-
-/** MMR-wide counters of one media kind (monotonic: participants who left still count). @category models */
-export interface KindTotals {
-  packetsIn: number
-  bytesIn: number
-  packetsOut: number
-  bytesOut: number
-  drops: number
-}
+export type { KindTotals, SfuCounters } from "./sfu-counters.js"
 
 /** @category models */
 export type BindRefusal = "malformed" | "forged" | "expired" | "replayed" | "unknown-participant"
@@ -137,6 +111,10 @@ export interface SfuOptions {
   readonly maxPacketsPerSecond?: number
   /** Per participant and kind, each second. Default 4 MB (32 Mbit/s). */
   readonly maxBytesPerSecond?: number
+  /** Between the RTCP receiver reports to each connection (randomised 0.5–1.5×). Default 1000 ms. */
+  readonly rtcpIntervalMs?: number
+  /** The CNAME in them. */
+  readonly cname?: string
 }
 
 const newStats = (kind: MediaKind): KindStats => ({
@@ -150,26 +128,12 @@ const newStats = (kind: MediaKind): KindStats => ({
   source: new SourceStats(clockRate[kind]),
 })
 
-const newTotals = (): KindTotals => ({ packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, drops: 0 })
 
 /** @category constructors */
 export class Sfu {
   readonly byKind: Record<MediaKind, KindTotals> = { audio: newTotals(), video: newTotals(), content: newTotals() }
-  readonly counters: SfuCounters = {
-    bound: 0,
-    unbound: 0,
-    malformed: 0,
-    forged: 0,
-    expired: 0,
-    replayed: 0,
-    unknownParticipant: 0,
-    refused: 0,
-    overRate: 0,
-    forwarded: 0,
-    closedSilent: 0,
-    consents: 0,
-    probes: 0,
-  }
+  readonly counters: SfuCounters = zeroCounters()
+  readonly rtcp: RtcpTerminator
   private readonly meetings = new Map<string, MeetingMedia>()
   private readonly spentNonces = new Map<string, number>()
   private readonly silenceMs: number
@@ -188,6 +152,7 @@ export class Sfu {
     this.wallClock = options.wallClock ?? Date.now
     this.maxPackets = options.maxPacketsPerSecond ?? 2000
     this.maxBytes = options.maxBytesPerSecond ?? 4_000_000
+    this.rtcp = new RtcpTerminator(options.cname ?? "mmr", options.rtcpIntervalMs ?? 1000)
   }
 
   // --- control side -------------------------------------------------------------
@@ -314,9 +279,9 @@ export class Sfu {
         return
       }
       stats.source.update(packet, now)
-    } else if (!isRtcp(packet)) {
-      // Neither RTP nor RTCP, even from a bound participant: nobody else gets it.
-      this.counters.malformed++
+    } else {
+      // RTCP ends here, hop by hop (rtcp-hop.ts); neither RTP nor RTCP, even from a bound participant, goes nowhere.
+      if (!this.rtcp.receive(from, packet, now)) this.counters.malformed++
       return
     }
     stats.packetsIn++
@@ -367,6 +332,7 @@ export class Sfu {
             b.lastSent = now
             keepalive(b)
           }
+          this.rtcp.tick(b, now)
         }
       }
     }
@@ -374,21 +340,36 @@ export class Sfu {
     for (const [nonce, expires] of this.spentNonces) if (expires < wall) this.spentNonces.delete(nonce)
   }
 
-  /** Counters of one participant, by kind. */
   /** Has the participant any media connection bound now? */
   hasMedia(meeting: string, participant: string): boolean {
     const p = this.meetings.get(meeting)?.participants.get(participant)
     return p !== undefined && mediaKinds.some((k) => p.bindings[k] !== undefined && !p.bindings[k]!.closed)
   }
 
+  /** Counters of one participant, by kind. */
   participantStats(meeting: string, participant: string): Record<MediaKind, KindStats> | undefined {
     return this.meetings.get(meeting)?.participants.get(participant)?.stats
+  }
+
+  /** The participant's connection of `kind` now. */
+  bindingOf(meeting: string, participant: string, kind: MediaKind): Binding | undefined {
+    return this.meetings.get(meeting)?.participants.get(participant)?.bindings[kind]
+  }
+
+  /** Every bound connection now. */
+  *allBindings(): Iterable<Binding> {
+    for (const m of this.meetings.values()) for (const kind of mediaKinds) yield* m.receivers[kind]
+  }
+
+  /** Loss, jitter and round trip per kind, both directions, from RTCP (rtcp-hop.ts). */
+  quality(): Record<string, KindQuality> {
+    return quality(this.allBindings())
   }
 
   /** Bound connections now, by transport. */
   bindings(): Record<MediaTransport, number> {
     const out = { udp: 0, tcp: 0, tls: 0 }
-    for (const m of this.meetings.values()) for (const kind of mediaKinds) for (const b of m.receivers[kind]) out[b.endpoint.transport]++
+    for (const b of this.allBindings()) out[b.endpoint.transport]++
     return out
   }
 }
