@@ -6,7 +6,7 @@
  *   every intervalMs  the kind's loss over the interval, the worse of the two directions:
  *                       out  1 − Δ(what the MMR received from us) / Δ(what we sent)   (MediaStats)
  *                       in   Δlost / Δexpected of what arrived on it                  (RTP sequence numbers)
- *   off UDP, when due a burst of 10 STUN checks to the MMR's UDP port, marked as the kind is
+ *   off UDP, when due a burst of 20 STUN checks to the MMR's UDP port, marked as the kind is
  *   Leave             fresh media tokens (MediaTokens), the kind dialled over TCP, else TLS, swapped in
  *   Return            fresh tokens, the kind dialled over UDP, swapped in (still bad: it stays where it is)
  *
@@ -126,7 +126,7 @@ export const start = (deps: MigrationDeps, options: MigrationOptions = {}): Effe
         if (Policy.probeDue(policy, w.state, at)) {
           const endpoints = current.joined.media
           if (endpoints === undefined) continue
-          const loss = yield* Probe.udpLoss(endpoints.host, endpoints.port, 10, 20, 500, deps.dscp[kind])
+          const loss = yield* Probe.udpLoss(endpoints.host, endpoints.port, 20, 15, 500, deps.dscp[kind])
           const step = Policy.step(policy, w.state, { _tag: "Probe", at: performance.now(), loss })
           w.state = step.state
           if (step.decision._tag === "Return") {

@@ -27,7 +27,7 @@ export interface PolicyOptions {
   readonly badReports: number
   /** Least time off UDP before a return. Default 10 s. */
   readonly returnAfterMs: number
-  /** Good UDP probes in a row that a return needs. Default 3. */
+  /** Good UDP probes in a row that a return needs. Default 4: 6 s of clean probes, longer than loss that comes and goes every few seconds. */
   readonly goodProbes: number
   /** Between UDP probes while off UDP. Default 2 s. */
   readonly probeEveryMs: number
@@ -42,7 +42,7 @@ export const defaults: PolicyOptions = {
   window: 5,
   badReports: 3,
   returnAfterMs: 10_000,
-  goodProbes: 3,
+  goodProbes: 4,
   probeEveryMs: 2_000,
   flapWindowMs: 60_000,
   maxReturnAfterMs: 300_000,

@@ -76,7 +76,7 @@ export interface MediaOptions {
    * Moving a kind whose UDP path turns lossy to TCP (else TLS), and back when
    * UDP probes are good again (media-migration.ts); `false` keeps each kind
    * where the join put it. Defaults: 20 % loss in 3 of 5 one-second reports;
-   * back after 3 good probes and 10 s (doubling when it flaps).
+   * back after 4 good probes and 10 s (doubling when it flaps).
    */
   readonly migration?: MediaMigration.MigrationOptions | false
   /** End-to-end meetings: senders switch to a new key this long after the leader told it (receivers at once). Default 1000 ms. */
