@@ -6,6 +6,7 @@
  */
 import { execFile, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
+import type { Scope } from "effect"
 import { Effect } from "effect"
 
 export interface Netns {
@@ -15,6 +16,11 @@ export interface Netns {
   /** The client's address inside the namespace. */
   readonly nsIp: string
   readonly hostInterface: string
+  /**
+   * Gives the namespace a new address and takes the old one away (a laptop
+   * on a new network), until the scope closes; the new address.
+   */
+  readonly replaceAddress: Effect.Effect<string, never, Scope.Scope>
   /** Replaces the namespace's nftables rules. */
   readonly firewall: (rules: string) => Effect.Effect<void>
   /** Runs a command inside the namespace; resolves with its output. */
@@ -60,6 +66,8 @@ export const create = Effect.gen(function* () {
   }
   const hostIp = address(1)
   const nsIp = address(2)
+  // Outside 10.200.0.0/13, so no other namespace's /30 holds it.
+  const movedIp = [10, 208 + ((block >>> 16) & 0x07), (block >>> 8) & 0xff, (block & 0xff) + 2].join(".")
   yield* Effect.acquireRelease(
     Effect.gen(function* () {
       yield* sh("ip", ["netns", "add", name])
@@ -81,6 +89,22 @@ export const create = Effect.gen(function* () {
     hostIp,
     nsIp,
     hostInterface: host,
+    replaceAddress: Effect.acquireRelease(
+      Effect.gen(function* () {
+        yield* sh("ip", ["route", "add", `${movedIp}/32`, "dev", host])
+        yield* sh("ip", ["netns", "exec", name, "ip", "addr", "add", `${movedIp}/32`, "dev", peer])
+        yield* sh("ip", ["netns", "exec", name, "ip", "route", "add", `${hostIp}/32`, "dev", peer, "src", movedIp])
+        yield* sh("ip", ["netns", "exec", name, "ip", "addr", "del", `${nsIp}/30`, "dev", peer])
+        return movedIp
+      }).pipe(Effect.orDie),
+      () =>
+        Effect.gen(function* () {
+          yield* sh("ip", ["netns", "exec", name, "ip", "addr", "add", `${nsIp}/30`, "dev", peer])
+          yield* sh("ip", ["netns", "exec", name, "ip", "route", "del", `${hostIp}/32`, "dev", peer])
+          yield* sh("ip", ["netns", "exec", name, "ip", "addr", "del", `${movedIp}/32`, "dev", peer])
+          yield* sh("ip", ["route", "del", `${movedIp}/32`, "dev", host])
+        }).pipe(Effect.ignore),
+    ),
     firewall: (rules) =>
       Effect.orDie(
         Effect.zipRight(

@@ -88,6 +88,12 @@ export interface ControlBusShape {
   ) => Effect.Effect<void, BusError, Scope.Scope>
   /** Resolves once everything published so far has reached the server. */
   readonly flush: Effect.Effect<void, BusError>
+  /**
+   * Drops the connection and dials again now (the network under it changed:
+   * a connection from an address that is gone stalls rather than fails).
+   * Absent where there is nothing to redial (in-process).
+   */
+  readonly reconnect?: Effect.Effect<void>
 }
 
 /**

@@ -143,12 +143,12 @@ const peer = (w: World) =>
     return child
   })
 
-/** A 26 s meeting of the client (in the namespace) and a peer, nothing blocked; returns once the client is in it and its media has run `settle`. */
-const longMeeting = (w: World, settle: Duration.DurationInput) =>
+/** A 26 s (or `seconds`) meeting of the client (in the namespace) and a peer, nothing blocked; returns once the client is in it and its media has run `settle`. */
+const longMeeting = (w: World, settle: Duration.DurationInput, seconds = 26) =>
   Effect.gen(function* () {
     yield* w.ns.firewall("flush ruleset")
     yield* peer(w)
-    const client = yield* Effect.fork(joinFromNamespace(w, {}, 0, 26))
+    const client = yield* Effect.fork(joinFromNamespace(w, {}, 0, seconds))
     for (let i = 0; i < 300 && (yield* w.participants) < 2; i++) yield* Effect.sleep("50 millis")
     yield* Effect.sleep(settle)
     return client
@@ -320,6 +320,31 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
       const media = mediaOf(report)
       expect((media["video"]!.changes ?? []).length, JSON.stringify(media["video"]!.changes)).toBeLessThanOrEqual(2)
       for (const kind of ["audio", "content"]) expect(media[kind]!.changes, `${kind} changes`).toBeUndefined()
+    }),
+  )
+
+  it.scoped("with the client's address replaced mid-meeting, every kind's media flows again from the new address within a second: same participant, same MMR, no re-join", () =>
+    Effect.gen(function* () {
+      const w = yield* TheWorld
+      const client = yield* longMeeting(w, "2 seconds", 10)
+      const changedAt = Date.now()
+      const moved = yield* w.ns.replaceAddress
+      const report = yield* Fiber.join(client)
+      const media = mediaOf(report)
+      // No move to another MMR and no second join: the session it started with, to the end.
+      expect(report.moves, JSON.stringify(report.moves)).toBeUndefined()
+      const wall = (atMs: number) => Date.parse(report.startedAt) + atMs
+      for (const kind of ["audio", "video", "content"]) {
+        const m = media[kind]!
+        const change = (m.changes ?? []).find((c) => c.why.startsWith("network changed"))
+        expect(change, `${kind}: ${JSON.stringify(m.changes)}`).toBeDefined()
+        expect(wall(change!.atMs) - changedAt, `${kind}: ms from the address change to media again`).toBeLessThan(1_000)
+        expect(change!.to).toBe("udp")
+        expect(m.local, `${kind} ends on the new address`).toMatch(new RegExp(`^${moved.replaceAll(".", "\\.")}:`))
+        expect(m.status).toBe("open")
+        expect(m.receivedFrom["Peer"]).toBeGreaterThan(0)
+        console.log(`${kind}: ${wall(change!.atMs) - changedAt} ms after the change: ${change!.why}`)
+      }
     }),
   )
 

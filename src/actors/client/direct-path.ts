@@ -16,6 +16,7 @@ import type { BusConnector, ConnectOptions } from "../../transports/connector.js
 import { ZonesUnreachable } from "./errors.js"
 import * as MediaConnect from "./media-connect.js"
 import * as MediaMigration from "./media-migration.js"
+import * as NetworkWatch from "./network-watch.js"
 import type { Connected, JoinContext, PathFailure } from "./path.js"
 import { joinMmr } from "./path.js"
 import * as Report from "./report.js"
@@ -82,10 +83,27 @@ export const directPath = (ctx: JoinContext, connector: typeof BusConnector.Serv
     const dialOver = (kind: MediaKind, transports: ReadonlyArray<MediaTransport>, target: MediaConnect.MediaTarget, phase: PhaseRecorder) =>
       MediaConnect.connectKind(kind, transports, target, { ...transportOptions, dscp: dscp[kind], tls: options.tls ?? {}, proxy: ctx.proxyTarget }, phase)
     const connected = yield* joinMmr(ctx, choice.answered, (z) => choice.buses.get(z.id), (kind, target, phase) => dialOver(kind, candidates, target, phase), listen)
+    const joinedAt = (yield* recorder.report).totalMs
+    const t0 = performance.now()
+    const sinceJoin = () => joinedAt + performance.now() - t0
+    const dialDuring = (kind: MediaKind, transports: ReadonlyArray<MediaTransport>, target: MediaConnect.MediaTarget) =>
+      Effect.flatMap(Report.make(options.meeting), (r) => r.phase("media", (phase) => dialOver(kind, transports.filter((t) => candidates.includes(t)), target, phase)))
+    // The network changing under the meeting: media again on the new path, no re-join.
+    if (connected.media !== undefined && m?.networkWatch !== false) {
+      yield* NetworkWatch.start({
+        meeting: options.meeting,
+        token: info.joinToken,
+        session: ctx.session,
+        media: connected.media,
+        current: connected.current,
+        dscp,
+        candidates,
+        dial: dialDuring,
+        sinceJoin,
+      })
+    }
     // Somewhere to move to and from: UDP and a stream transport both allowed.
     if (connected.media !== undefined && m?.migration !== false && candidates.includes("udp") && candidates.some((t) => t !== "udp")) {
-      const joinedAt = (yield* recorder.report).totalMs
-      const t0 = performance.now()
       yield* MediaMigration.start(
         {
           meeting: options.meeting,
@@ -95,9 +113,8 @@ export const directPath = (ctx: JoinContext, connector: typeof BusConnector.Serv
           media: connected.media,
           current: connected.current,
           dscp,
-          dial: (kind, transports, target) =>
-            Effect.flatMap(Report.make(options.meeting), (r) => r.phase("media", (phase) => dialOver(kind, transports.filter((t) => candidates.includes(t)), target, phase))),
-          sinceJoin: () => joinedAt + performance.now() - t0,
+          dial: dialDuring,
+          sinceJoin,
         },
         m?.migration ?? {},
       )

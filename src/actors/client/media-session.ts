@@ -57,6 +57,8 @@ export interface MediaSession {
   readonly mutedMs: () => number | undefined
   /** What `kind` sent, and what arrived on it (expected and lost, by sequence numbers), so far: an interval's loss from two readings. */
   readonly totals: (kind: MediaKind) => { readonly sent: number; readonly expected: number; readonly lost: number }
+  /** `address:port` of our end of `kind`'s connection now. */
+  readonly localOf: (kind: MediaKind) => string | undefined
   /** The transport `kind` is on now. */
   readonly transportOf: (kind: MediaKind) => MediaKindReport["transport"] | undefined
   /** Notes a change of `kind`'s transport during the meeting, for the report. */
@@ -262,6 +264,7 @@ export const start = (
         return { sent: sentCounters[kind].count, expected, lost }
       },
       transportOf: (kind) => states.get(kind)?.connection.socket.transport,
+      localOf: (kind) => states.get(kind)?.connection.socket.local,
       noteChange: (kind, change) => void (changes[kind] ??= []).push(change),
       report: (senderOf) =>
         [...states.values()].map((s): MediaKindReport => {

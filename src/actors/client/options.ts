@@ -79,6 +79,8 @@ export interface MediaOptions {
    * back after 4 good probes and 10 s (doubling when it flaps).
    */
   readonly migration?: MediaMigration.MigrationOptions | false
+  /** Watching the host's addresses: a media connection whose local address is gone is dialled again (network-watch.ts); `false` turns it off. */
+  readonly networkWatch?: boolean
   /** End-to-end meetings: senders switch to a new key this long after the leader told it (receivers at once). Default 1000 ms. */
   readonly keyActivationMs?: number
 }

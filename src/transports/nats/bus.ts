@@ -123,6 +123,8 @@ export const make = (nc: NatsConnectionImpl): ControlBusShape => ({
     try: () => nc.flush(),
     catch: (e) => new BusError({ operation: "flush", detail: describe(e) }),
   }),
+  // Resolves once the new connection is up (or rejects when closed or draining: nothing to do then).
+  reconnect: Effect.ignore(Effect.tryPromise(() => nc.reconnect())),
 })
 
 /**
