@@ -171,6 +171,17 @@ describe("RTCP at the MMR, hop by hop", () => {
     expect(sfu.rtcp.counters).toMatchObject({ received: 2, senderReportsForwarded: 1, refused: 0 })
   })
 
+  it("reads at most 20 RTCP packets a second from one connection: a flood is dropped unread and counted", () => {
+    const { clock, sfu, b, ba } = setup()
+    const sr = Rtcp.encode([{ type: "SR", ssrc: 7, sender, reports: Array.from({ length: 31 }, (_, i) => block(1000 + i)) }])
+    for (let i = 0; i < 500; i++) sfu.forward(ba, sr)
+    expect(sfu.rtcp.counters).toMatchObject({ received: 20, overRate: 480 })
+    expect(b.sent).toHaveLength(20)
+    clock.mono = 1000
+    sfu.forward(ba, sr) // the next second, read again
+    expect(sfu.rtcp.counters.received).toBe(21)
+  })
+
   it("passes on no SR from an SSRC its sender did not declare", () => {
     const { sfu, b, ba } = setup()
     sfu.forward(ba, Rtcp.encode([{ type: "SR", ssrc: 8, sender, reports: [] }])) // b's SSRC, from a

@@ -46,6 +46,9 @@ export class HopRtcp {
   /** What our latest report said of its stream: lost in that interval, 0..1. */
   upLoss = 0
   nextReport = 0
+  /** This second's RTCP packets, for the flood limit. */
+  windowStart = 0
+  windowPackets = 0
   reportsIn = 0
   reportsOut = 0
 }
@@ -60,15 +63,19 @@ export interface RtcpCounters {
   senderReportsForwarded: number
   /** SRs from an SSRC their sender did not declare. */
   refused: number
+  /** Over the per-connection limit: a client sends about one a second. */
+  overRate: number
 }
 
 const FORWARDED_KEPT = 16
+/** RTCP packets one connection may have read in a second; an honest client sends one or two. */
+const MAX_PER_SECOND = 20
 
 /** @category constructors */
 export class RtcpTerminator {
   /** Ours, in the reports we send: a random SSRC, as RFC 3550 §8 asks. */
   readonly ssrc = randomInt(1, 2 ** 32 - 1)
-  readonly counters: RtcpCounters = { received: 0, sent: 0, senderReportsForwarded: 0, refused: 0 }
+  readonly counters: RtcpCounters = { received: 0, sent: 0, senderReportsForwarded: 0, refused: 0, overRate: 0 }
 
   constructor(
     readonly cname: string,
@@ -77,6 +84,15 @@ export class RtcpTerminator {
 
   /** A compound packet from a bound connection; false when it is not RTCP at all. */
   receive(from: Binding, packet: Buffer, now: number): boolean {
+    // Reading one costs work per report block and participant: a flood is dropped unread.
+    if (now - from.rtcp.windowStart >= 1000) {
+      from.rtcp.windowStart = now
+      from.rtcp.windowPackets = 0
+    }
+    if (++from.rtcp.windowPackets > MAX_PER_SECOND) {
+      this.counters.overRate++
+      return true
+    }
     const parts = Rtcp.decode(packet)
     if (parts === undefined) return false
     this.counters.received++
@@ -100,12 +116,15 @@ export class RtcpTerminator {
   }
 
   private takeReports(from: Binding, reports: ReadonlyArray<Rtcp.ReportBlock>, now: number) {
-    const meeting = from.participant.meeting
+    if (reports.length === 0) return
+    // Only streams of this meeting and kind: a liar cannot grow what we keep.
+    const known = new Set<number>()
+    for (const p of from.participant.meeting.participants.values()) {
+      const ssrc = p.ssrcs[from.kind]
+      if (p !== from.participant && ssrc !== undefined) known.add(ssrc >>> 0)
+    }
     for (const block of reports) {
-      // Only streams of this meeting and kind: a liar cannot grow what we keep.
-      let known = false
-      for (const p of meeting.participants.values()) if (p !== from.participant && p.ssrcs[from.kind] !== undefined && p.ssrcs[from.kind]! >>> 0 === block.ssrc) known = true
-      if (!known) continue
+      if (!known.has(block.ssrc)) continue
       from.rtcp.received.set(block.ssrc, {
         loss: block.fractionLost / 256,
         cumulativeLost: block.cumulativeLost,
