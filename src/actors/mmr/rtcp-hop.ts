@@ -70,6 +70,8 @@ export interface RtcpCounters {
 const FORWARDED_KEPT = 16
 /** RTCP packets one connection may have read in a second; an honest client sends one or two. */
 const MAX_PER_SECOND = 20
+/** A receiver's report on a stream older than this says nothing of it now. */
+const STALE_MS = 10_000
 
 /** @category constructors */
 export class RtcpTerminator {
@@ -123,6 +125,8 @@ export class RtcpTerminator {
       const ssrc = p.ssrcs[from.kind]
       if (p !== from.participant && ssrc !== undefined) known.add(ssrc >>> 0)
     }
+    // Reports on senders who left, or who stopped being reported on, go: what we keep is about now.
+    for (const [ssrc, r] of from.rtcp.received) if (!known.has(ssrc) || now - r.at > STALE_MS) from.rtcp.received.delete(ssrc)
     for (const block of reports) {
       if (!known.has(block.ssrc)) continue
       from.rtcp.received.set(block.ssrc, {
