@@ -18,10 +18,24 @@ export const packing: MmrSelection.MmrSelectorShape = {
   },
 }
 
-/** One zone, two MMRs. */
+/**
+ * One zone, two MMRs of 4 participants each: small, so that one participant
+ * (a quarter of an MMR) outweighs the CPU term of the default policy — both
+ * MMRs run in this one process and report its CPU over different windows.
+ */
 const description = {
   web: [{ id: "web-1", port: 0 }],
-  zones: [{ id: "eu-west", location: { lat: 53.35, lon: -6.26 }, controllers: [{ id: "c1" }], mmrs: [{ id: "eu-mmr-1" }, { id: "eu-mmr-2" }] }],
+  zones: [
+    {
+      id: "eu-west",
+      location: { lat: 53.35, lon: -6.26 },
+      controllers: [{ id: "c1" }],
+      mmrs: [
+        { id: "eu-mmr-1", capacity: 4 },
+        { id: "eu-mmr-2", capacity: 4 },
+      ],
+    },
+  ],
 }
 
 /** Creates `meetings` meetings, one participant each; returns the MMR each landed on. */
