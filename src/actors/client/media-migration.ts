@@ -6,7 +6,8 @@
  *   every intervalMs  the kind's loss over the interval, the worse of the two directions:
  *                       out  1 − Δ(what the MMR received from us) / Δ(what we sent)   (MediaStats)
  *                       in   Δlost / Δexpected of what arrived on it                  (RTP sequence numbers)
- *   off UDP, when due a burst of 20 STUN checks to the MMR's UDP port, marked as the kind is
+ *   off UDP           a STUN check to the MMR's UDP port every probeSpacingMs, marked as the kind is;
+ *                     when due, the loss among the checks since the last look is a probe
  *   Leave             fresh media tokens (MediaTokens), the kind dialled over TCP, else TLS, swapped in
  *   Return            fresh tokens, the kind dialled over UDP, swapped in (still bad: it stays where it is)
  *
@@ -30,6 +31,8 @@ import type { OnMmr } from "./path.js"
 export interface MigrationOptions extends Partial<Policy.PolicyOptions> {
   /** Between loss reports. Default 1000 ms. */
   readonly intervalMs?: number
+  /** Between UDP checks while off UDP. Default 100 ms. */
+  readonly probeSpacingMs?: number
 }
 
 /** @category models */
@@ -65,8 +68,15 @@ export const start = (deps: MigrationDeps, options: MigrationOptions = {}): Effe
       transport: string | undefined
       mmr: string
       last?: { sent: number; expected: number; lost: number; mmrIn: number }
+      /** Off UDP: the UDP path under watch, and where to. */
+      probe?: { readonly to: string; readonly watch: Probe.UdpWatch }
     }
     const watches = new Map<MediaKind, Watch>()
+    const stopProbe = (w: Watch) => {
+      w.probe?.watch.close()
+      delete w.probe
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(() => watches.forEach(stopProbe)))
     for (const kind of media.kinds) {
       const transport = media.transportOf(kind)
       watches.set(kind, { state: Policy.initial(policy, performance.now(), transport === "udp"), transport, mmr: current.placement.mmr })
@@ -123,10 +133,20 @@ export const start = (deps: MigrationDeps, options: MigrationOptions = {}): Effe
             }
           }
         }
+        const endpoints = current.joined.media
+        if (w.state.onUdp || endpoints === undefined) {
+          stopProbe(w)
+          continue
+        }
+        const to = `${endpoints.host}:${endpoints.port}`
+        if (w.probe?.to !== to) {
+          stopProbe(w)
+          w.probe = { to, watch: Probe.udpWatch(endpoints.host, endpoints.port, options.probeSpacingMs ?? 100, 500, deps.dscp[kind]) }
+        }
         if (Policy.probeDue(policy, w.state, at)) {
-          const endpoints = current.joined.media
-          if (endpoints === undefined) continue
-          const loss = yield* Probe.udpLoss(endpoints.host, endpoints.port, 20, 15, 500, deps.dscp[kind])
+          const loss = w.probe.watch.take()
+          if (loss === undefined) continue
+          yield* Effect.logDebug(`${kind} off UDP: lost ${Math.round(loss * 100)} % of UDP checks`)
           const step = Policy.step(policy, w.state, { _tag: "Probe", at: performance.now(), loss })
           w.state = step.state
           if (step.decision._tag === "Return") {
@@ -134,7 +154,10 @@ export const start = (deps: MigrationDeps, options: MigrationOptions = {}): Effe
               Effect.tapError((e) => Effect.logWarning(`${kind}: could not return to UDP: ${e.message}`)),
               Effect.option,
             )
-            if (moved._tag === "Some") w.transport = moved.value
+            if (moved._tag === "Some") {
+              w.transport = moved.value
+              stopProbe(w)
+            }
             // UDP probes answered but a UDP connection did not bind: back to waiting, off UDP.
             else w.state = { ...w.state, onUdp: false, changedAt: performance.now() }
           }

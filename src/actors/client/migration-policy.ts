@@ -5,7 +5,7 @@
  *
  *   on UDP    a report every interval: that interval's loss (the worse direction)
  *             `badReports` of the last `window` reports at or above `lossAbove` → leave
- *   off UDP   a UDP probe now and then (a burst of STUN checks to the MMR's UDP port)
+ *   off UDP   a UDP probe every `probeEveryMs`: the loss of the STUN checks to the MMR's UDP port since the last
  *             `goodProbes` in a row below `lossAbove` / 2, and `returnAfterMs` since leaving → return
  *   flapping  a return followed by another leave within `flapWindowMs` doubles `returnAfterMs`
  *             (up to `maxReturnAfterMs`); a calm `flapWindowMs` on UDP halves it again
@@ -27,7 +27,7 @@ export interface PolicyOptions {
   readonly badReports: number
   /** Least time off UDP before a return. Default 10 s. */
   readonly returnAfterMs: number
-  /** Good UDP probes in a row that a return needs. Default 4: 6 s of clean probes, longer than loss that comes and goes every few seconds. */
+  /** Good UDP probes in a row that a return needs. Default 4: 8 s of checks without a gap, longer than loss that comes and goes every few seconds. */
   readonly goodProbes: number
   /** Between UDP probes while off UDP. Default 2 s. */
   readonly probeEveryMs: number

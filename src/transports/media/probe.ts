@@ -91,3 +91,64 @@ export const udpLoss = (host: string, port: number, count: number, spacingMs: nu
     })
     return Effect.sync(finish)
   })
+
+/** A path under continuous watch: see `udpWatch`. @category models */
+export interface UdpWatch {
+  /** The share of checks unanswered among those sent since the last take and older than the timeout; none when too few. */
+  readonly take: () => number | undefined
+  readonly close: () => void
+}
+
+/**
+ * A reachability check to `host:port` every `spacingMs`, for as long as it
+ * is open: the loss of a path watched without gaps. Short bursts now and
+ * then can line up with loss that comes and goes (every burst in a quiet
+ * moment) and call a bad path good; a steady trickle (10 checks a second of
+ * ~60 bytes at the default) cannot.
+ *
+ * @category probing
+ */
+export const udpWatch = (host: string, port: number, spacingMs: number, timeoutMs: number, dscp?: number): UdpWatch => {
+  const socket = createSocket(isIPv6(host) ? "udp6" : "udp4")
+  // Transaction → when it was sent and whether it was answered; bounded by the takes (or by the cap below).
+  const checks = new Map<string, { readonly at: number; answered: boolean }>()
+  let closed = false
+  socket.on("message", (packet) => {
+    const m = Stun.decode(packet)
+    if (m?.type !== Stun.Type.BindingSuccess) return
+    const check = checks.get(m.transactionId.toString("hex"))
+    if (check !== undefined && performance.now() - check.at <= timeoutMs) check.answered = true
+  })
+  socket.on("error", () => {}) // an unreachable port is an unanswered check
+  let timer: ReturnType<typeof setInterval> | undefined
+  socket.bind(0, () => {
+    if (closed) return
+    if (dscp !== undefined) setDscp(socket, dscp, isIPv6(host) ? 6 : 4)
+    timer = setInterval(() => {
+      if (checks.size >= 10_000) return // nobody is taking: stop recording rather than grow
+      const transaction = randomBytes(12)
+      checks.set(transaction.toString("hex"), { at: performance.now(), answered: false })
+      socket.send(Stun.consentRequest(transaction), port, host, () => {})
+    }, spacingMs)
+  })
+  return {
+    take: () => {
+      const matured = performance.now() - timeoutMs
+      let sent = 0
+      let answered = 0
+      for (const [id, check] of checks) {
+        if (check.at > matured) break // in send order: the rest are younger
+        sent++
+        if (check.answered) answered++
+        checks.delete(id)
+      }
+      return sent < 5 ? undefined : 1 - answered / sent
+    },
+    close: () => {
+      if (closed) return
+      closed = true
+      if (timer !== undefined) clearInterval(timer)
+      socket.close()
+    },
+  }
+}
