@@ -5,7 +5,8 @@
  * - the actors, each started from a typed config (`start`, for the life of a
  *   scope, or `layer`): {@link WebLookup}, {@link ZoneController},
  *   {@link Mmr}, {@link HttpTunnel}, and the {@link Client} with its
- *   {@link Lookup} helpers (create a meeting, trust options);
+ *   {@link Lookup} helpers (create a meeting, trust options), how it finds
+ *   an HTTP proxy ({@link HttpProxy}) and reaches a tunnel ({@link TunnelClient});
  * - {@link Topology}: a whole topology from a plain description
  *   ({@link Config}, the shape of the configuration file) in a few lines;
  * - the control plane: {@link ControlBus} and {@link KeyValue} with their
@@ -56,6 +57,8 @@ export * as HttpTunnel from "./actors/http-tunnel/HttpTunnel.js"
 export * as Client from "./actors/client/Client.js"
 export * as Lookup from "./actors/client/lookup.js"
 export * as ClientErrors from "./actors/client/errors.js"
+export * as HttpProxy from "./actors/client/proxy.js"
+export * as TunnelClient from "./transports/tunnel/client.js"
 
 // --- topologies ---------------------------------------------------------------------
 export * as Topology from "./topology/Topology.js"

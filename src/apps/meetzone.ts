@@ -8,6 +8,7 @@ import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { client } from "./client.js"
+import { doctor } from "./doctor.js"
 import { meeting } from "./meeting.js"
 import { natsAuth } from "./nats-auth.js"
 import { controller, devCa, mmr, tunnel, web } from "./serve.js"
@@ -15,7 +16,7 @@ import { up } from "./up.js"
 
 const meetzone = Command.make("meetzone").pipe(
   Command.withDescription("meetzone: connect people to meetings — zones, media routers, transport fallback."),
-  Command.withSubcommands([up, web, controller, mmr, tunnel, meeting, client, devCa, natsAuth]),
+  Command.withSubcommands([up, web, controller, mmr, tunnel, meeting, client, doctor, devCa, natsAuth]),
 )
 
 const cli = Command.run(meetzone, { name: "meetzone", version: "0.1.0" })

@@ -23,6 +23,7 @@ import { Context, Effect, Fiber, Layer, Option } from "effect"
 import * as Lookup from "../../src/actors/client/lookup.js"
 import * as ControlPlane from "../../src/topology/control-plane.js"
 import type { JoinReport } from "../../src/protocol/join-report.js"
+import type { Diagnosis } from "../../src/apps/doctor-verdict.js"
 import { defaultDscp } from "../../src/protocol/media.js"
 import * as NatsServer from "../../src/transports/nats/server.js"
 import * as Netns from "../../scripts/netns.js"
@@ -126,6 +127,27 @@ const joinFromNamespace = (w: World, env: Record<string, string> = {}, expectedC
     return JSON.parse(stdout.trim().split("\n").at(-1)!) as JoinReport
   })
 
+/** `meetzone doctor --json` inside the namespace, in whatever condition the test set up. */
+const doctorFromNamespace = (w: World, env: Record<string, string> = {}, expectedCode = 0) =>
+  Effect.gen(function* () {
+    const { code, stdout, stderr } = yield* w.ns.run(
+      process.execPath,
+      ["--import", "tsx", "src/apps/meetzone.ts", "doctor", "--web", w.web, "--ca", w.caFile, "--json"],
+      { env },
+    )
+    expect(code, `doctor exited ${code}\n${stdout}\n${stderr}`).toBe(expectedCode)
+    return JSON.parse(stdout.trim().split("\n").at(-1)!) as Diagnosis
+  })
+
+/** The doctor, run in the same condition as a real join, names the path and transport that join took. */
+const expectDoctorToName = (w: World, report: JoinReport, env: Record<string, string> = {}, expectedCode = 0) =>
+  Effect.gen(function* () {
+    const d = yield* doctorFromNamespace(w, env, expectedCode)
+    expect(d.verdict.path, d.verdict.why).toBe(report.path)
+    expect(d.verdict.transport, d.verdict.why).toBe(report.path === "web-client" ? undefined : report.media?.[0]?.transport)
+    return d
+  })
+
 /** A second participant in the root namespace, so the client has media coming back. */
 const peer = (w: World) =>
   Effect.gen(function* () {
@@ -200,6 +222,9 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
         expect(new Set(out.map((p) => p.tos)), `${kind} marks from the client`).toEqual(new Set([mark]))
         expect(new Set(back.map((p) => p.tos)), `${kind} marks from the MMR`).toEqual(new Set([mark]))
       }
+      const d = yield* expectDoctorToName(w, report)
+      expect(d.firewall).toEqual([])
+      for (const t of ["UDP", "TCP", "TLS"]) expect(d.rows.find((r) => r.step === `media ${t}`)!.detail, t).toMatch(/^rtt [\d.]+ ms, loss 0 %, DSCP 46 marked$/)
     }),
   )
 
@@ -212,6 +237,9 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
       expect(transportsOf(report)).toEqual({ audio: "tcp", video: "tcp", content: "tcp" })
       const dials = report.phases.find((p) => p.name === "media")!.attempts
       expect(dials.filter((a) => a.target.endsWith("/udp")).every((a) => a.outcome !== "ok")).toBe(true)
+      const d = yield* expectDoctorToName(w, report)
+      expect(d.rows.find((r) => r.step === "media UDP")!.outcome).toBe("failed")
+      expect(d.firewall.some((l) => l.startsWith("UDP "))).toBe(true)
     }),
   )
 
@@ -224,6 +252,8 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
       expect(transportsOf(report)).toEqual({ audio: "tls", video: "tls", content: "tls" })
       const selection = report.phases.find((p) => p.name === "zone-selection")!
       expect(selection.attempts.some((a) => a.action === "control via relay")).toBe(true)
+      const d = yield* expectDoctorToName(w, report)
+      expect(d.rows.filter((r) => r.step === "control").map((r) => r.detail)).toContain("control via relay")
     }),
   )
 
@@ -237,6 +267,8 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
       expect(transportsOf(report)).toEqual({ audio: "tls", video: "tls", content: "tls" })
       const dials = report.phases.find((p) => p.name === "media")!.attempts
       expect(dials.map((a) => a.target.split("/")[1])).toEqual(["tls", "tls", "tls"])
+      const d = yield* expectDoctorToName(w, report, { HTTPS_PROXY: w.proxy.url })
+      expect(d.proxy).toBe(w.proxy.url)
     }),
   )
 
@@ -258,6 +290,9 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
         expect(media[kind]!.sent).toBeGreaterThan(0)
         expect(media[kind]!.receivedFrom["Peer"], `${kind} from Peer, through the tunnel`).toBeGreaterThan(0)
       }
+      const d = yield* expectDoctorToName(w, report)
+      expect(d.rows.filter((r) => r.step === "tunnel").map((r) => r.outcome)).toEqual(["ok", "ok"])
+      expect(d.rows.find((r) => r.step === "tunnel media")!.detail).toMatch(/rtt [\d.]+ ms/)
     }),
   )
 
@@ -358,6 +393,8 @@ layer(world, { excludeTestServices: true, timeout: "180 seconds" })("connection 
       const reasons = report.webClient?.reasons ?? {}
       expect(Object.keys(reasons).sort()).toEqual(["direct", "tunnel"])
       expect(report.phases.find((p) => p.name === "tunnel")!.outcome).not.toBe("ok")
+      const d = yield* expectDoctorToName(w, report, {}, 2)
+      expect(d.firewall.filter((l) => l.includes("HTTP tunnel"))).toHaveLength(2)
     }),
   )
 })

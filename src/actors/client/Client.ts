@@ -122,7 +122,8 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
       // 2–4, direct; then the last resorts.
       const scope = yield* Effect.scope
       const reasons: Record<string, string> = {}
-      let path: Fallback.Path = "direct"
+      const only = options.paths
+      let path: Fallback.Path = only === undefined || only.includes("direct") ? "direct" : "tunnel"
       for (;;) {
         const attempt = yield* Scope.fork(scope, ExecutionStrategy.sequential)
         const outcome = yield* (path === "direct" ? directPath(ctx, connector) : tunnelPath(ctx)).pipe(
@@ -141,7 +142,8 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
         const failure = outcome.left
         reasons[path] = failure.reason
         const next = Fallback.next(path, failure.ending, info.tunnels.length > 0)
-        if (next === "done") return yield* fail(failure.error)
+        // Only some paths asked for (e.g. by `meetzone doctor`): the first one outside them ends the join with this path's failure.
+        if (next === "done" || (only !== undefined && (next === "web-client" || !only.includes(next)))) return yield* fail(failure.error)
         if (next === "web-client") {
           if (path === "direct") reasons["tunnel"] = "the lookup listed no tunnel"
           recorder.set({ path: "web-client", webClient: { url: info.webClientUrl, reasons: { ...reasons } } })

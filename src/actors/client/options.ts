@@ -40,6 +40,12 @@ export interface JoinOptions {
    * turns it off (only a leaving MMR moves the session then).
    */
   readonly liveness?: MmrLiveness.LivenessOptions | false
+  /**
+   * Only these paths, in the usual order (direct, then the tunnel); the join
+   * fails with the last one's error instead of falling back further (nor to
+   * the web client). Default: every path. For trying one path alone.
+   */
+  readonly paths?: ReadonlyArray<"direct" | "tunnel">
 }
 
 /** @category models */
