@@ -145,4 +145,45 @@ layer(Layer.empty, { excludeTestServices: true, timeout: "120 seconds" })("opera
       }),
     90_000,
   )
+
+  it.scoped(
+    "meetzone doctor finds every step working and names direct UDP; the /doctor page in chromium shows a browser's way in through a tunnel, with a media echo",
+    () =>
+      Effect.gen(function* () {
+        const up = yield* startUp()
+        const doctor = yield* meetzone(["doctor", "--web", up.web, "--ca", up.caFile])
+        expect(doctor.code, `${doctor.stdout}\n${doctor.stderr}`).toBe(0)
+        expect(doctor.stdout).toMatch(/^controller +eu-west\/c1 +ok +[\d.]+ ms/m)
+        for (const t of ["UDP", "TCP", "TLS"]) expect(doctor.stdout, t).toMatch(new RegExp(`^media ${t} .* ok .*rtt [\\d.]+ ms, loss 0 %, DSCP 46 marked$`, "m"))
+        expect(doctor.stdout).toMatch(/^tunnel media +tunnel-\d +ok/m)
+        expect(doctor.stdout).toContain("A join would go direct, media over UDP")
+        expect(doctor.stdout).toContain("Nothing to open: the best path works.")
+
+        const { context } = yield* Browser.launch
+        const page = yield* Effect.promise(() => context.newPage())
+        const errors: Array<string> = []
+        page.on("pageerror", (e) => errors.push(e.message))
+        yield* Effect.promise(() => page.goto(`${up.web}/doctor`))
+        yield* Effect.promise(() => page.waitForFunction(() => document.body.dataset["doctor"] === "done", undefined, { timeout: 30_000 }))
+        const result = yield* Effect.promise(() =>
+          page.evaluate(() => (window as unknown as { doctorResult: { ok: boolean; verdict: string; rows: Array<{ step: string; outcome: string; ms?: number; detail: string }> } }).doctorResult),
+        )
+        expect(result.ok, JSON.stringify(result.rows)).toBe(true)
+        expect(result.verdict).toMatch(/^This browser can join: through tunnel-\d to \S+-mmr-\d, round trip [\d.]+ ms, loss \d+ %\.$/)
+        expect(result.rows.filter((r) => r.step === "tunnel").map((r) => r.outcome)).toEqual(["ok", "ok"])
+        const echo = result.rows.find((r) => r.step === "media echo")!
+        const answered = Number(/^(\d+) of 20 checks answered/.exec(echo.detail)?.[1])
+        expect(answered, echo.detail).toBeGreaterThanOrEqual(15)
+        // The picture: browser, web lookup, two tunnels and the MMR, every line to them drawn solid (it worked).
+        expect(yield* Effect.promise(() => page.locator("#picture rect").count())).toBe(5)
+        expect(yield* Effect.promise(() => page.locator('#picture line[stroke-dasharray=""]').count())).toBe(4)
+        const shot = yield* Effect.promise(() => Browser.artifacts("doctor-page.png"))
+        yield* Effect.promise(() => page.screenshot({ path: shot, fullPage: true }))
+        expect(errors).toEqual([])
+
+        up.child.kill("SIGTERM")
+        expect(yield* up.exited.pipe(Effect.timeout("20 seconds"))).toBe(0)
+      }),
+    90_000,
+  )
 })

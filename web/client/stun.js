@@ -66,6 +66,9 @@ const encode = (type, tid, attributes) => {
 /** @param {Uint8Array} tid @param {string} token */
 export const bindingRequest = (tid, token) => encode(BINDING_REQUEST, tid, [[USERNAME, new TextEncoder().encode(token)]])
 
+/** No token: a consent check on a bound channel (RFC 7675), answered by the MMR as an echo. @param {Uint8Array} tid */
+export const consentRequest = (tid) => encode(BINDING_REQUEST, tid, [])
+
 export const bindingIndication = () => encode(BINDING_INDICATION, transactionId(), [])
 
 /** RFC 7983: STUN's first byte is 0–3, and the magic cookie follows. @param {Uint8Array} p */

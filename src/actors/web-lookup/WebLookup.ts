@@ -10,7 +10,7 @@
  *                                        (403 passcode, 404 unknown)
  *   GET  /relay                        → WebSocket: control requests for clients
  *                                        that cannot reach NATS (policy-checked)
- *   GET  /j/:id                        → the browser web client for a meeting
+ *   GET  /j/:id, /doctor               → the browser web client for a meeting; what a browser can reach
  *   GET  /web/*                        → its scripts and styles (web/)
  *   POST /api/joins                    → 202: a client says how its join went
  *   GET  /ops                          → the operators' dashboard (page)
@@ -321,10 +321,7 @@ export const start = (
 
     const serveAsset = (relative: string) =>
       Effect.map(WebAssets.read(relative), (asset) =>
-        Option.match(asset, {
-          onNone: () => apiError(404, "NotFound", "no such file"),
-          onSome: (a) => HttpServerResponse.uint8Array(a.body, { contentType: a.contentType, headers: a.headers }),
-        }),
+        Option.isNone(asset) ? apiError(404, "NotFound", "no such file") : HttpServerResponse.uint8Array(asset.value.body, { contentType: asset.value.contentType, headers: asset.value.headers }),
       )
 
     const router = HttpRouter.empty.pipe(
@@ -334,6 +331,7 @@ export const start = (
       HttpRouter.get("/api/meetings/:id/media-keys", mediaKeysAgain),
       HttpRouter.post("/api/joins", reportJoin),
       HttpRouter.get("/ops", serveAsset("ops/index.html")),
+      HttpRouter.get("/doctor", serveAsset("doctor/index.html")),
       HttpRouter.get("/ops/api/state", opsState),
       HttpRouter.get("/healthz", Effect.succeed(reply(200, { ok: true }))),
       HttpRouter.get("/j/:id", Effect.zipRight(meetingFromPath, serveAsset("client/index.html"))),
