@@ -14,7 +14,7 @@ import { Client, Connector, Protocol } from "../index.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
 import * as Tracing from "./tracing.js"
-import { caOption, insecureOption, trust } from "./tls-options.js"
+import { caOption, insecureOption, trust, webUrl } from "./tls-options.js"
 
 const meetingArg = Args.text({ name: "MEETING" }).pipe(Args.withDescription("the meeting id"))
 const web = Options.text("web").pipe(Options.withDescription("the web lookup's URL"))
@@ -103,7 +103,7 @@ const join = Command.make(
               : {}),
           }
       const session = yield* Client.join({
-        web: args.web,
+        web: yield* webUrl(args.web),
         meeting: args.meeting,
         tls: yield* trust(args.ca, args.insecure),
         ...(who !== undefined ? { name: who } : {}),

@@ -14,7 +14,7 @@ import { Connector } from "../index.js"
 import * as Checks from "./doctor-checks.js"
 import * as Verdict from "./doctor-verdict.js"
 import * as Logging from "./logging.js"
-import { caOption, insecureOption, trust } from "./tls-options.js"
+import { caOption, insecureOption, trust, webUrl } from "./tls-options.js"
 
 const web = Options.text("web").pipe(Options.withDescription("the web lookup's URL, e.g. https://meet.example.com"))
 const meeting = Options.text("meeting").pipe(Options.withDescription("a meeting to try with (default: one made for the purpose)"), Options.optional)
@@ -24,7 +24,7 @@ const json = Options.boolean("json").pipe(Options.withDescription("print the dia
 export const doctor = Command.make("doctor", { web, meeting, proxy, json, ca: caOption, insecure: insecureOption }, (args) =>
   Effect.gen(function* () {
     const findings = yield* Checks.run({
-      web: args.web,
+      web: yield* webUrl(args.web),
       tls: yield* trust(args.ca, args.insecure),
       ...Option.match(args.proxy, { onNone: () => ({}), onSome: (p) => ({ proxy: p }) }),
       ...Option.match(args.meeting, { onNone: () => ({}), onSome: (m) => ({ meeting: m }) }),

@@ -7,7 +7,7 @@ import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { Lookup } from "../index.js"
 import * as Logging from "./logging.js"
-import { caOption, insecureOption, trust } from "./tls-options.js"
+import { caOption, insecureOption, trust, webUrl } from "./tls-options.js"
 
 const web = Options.text("web").pipe(Options.withDescription("the web lookup's URL, e.g. https://127.0.0.1:8443"))
 const topic = Options.text("topic").pipe(Options.optional)
@@ -22,7 +22,7 @@ const create = Command.make(
   (args) =>
     Effect.gen(function* () {
       const http = yield* Lookup.dispatcher(yield* trust(args.ca, args.insecure), Option.none())
-      const meeting = yield* Lookup.createMeeting(http, new URL(args.web), {
+      const meeting = yield* Lookup.createMeeting(http, new URL(yield* webUrl(args.web)), {
         ...Option.match(args.topic, { onNone: () => ({}), onSome: (t) => ({ topic: t }) }),
         ...Option.match(args.passcode, { onNone: () => ({}), onSome: (p) => ({ passcode: p }) }),
         ...(args.endToEnd ? { endToEnd: true } : {}),

@@ -6,7 +6,8 @@
  */
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect } from "effect"
+import { Cause, Console, Effect, Option } from "effect"
+import * as CliErrors from "./cli-errors.js"
 import { client } from "./client.js"
 import { doctor } from "./doctor.js"
 import { meeting } from "./meeting.js"
@@ -22,14 +23,20 @@ const meetzone = Command.make("meetzone").pipe(
 const cli = Command.run(meetzone, { name: "meetzone", version: "0.1.0" })
 
 cli(process.argv).pipe(
-  // A failure is one line for the operator, not a stack; @effect/cli has already
-  // explained argument errors itself.
-  Effect.catchAll((e) =>
-    Effect.zipRight(
-      ValidationError.isValidationError(e) ? Effect.void : Console.error(`meetzone: ${e instanceof Error ? e.message : String(e)}`),
+  // A failure is one line for the operator, never a stack (MEETZONE_LOG_LEVEL=debug logs the cause);
+  // @effect/cli has already explained argument errors itself.
+  Effect.catchAllCause((cause) => {
+    if (Cause.isInterruptedOnly(cause)) return Effect.void
+    const failure = Cause.failureOption(cause)
+    const error = Option.isSome(failure) ? failure.value : Cause.squash(cause)
+    return Effect.zipRight(
+      ValidationError.isValidationError(error)
+        ? Effect.void
+        : Effect.zipRight(Console.error(`meetzone: ${CliErrors.describe(error)}`), Effect.logDebug("the failure in full", cause)),
       Effect.sync(() => void (process.exitCode = 1)),
-    ),
-  ),
+    )
+  }),
   Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain({ disableErrorReporting: false }),
+  // Our own logger (stderr) and our own one-line errors: runMain's pretty logger writes to stdout.
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true }),
 )

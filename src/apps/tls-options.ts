@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises"
 import { Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import type { Lookup } from "../index.js"
+import { UsageError } from "./cli-errors.js"
 
 export const caOption = Options.file("ca").pipe(
   Options.withDescription("PEM CA certificate to trust (e.g. the one `meetzone up` prints)"),
@@ -17,8 +18,35 @@ export const insecureOption = Options.boolean("insecure").pipe(
 )
 
 /** @category options */
-export const trust = (ca: Option.Option<string>, insecure: boolean): Effect.Effect<Lookup.TlsTrust> =>
+export const trust = (ca: Option.Option<string>, insecure: boolean): Effect.Effect<Lookup.TlsTrust, UsageError> =>
   Option.match(ca, {
     onNone: () => Effect.succeed({ insecure }),
-    onSome: (path) => Effect.map(Effect.promise(() => readFile(path, "utf8")), (pem) => ({ ca: pem, insecure })),
+    onSome: (path) =>
+      Effect.tryPromise({
+        try: () => readFile(path, "utf8"),
+        catch: (e) => new UsageError({ message: `--ca ${path}: ${(e as { code?: string }).code === "ENOENT" ? "no such file (`meetzone up` prints the CA's path)" : (e as Error).message}` }),
+      }).pipe(
+        Effect.filterOrFail(
+          (pem) => pem.includes("-----BEGIN CERTIFICATE-----"),
+          () => new UsageError({ message: `--ca ${path}: not a PEM certificate (expected -----BEGIN CERTIFICATE-----)` }),
+        ),
+        Effect.map((pem) => ({ ca: pem, insecure })),
+      ),
   })
+
+/**
+ * `--web`: an http(s) URL; a missing scheme is the usual slip, and the
+ * message says what to write instead.
+ *
+ * @category options
+ */
+export const webUrl = (raw: string): Effect.Effect<string, UsageError> => {
+  const hint = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? "" : ` (give its scheme: https://${raw})`
+  try {
+    const url = new URL(raw)
+    if (url.protocol !== "https:" && url.protocol !== "http:") return Effect.fail(new UsageError({ message: `--web ${raw}: not an http(s) URL${hint}` }))
+    return Effect.succeed(raw)
+  } catch {
+    return Effect.fail(new UsageError({ message: `--web ${raw}: not a URL${hint}` }))
+  }
+}

@@ -2,7 +2,7 @@
  * A whole topology for tests, on whatever control plane the test provides
  * (a real nats-server, or in-process), with quick timing.
  */
-import { Effect, Either, Layer, Option } from "effect"
+import { Context, Effect, Either, Layer, Option } from "effect"
 import * as Subjects from "../../src/protocol/subjects.js"
 import type { ConfigInput } from "../../src/topology/config.js"
 import * as ControlPlane from "../../src/topology/control-plane.js"
@@ -53,3 +53,9 @@ export const startSecured = (input: ConfigInput) =>
     const topology = yield* Topology.start(config, plane.urls, undefined, plane.secured.value).pipe(Effect.provide(services), Effect.orDie)
     return { topology, config, web: topology.web[0]!.url, tls: { ca: topology.caCert! }, natsUrls: plane.urls }
   })
+
+/** A secured topology shared by a file's tests (`startSecuredLayer`): its web URL and CA. */
+export class Secured extends Context.Tag("test/Secured")<Secured, { readonly web: string; readonly tls: { readonly ca: string } }>() {}
+
+export const startSecuredLayer = (input: ConfigInput): Layer.Layer<Secured> =>
+  Layer.scoped(Secured, Effect.map(Effect.orDie(startSecured(input)), (s) => ({ web: s.web, tls: s.tls })))

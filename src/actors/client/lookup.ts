@@ -104,10 +104,18 @@ const call = <A, I>(
     return decoded.right
   })
 
+/** Node's codes for a certificate this host does not trust. */
+const untrusted = new Set(["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "UNABLE_TO_GET_ISSUER_CERT"])
+
 const describeFetchError = (e: unknown): string => {
   if (!(e instanceof Error)) return String(e)
   const cause = (e as { cause?: unknown }).cause
-  return cause instanceof Error ? `${e.message} (${cause.message})` : e.message
+  if (!(cause instanceof Error)) return e.message
+  const code = (cause as { code?: unknown }).code
+  if (typeof code === "string" && untrusted.has(code)) return `its certificate is not trusted here (${cause.message}): trust the deployment's CA (tls.ca; --ca on the command line, the path \`meetzone up\` prints)`
+  if (code === "CERT_HAS_EXPIRED") return `its certificate has expired (${cause.message})`
+  if (code === "ECONNREFUSED") return `nothing listens there (connection refused)`
+  return `${e.message} (${cause.message})`
 }
 
 /**

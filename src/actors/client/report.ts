@@ -40,10 +40,20 @@ export interface Recorder {
   readonly report: Effect.Effect<JoinReport>
 }
 
+const json = (e: object): string => {
+  try {
+    return JSON.stringify(e).slice(0, 300)
+  } catch {
+    return String(e)
+  }
+}
+
 const describeError = (e: unknown): { outcome: Outcome; detail: string } => {
   const tag = typeof e === "object" && e !== null && "_tag" in e ? String((e as { _tag: unknown })._tag) : undefined
-  const message = e instanceof Error ? e.message : String(e)
-  return { outcome: tag === "RequestTimeout" ? "timeout" : "failed", detail: tag !== undefined ? `${tag}: ${message}` : message }
+  // A sentence, never "[object Object]": an Error's message, else a plain failure's message or detail, else its JSON.
+  const own = typeof e === "object" && e !== null ? ((e as { message?: unknown }).message ?? (e as { detail?: unknown }).detail) : undefined
+  const message = e instanceof Error && e.message !== "" ? e.message : typeof own === "string" ? own : typeof e === "object" && e !== null ? json(e) : String(e)
+  return { outcome: tag === "RequestTimeout" ? "timeout" : "failed", detail: tag !== undefined && !message.startsWith(`${tag}:`) ? `${tag}: ${message}` : message }
 }
 
 /** @category constructors */

@@ -81,6 +81,8 @@ export const start = (
       res.writeHead(200, { "content-type": "text/plain" }).end(`meetzone tunnel ${config.id}\n`)
     })
     const wss = new WebSocketServer({ server, path: "/tunnel", maxPayload: 64 * 1024 })
+    // ws re-emits the server's errors; a listen error is reported below, as a typed failure.
+    wss.on("error", () => {})
     const stats = yield* TunnelServer.attach(
       wss,
       {
@@ -96,7 +98,9 @@ export const start = (
     )
     const port = yield* Effect.acquireRelease(
       Effect.async<number, TunnelListenError>((resume) => {
-        server.once("error", (e) => resume(Effect.fail(new TunnelListenError({ host: config.host, port: config.port, detail: e.message }))))
+        server.once("error", (e: NodeJS.ErrnoException) =>
+          resume(Effect.fail(new TunnelListenError({ host: config.host, port: config.port, detail: e.code === "EADDRINUSE" ? "the port is already in use (another meetzone up?)" : e.message }))),
+        )
         server.listen(config.port, config.host, () => {
           const address = server.address()
           resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : config.port))
