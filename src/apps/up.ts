@@ -12,7 +12,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
 import { Command, Options } from "@effect/cli"
-import { Console, Effect, Either, Layer, Option } from "effect"
+import { Console, Duration, Effect, Either, Layer, Option } from "effect"
 import { Client, Config, ControlPlane, Connector, Lookup, Protocol, Topology } from "../index.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
@@ -85,9 +85,12 @@ export const up = Command.make("up", { config: configOption, nats: natsOption, d
       onSome: (path) => Config.load(path),
     })
     // All in one process, the dashboard is on: with a fresh token unless the file sets one.
+    // Every MMR here stops with the process, so there is nowhere for its participants to move: they are
+    // told (roster `leaving`) and get a second, not the grace that lets them move off a lone stopping MMR.
     const config: Config.Config = {
       ...loaded,
       web: loaded.web.map((w) => ({ ...w, opsToken: w.opsToken ?? randomBytes(18).toString("base64url") })),
+      timing: { ...loaded.timing, drainGrace: Math.min(Duration.toMillis(Duration.decode(loaded.timing.drainGrace)), 1000) },
     }
     return yield* running(config, args).pipe(Effect.provide(Tracing.layer(config.tracing ?? Tracing.fromEnv(), "up")))
   }).pipe(Effect.scoped, Effect.provide(Logging.layer({ level: "warning" }))),

@@ -7,8 +7,7 @@
  * @since 0.1.0
  */
 import { randomBytes } from "node:crypto"
-import type { Scope } from "effect"
-import { Context, Data, Duration, Effect, Either, Layer, Option } from "effect"
+import { Context, Data, Duration, Effect, Either, ExecutionStrategy, Layer, Option, Scope } from "effect"
 import * as HttpTunnel from "../actors/http-tunnel/HttpTunnel.js"
 import * as Mmr from "../actors/mmr/Mmr.js"
 import * as Geo from "../actors/web-lookup/geo.js"
@@ -113,6 +112,8 @@ export const start = (
         ? effect
         : Effect.flatMap(Layer.build(Identities.actorLayer(secured, actor)), (context) => Effect.provide(effect, context))
 
+    // The MMRs stop together (in parallel), after everything else: each drains in its own grace, not one after another.
+    const mmrScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.parallel)
     const mmrs = []
     const controllers = []
     for (const zone of config.zones) {
@@ -143,7 +144,7 @@ export const start = (
             maxPacketsPerSecond: config.media.maxPacketsPerSecond,
             maxBytesPerSecond: config.media.maxBytesPerSecond,
           },
-        }))
+        })).pipe(Scope.extend(mmrScope))
         mmrs.push({ zone: zone.id, id: m.id, handle })
         const media = handle.media?.endpoints
         lines.push(

@@ -160,7 +160,9 @@ const spawnNode = (binary: string, plan: NodePlan, readyTimeoutMs: number) =>
       setpriv !== undefined
         ? [setpriv, ["--pdeathsig", "SIGTERM", "--", binary, "-c", plan.configFile]]
         : [binary, ["-c", plan.configFile]]
-    const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] })
+    // Its own process group: a terminal's Ctrl-C (SIGINT to the whole group) must not stop it before
+    // the processes using it have stopped gracefully; they stop it (and pdeathsig / exit below if they die).
+    const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"], detached: true })
     running.add(child)
     child.once("exit", () => running.delete(child))
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
