@@ -29,6 +29,8 @@ const create = Command.make(
         timeoutMs: 10_000,
       })
       yield* Console.log(meeting.id)
+      // stdout stays the id alone (scripts read it); the link is for the person at the terminal.
+      yield* Console.error(`join in a browser: ${meeting.joinUrl}`)
     }).pipe(Effect.scoped, Effect.provide(Logging.layer({ level: "warning" }))),
 ).pipe(Command.withDescription("Create a meeting; prints its id."))
 

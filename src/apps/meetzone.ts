@@ -8,6 +8,7 @@ import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect, Option } from "effect"
 import * as CliErrors from "./cli-errors.js"
+import * as CliHelp from "./cli-help.js"
 import { client } from "./client.js"
 import { doctor } from "./doctor.js"
 import { meeting } from "./meeting.js"
@@ -22,6 +23,12 @@ const meetzone = Command.make("meetzone").pipe(
 
 const cli = Command.run(meetzone, { name: "meetzone", version: "0.1.0" })
 
+// Help is ours (cli-help.ts): plain text with defaults and examples; @effect/cli parses the rest.
+const help = CliHelp.requested(process.argv.slice(2))
+if (help !== undefined) process.stdout.write(help)
+else run()
+
+function run() {
 cli(process.argv).pipe(
   // A failure is one line for the operator, never a stack (MEETZONE_LOG_LEVEL=debug logs the cause);
   // @effect/cli has already explained argument errors itself.
@@ -40,3 +47,4 @@ cli(process.argv).pipe(
   // Our own logger (stderr) and our own one-line errors: runMain's pretty logger writes to stdout.
   NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true }),
 )
+}
