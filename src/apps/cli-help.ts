@@ -28,9 +28,14 @@ export interface CommandHelp {
   readonly examples: ReadonlyArray<string>
 }
 
-const ca: Flag = { flag: "--ca", value: "FILE", description: "PEM CA certificate to trust besides the system's (`meetzone up` prints its path)", default: "the system's CAs only" }
+const ca: Flag = {
+  flag: "--ca",
+  value: "FILE",
+  description: "PEM CA certificate to trust besides the system's (`meetzone up` prints its path)",
+  default: "MEETZONE_CA, else the dev CA (~/.meetzone/dev/ca.pem) when there is one",
+}
 const insecure: Flag = { flag: "--insecure", description: "do not verify TLS certificates (development only)", default: "off" }
-const web: Flag = { flag: "--web", value: "URL", description: "the web lookup's URL, with its scheme" }
+const web: Flag = { flag: "--web", value: "URL", description: "the web lookup's URL, with its scheme", default: "MEETZONE_WEB, else https://127.0.0.1:8443 (dev mode's)" }
 const proxy: Flag = { flag: "--proxy", value: "URL|none", description: 'an HTTP proxy to go through, or "none"', default: "HTTPS_PROXY / NO_PROXY from the environment" }
 const json: Flag = { flag: "--json", description: "print the result as one JSON object (logs stay on stderr)", default: "off" }
 const config: Flag = { flag: "--config", value: "FILE", description: "the deployment's configuration (YAML or JSON)" }
@@ -52,13 +57,15 @@ export const commands: ReadonlyArray<CommandHelp> = [
     details: [
       "Starts its own nats-server (JetStream, auth on) unless --nats or nats.servers is given; without the binary it uses the in-process bus and says so.",
       "Prints the web URL, the development CA's path (--ca), the dashboard link and ready-to-paste commands. Ctrl-C stops it within 2 s.",
+      "With no arguments it runs in dev mode: the web lookup at MEETZONE_WEB (default https://127.0.0.1:8443) and a CA kept in ~/.meetzone/dev (MEETZONE_HOME), so that the other commands find both without --web or --ca, also after a restart.",
     ],
     flags: [
       { flag: "--config", value: "FILE", description: "topology file (YAML or JSON)", default: "2 zones × 2 controllers × 2 MMRs on loopback" },
       { flag: "--nats", value: "URLS", description: "NATS URL(s) to use, comma-separated", default: "the config's nats.servers, else a nats-server of its own" },
       { flag: "--demo", description: "create a meeting, join two clients through the whole connection process, print their reports, exit", default: "off" },
+      { flag: "--keep", description: "with --demo: stay up after it (npm start -- --keep)", default: "off" },
     ],
-    examples: ["meetzone up --config examples/single-host.yaml", "meetzone up --demo"],
+    examples: ["meetzone up", "meetzone up --config examples/single-host.yaml --demo --keep"],
   },
   serve("web", "Run one web lookup (HTTPS: meetings, join info, the web client, /doctor, the operators' dashboard).", "meetzone web --config meetzone.yaml --id web-1"),
   serve("controller", "Run one zone controller (probes, MMR placement).", "meetzone controller --config meetzone.yaml --id eu-west/c1"),

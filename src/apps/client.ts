@@ -17,7 +17,7 @@ import * as Tracing from "./tracing.js"
 import { caOption, insecureOption, trust, webUrl } from "./tls-options.js"
 
 const meetingArg = Args.text({ name: "MEETING" }).pipe(Args.withDescription("the meeting id"))
-const web = Options.text("web").pipe(Options.withDescription("the web lookup's URL"))
+const web = Options.text("web").pipe(Options.withDescription("the web lookup's URL"), Options.optional)
 const name = Options.text("name").pipe(Options.optional)
 const passcode = Options.text("passcode").pipe(Options.optional)
 const proxy = Options.text("proxy").pipe(

@@ -16,7 +16,7 @@ import * as Verdict from "./doctor-verdict.js"
 import * as Logging from "./logging.js"
 import { caOption, insecureOption, trust, webUrl } from "./tls-options.js"
 
-const web = Options.text("web").pipe(Options.withDescription("the web lookup's URL, e.g. https://meet.example.com"))
+const web = Options.text("web").pipe(Options.withDescription("the web lookup's URL, e.g. https://meet.example.com"), Options.optional)
 const meeting = Options.text("meeting").pipe(Options.withDescription("a meeting to try with (default: one made for the purpose)"), Options.optional)
 const proxy = Options.text("proxy").pipe(Options.withDescription('HTTP proxy URL, or "none"; default HTTPS_PROXY / NO_PROXY'), Options.optional)
 const json = Options.boolean("json").pipe(Options.withDescription("print the diagnosis as one JSON object"))

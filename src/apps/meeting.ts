@@ -9,7 +9,7 @@ import { Lookup } from "../index.js"
 import * as Logging from "./logging.js"
 import { caOption, insecureOption, trust, webUrl } from "./tls-options.js"
 
-const web = Options.text("web").pipe(Options.withDescription("the web lookup's URL, e.g. https://127.0.0.1:8443"))
+const web = Options.text("web").pipe(Options.withDescription("the web lookup's URL, e.g. https://127.0.0.1:8443"), Options.optional)
 const topic = Options.text("topic").pipe(Options.optional)
 const passcode = Options.text("passcode").pipe(Options.optional)
 const endToEnd = Options.boolean("end-to-end").pipe(

@@ -8,9 +8,10 @@ import { Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import type { Lookup } from "../index.js"
 import { UsageError } from "./cli-errors.js"
+import * as DevMode from "./dev-mode.js"
 
 export const caOption = Options.file("ca").pipe(
-  Options.withDescription("PEM CA certificate to trust (e.g. the one `meetzone up` prints)"),
+  Options.withDescription("PEM CA certificate to trust (e.g. the one `meetzone up` prints); default MEETZONE_CA, else the dev CA"),
   Options.optional,
 )
 export const insecureOption = Options.boolean("insecure").pipe(
@@ -18,8 +19,8 @@ export const insecureOption = Options.boolean("insecure").pipe(
 )
 
 /** @category options */
-export const trust = (ca: Option.Option<string>, insecure: boolean): Effect.Effect<Lookup.TlsTrust, UsageError> =>
-  Option.match(ca, {
+export const trust = (given: Option.Option<string>, insecure: boolean): Effect.Effect<Lookup.TlsTrust, UsageError> =>
+  Option.match(Option.orElse(given, () => Option.fromNullable(DevMode.ca())), {
     onNone: () => Effect.succeed({ insecure }),
     onSome: (path) =>
       Effect.tryPromise({
@@ -40,13 +41,15 @@ export const trust = (ca: Option.Option<string>, insecure: boolean): Effect.Effe
  *
  * @category options
  */
-export const webUrl = (raw: string): Effect.Effect<string, UsageError> => {
+export const webUrl = (given: Option.Option<string>): Effect.Effect<string, UsageError> => {
+  const raw = Option.getOrElse(given, DevMode.web)
+  const flag = Option.isSome(given) ? "--web" : "MEETZONE_WEB"
   const hint = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? "" : ` (give its scheme: https://${raw})`
   try {
     const url = new URL(raw)
-    if (url.protocol !== "https:" && url.protocol !== "http:") return Effect.fail(new UsageError({ message: `--web ${raw}: not an http(s) URL${hint}` }))
+    if (url.protocol !== "https:" && url.protocol !== "http:") return Effect.fail(new UsageError({ message: `${flag} ${raw}: not an http(s) URL${hint}` }))
     return Effect.succeed(raw)
   } catch {
-    return Effect.fail(new UsageError({ message: `--web ${raw}: not a URL${hint}` }))
+    return Effect.fail(new UsageError({ message: `${flag} ${raw}: not a URL${hint}` }))
   }
 }

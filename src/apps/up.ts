@@ -14,6 +14,7 @@ import { join as joinPath } from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Console, Duration, Effect, Either, Layer, Option } from "effect"
 import { Client, Config, ControlPlane, Connector, Lookup, Protocol, Topology } from "../index.js"
+import * as DevMode from "./dev-mode.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
 import * as Serve from "./serve.js"
@@ -30,6 +31,7 @@ const natsOption = Options.text("nats").pipe(
 const demoOption = Options.boolean("demo").pipe(
   Options.withDescription("create a meeting, join two clients, print their join reports, exit"),
 )
+const keepOption = Options.boolean("keep").pipe(Options.withDescription("with --demo: stay up after it"))
 
 /** Creates a meeting and joins two clients to it through the whole connection process. */
 const demo = (webUrl: string, caCert: string | undefined, connector: Layer.Layer<Connector.BusConnector>) =>
@@ -67,6 +69,18 @@ const demo = (webUrl: string, caCert: string | undefined, connector: Layer.Layer
     if (!same) return yield* Effect.fail(new Error("one meeting was placed on two MMRs"))
   }).pipe(Effect.scoped)
 
+/** Commands to paste: in dev mode they need no --web or --ca (the defaults find this run, and the next). */
+const tryIt = (webUrl: string, caFile: string | undefined, dev: boolean): ReadonlyArray<string> => {
+  const flags = dev ? "" : ` --web ${webUrl}${caFile !== undefined ? ` --ca ${caFile}` : ""}`
+  return [
+    dev ? "try it (these work again after every restart of `meetzone up`):" : "try it:",
+    `  npx meetzone meeting create${flags} --topic hello`,
+    `  npx meetzone client join MEETING${flags} --media audio,video --duration 30`,
+    `  npx meetzone doctor${flags}`,
+    `  in a browser: ${webUrl}/ (create or join a meeting), ${webUrl}/doctor`,
+  ]
+}
+
 /** A few lines of /metrics after the demo: the operators' view of what just happened. */
 const showMetrics = (url: string) =>
   Effect.gen(function* () {
@@ -78,10 +92,20 @@ const showMetrics = (url: string) =>
     yield* Console.log([`\ndemo: from ${url}/metrics`, ...lines.map((l) => `  ${l}`)].join("\n"))
   }).pipe(Effect.catchAllCause(() => Effect.void))
 
-export const up = Command.make("up", { config: configOption, nats: natsOption, demo: demoOption }, (args) =>
+export const up = Command.make("up", { config: configOption, nats: natsOption, demo: demoOption, keep: keepOption }, (args) =>
   Effect.gen(function* () {
+    // No arguments: dev mode — the web lookup at MEETZONE_WEB (https://127.0.0.1:8443) and a CA kept across restarts.
+    const dev = Option.isNone(args.config) && !args.demo ? yield* DevMode.ensureCa : undefined
+    const defaults =
+      dev === undefined
+        ? Config.defaultTopology
+        : {
+            ...Config.defaultTopology,
+            web: Config.defaultTopology.web.map((w) => ({ ...w, port: Number(new URL(DevMode.web()).port || 443) })),
+            devCa: { certFile: dev.certFile, keyFile: dev.keyFile },
+          }
     const loaded = yield* Option.match(args.config, {
-      onNone: () => Either.match(Config.decode(Config.defaultTopology, "the default topology"), { onLeft: Effect.fail, onRight: Effect.succeed }),
+      onNone: () => Either.match(Config.decode(defaults, "the default topology"), { onLeft: Effect.fail, onRight: Effect.succeed }),
       onSome: (path) => Config.load(path),
     })
     // All in one process, the dashboard is on: with a fresh token unless the file sets one.
@@ -92,11 +116,14 @@ export const up = Command.make("up", { config: configOption, nats: natsOption, d
       web: loaded.web.map((w) => ({ ...w, opsToken: w.opsToken ?? randomBytes(18).toString("base64url") })),
       timing: { ...loaded.timing, drainGrace: Math.min(Duration.toMillis(Duration.decode(loaded.timing.drainGrace)), 1000) },
     }
-    return yield* running(config, args).pipe(Effect.provide(Tracing.layer(config.tracing ?? Tracing.fromEnv(), "up")))
+    return yield* running(config, { ...args, devCaFile: dev?.certFile }).pipe(Effect.provide(Tracing.layer(config.tracing ?? Tracing.fromEnv(), "up")))
   }).pipe(Effect.scoped, Effect.provide(Logging.layer({ level: "warning" }))),
 ).pipe(Command.withDescription("Run a whole meetzone topology in one process."))
 
-const running = (config: Config.Config, args: { readonly nats: Option.Option<string>; readonly demo: boolean }) =>
+const running = (
+  config: Config.Config,
+  args: { readonly nats: Option.Option<string>; readonly demo: boolean; readonly keep: boolean; readonly devCaFile: string | undefined },
+) =>
   Effect.gen(function* () {
     const servers = Option.orElse(
       Option.map(args.nats, (urls) => urls.split(",").map((u) => u.trim())),
@@ -118,8 +145,8 @@ const running = (config: Config.Config, args: { readonly nats: Option.Option<str
     const context = yield* Layer.build(Layer.merge(plane.layer, Topology.services(config)))
     const topology = yield* Topology.start(config, plane.urls, undefined, Option.getOrUndefined(plane.secured)).pipe(Effect.provide(context))
 
-    let caFile: string | undefined
-    if (topology.caCert !== undefined) {
+    let caFile = args.devCaFile
+    if (topology.caCert !== undefined && caFile === undefined) {
       const dir = yield* Effect.acquireRelease(
         Effect.promise(() => mkdtemp(joinPath(tmpdir(), "meetzone-up-"))),
         (d) => Effect.promise(() => rm(d, { recursive: true, force: true })),
@@ -138,6 +165,7 @@ const running = (config: Config.Config, args: { readonly nats: Option.Option<str
         ...(topology.tunnels.length > 0 ? [`browsers join at ${web.url}/j/<meeting> (through the tunnels)`] : []),
         ...Option.toArray(Option.map(metricsUrl, (u) => `metrics at ${u}/metrics`)),
         `dashboard at ${web.url}/ops#token=${config.web[0]!.opsToken}`,
+        ...tryIt(web.url, caFile, args.devCaFile !== undefined),
       ].join("\n"),
     )
 
@@ -147,7 +175,7 @@ const running = (config: Config.Config, args: { readonly nats: Option.Option<str
     if (args.demo) {
       yield* demo(web.url, topology.caCert, connector)
       if (Option.isSome(metricsUrl)) yield* showMetrics(metricsUrl.value)
-      return
+      if (!args.keep) return
     }
     yield* Console.log("press Ctrl-C to stop")
     yield* Effect.never

@@ -112,7 +112,8 @@ export const start = (
         ? effect
         : Effect.flatMap(Layer.build(Identities.actorLayer(secured, actor)), (context) => Effect.provide(effect, context))
 
-    // The MMRs stop together (in parallel), after everything else: each drains in its own grace, not one after another.
+    // The MMRs stop together (in parallel), after everything else: each drains in its own grace, not one after
+    // another. Each has a scope of its own inside, closed in order: its drain before its own NATS connection.
     const mmrScope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.parallel)
     const mmrs = []
     const controllers = []
@@ -144,7 +145,7 @@ export const start = (
             maxPacketsPerSecond: config.media.maxPacketsPerSecond,
             maxBytesPerSecond: config.media.maxBytesPerSecond,
           },
-        })).pipe(Scope.extend(mmrScope))
+        })).pipe(Scope.extend(yield* Scope.fork(mmrScope, ExecutionStrategy.sequential)))
         mmrs.push({ zone: zone.id, id: m.id, handle })
         const media = handle.media?.endpoints
         lines.push(

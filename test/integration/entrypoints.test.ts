@@ -100,12 +100,13 @@ describe("entrypoints", () => {
 
   it.effect("every command explains itself with --help", () =>
     Effect.gen(function* () {
-      const commands = [["web"], ["controller"], ["mmr"], ["tunnel"], ["up"], ["dev-ca"], ["client", "join"], ["meeting", "create"]]
+      const commands = [["web"], ["controller"], ["mmr"], ["tunnel"], ["up"], ["dev-ca"], ["client", "join"], ["meeting", "create"], ["doctor"], ["nats-auth", "init"]]
       const helps = yield* Effect.forEach(commands, (command) => meetzone([...command, "--help"]), { concurrency: 4 })
       for (const [i, command] of commands.entries()) {
         const help = helps[i]!
         expect(help.code, command.join(" ")).toBe(0)
-        expect(help.stdout).toContain("USAGE")
+        expect(help.stdout).toMatch(new RegExp(`^Usage: meetzone ${command.join(" ")} `))
+        expect(help.stdout).toContain("Example")
         if (["web", "controller", "mmr", "tunnel"].includes(command[0]!)) {
           expect(help.stdout).toContain("--config")
           expect(help.stdout).toContain("--id")

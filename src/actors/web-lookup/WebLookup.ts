@@ -10,7 +10,7 @@
  *                                        (403 passcode, 404 unknown)
  *   GET  /relay                        → WebSocket: control requests for clients
  *                                        that cannot reach NATS (policy-checked)
- *   GET  /j/:id, /doctor               → the browser web client for a meeting; what a browser can reach
+ *   GET  /, /j/:id, /doctor            → create or join a meeting; the web client for one; what a browser can reach
  *   GET  /web/*                        → its scripts and styles (web/)
  *   POST /api/joins                    → 202: a client says how its join went
  *   GET  /ops                          → the operators' dashboard (page)
@@ -332,6 +332,7 @@ export const start = (
       HttpRouter.post("/api/joins", reportJoin),
       HttpRouter.get("/ops", serveAsset("ops/index.html")),
       HttpRouter.get("/doctor", serveAsset("doctor/index.html")),
+      HttpRouter.get("/", serveAsset("home/index.html")),
       HttpRouter.get("/ops/api/state", opsState),
       HttpRouter.get("/healthz", Effect.succeed(reply(200, { ok: true }))),
       HttpRouter.get("/j/:id", Effect.zipRight(meetingFromPath, serveAsset("client/index.html"))),
