@@ -7,7 +7,7 @@
  *
  * In your own project, import from "meetzone" instead of "../src/index.js".
  */
-import { Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Effect, Layer, Logger, LogLevel } from "effect"
 import { Client, Connector, ControlPlane, Lookup, Topology } from "../src/index.js"
 
 /** Runs the meeting; returns both participants' final reports. */
@@ -15,7 +15,7 @@ export const program = Effect.gen(function* () {
   const topology = yield* Topology.Running
   const web = topology.web[0]!.url
   const tls = { ca: topology.caCert! }
-  const meeting = yield* Lookup.createMeeting(yield* Lookup.dispatcher(tls, Option.none()), new URL(web), { topic: "two clients", timeoutMs: 5000 })
+  const meeting = yield* Lookup.createMeeting({ web, tls, topic: "two clients" })
   const join = (name: string) => Client.join({ web, meeting: meeting.id, name, tls, proxy: "none", media: { kinds: ["audio", "video"] } })
   const ada = yield* join("Ada")
   const grace = yield* join("Grace")

@@ -8,7 +8,7 @@
  *   npx tsx examples/wav-audio.ts            # makes a 1 s 440 Hz tone and plays it through
  */
 import { readFile, writeFile } from "node:fs/promises"
-import { Duration, Effect, Layer, Logger, LogLevel, Option, Schedule, Stream } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel, Schedule, Stream } from "effect"
 import { Client, Connector, ControlPlane, Lookup, Protocol, Topology } from "../src/index.js"
 
 /** 16-bit PCM, mono. */
@@ -102,7 +102,7 @@ export const playThrough = (input: Pcm) =>
     const topology = yield* Topology.Running
     const web = topology.web[0]!.url
     const tls = { ca: topology.caCert! }
-    const meeting = yield* Lookup.createMeeting(yield* Lookup.dispatcher(tls, Option.none()), new URL(web), { timeoutMs: 5000 })
+    const meeting = yield* Lookup.createMeeting({ web, tls, proxy: "none" })
     const join = (name: string, media: Client.MediaOptions) => Client.join({ web, meeting: meeting.id, name, tls, proxy: "none", media })
     const bob = yield* join("Bob", { kinds: ["audio"], synthetic: false })
     const expected = Math.ceil(input.samples.length / 2 / ((input.sampleRate * PACKET_MS) / 1000))

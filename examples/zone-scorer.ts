@@ -5,7 +5,7 @@
  *
  *   npx tsx examples/zone-scorer.ts us-
  */
-import { Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Effect, Layer, Logger, LogLevel } from "effect"
 import { Client, Connector, ControlPlane, Lookup, Topology, ZoneScoring } from "../src/index.js"
 
 /** Only zones whose id starts with `prefix`, best first by the default rule. */
@@ -19,7 +19,7 @@ export const zoneTaken = (scoring: ZoneScoring.ZoneScoringShape | undefined) =>
     const topology = yield* Topology.Running
     const web = topology.web[0]!.url
     const tls = { ca: topology.caCert! }
-    const meeting = yield* Lookup.createMeeting(yield* Lookup.dispatcher(tls, Option.none()), new URL(web), { timeoutMs: 5000 })
+    const meeting = yield* Lookup.createMeeting({ web, tls })
     const session = yield* Client.join({ web, meeting: meeting.id, tls, proxy: "none" }).pipe(
       // The client's policy is a service in its context; nothing else changes.
       Effect.provide(scoring === undefined ? Layer.empty : Layer.succeed(ZoneScoring.ZoneScoring, scoring)),

@@ -27,15 +27,14 @@
  *   one's own.
  *
  * ```ts
- * import { Effect, Layer, Option } from "effect"
+ * import { Effect, Layer } from "effect"
  * import { Client, Connector, ControlPlane, Lookup, Topology } from "meetzone"
  *
  * const program = Effect.gen(function* () {
  *   const topology = yield* Topology.Running
  *   const web = topology.web[0]!.url
  *   const tls = { ca: topology.caCert! }
- *   const http = yield* Lookup.dispatcher(tls, Option.none())
- *   const meeting = yield* Lookup.createMeeting(http, new URL(web), { timeoutMs: 5000 })
+ *   const meeting = yield* Lookup.createMeeting({ web, tls, topic: "standup" })
  *   const ada = yield* Client.join({ web, meeting: meeting.id, name: "Ada", tls, media: { kinds: ["audio"] } })
  *   console.log(ada.report.path, ada.zone, ada.mmr)
  * }).pipe(
@@ -46,6 +45,7 @@
  * )
  * ```
  *
+ * @module meetzone
  * @since 0.1.0
  */
 

@@ -3,6 +3,7 @@
  * subject and bucket names, the typed errors of the control plane, and the
  * media formats. One namespace per module, so names never clash.
  *
+ * @module meetzone/protocol
  * @since 0.1.0
  */
 export * as Codec from "./codec.js"

@@ -10,7 +10,7 @@ import { mkdtemp, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
 import { expect, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Fiber, Option, Stream } from "effect"
 import type { Page } from "playwright-core"
 import * as Client from "../../src/actors/client/Client.js"
 import * as Lookup from "../../src/actors/client/lookup.js"
@@ -279,6 +279,46 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
       const opened = Srtp.unprotect(Srtp.deriveSessionKeys(meetingKey, 0x5501a0b2), made.subarray(0, made.length - Srtp.MKI_SIZE), 0)
       expect(opened?.toString("hex")).toBe(golden.rtp)
     }),
+  )
+
+  it.scoped("a browser tab that dies without a word (its renderer crashed: no Leave, no pagehide) leaves the roster and the MMR within participantTtl + media silence", () =>
+    Effect.gen(function* () {
+      // participantTtl 3 s (default 15 s) and media silence 3 s: gone within ~6 s of the crash.
+      const { web, tls, topology } = yield* TestTopology.startSecured(
+        TestTopology.twoZones({
+          prefix: "gone",
+          timing: { reportInterval: "200 millis", presenceTtl: "1 second", mmrTtl: "1 second", joinTokenTtl: "1 minute", participantTtl: "3 seconds" },
+        }),
+      )
+      const meeting = (yield* Lookup.createMeeting({ web, tls, topic: "departures" })).id
+      const cli = yield* Client.join({ web, meeting, name: "Cli", tls, proxy: "none", media: { kinds: ["audio"] } }).pipe(Effect.provide(Connector.nats))
+      const { context } = yield* Browser.launch
+      const page = yield* Effect.promise(() => context.newPage())
+      yield* Effect.promise(() => page.goto(`${web}/j/${meeting}`))
+      yield* Effect.promise(() => page.fill("#name", "Ada"))
+      yield* Effect.promise(() => page.click("button[type=submit]"))
+      yield* until(page, (s) => s.phase === "joined" && s.sent.audio.packets > 0, "browser join")
+      const hosted = Effect.map(
+        Effect.forEach(topology.mmrs, (m) => m.handle.meetings),
+        (all) => all.flatMap((m) => (m.get(meeting) ?? []).map((p) => p.name)).sort(),
+      )
+      for (let i = 0; i < 50 && (yield* hosted).length < 2; i++) yield* Effect.sleep("100 millis")
+      expect(yield* hosted).toEqual(["Ada", "Cli"])
+      const left = yield* Effect.fork(
+        cli.events.pipe(
+          Stream.filter((e) => e._tag === "ParticipantLeft" && e.participant.name === "Ada"),
+          Stream.runHead,
+        ),
+      )
+      const crashedAt = performance.now()
+      yield* Effect.promise(() => page.goto("chrome://crash").catch(() => undefined))
+      const seen = yield* Fiber.join(left).pipe(Effect.timeout("12 seconds"))
+      expect(Option.isSome(seen), "the others see Ada leave").toBe(true)
+      const ms = performance.now() - crashedAt
+      expect(ms, "ms from the crash to the others seeing Ada leave").toBeLessThan(9_000)
+      expect(yield* hosted).toEqual(["Cli"])
+    }),
+    90_000,
   )
 
   it.scoped("says why it cannot join: an unknown meeting, a wrong passcode", () =>

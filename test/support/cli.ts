@@ -4,6 +4,9 @@
  * ends first.
  */
 import { execFile } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Effect } from "effect"
 
 export interface CliRun {
@@ -11,6 +14,9 @@ export interface CliRun {
   readonly stdout: string
   readonly stderr: string
 }
+
+/** Dev mode's home for every run here, so that nothing reads or writes this machine's ~/.meetzone. */
+const home = mkdtempSync(join(tmpdir(), "meetzone-home-"))
 
 export const meetzone = (
   args: ReadonlyArray<string>,
@@ -22,7 +28,7 @@ export const meetzone = (
     const child = execFile(
       process.execPath,
       ["--import", "tsx", "src/apps/meetzone.ts", ...args],
-      { timeout: timeoutMs, env: { ...process.env, ...env } },
+      { timeout: timeoutMs, env: { ...process.env, MEETZONE_HOME: home, ...env } },
       (error, stdout, stderr) => resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, stdout, stderr })),
     )
     return Effect.sync(() => void child.kill("SIGKILL"))

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Data, Effect, Either, Option, Schema } from "effect"
+import { Data, Duration, Effect, Either, Option, Schema } from "effect"
 import type { Dispatcher } from "undici"
 import { Agent, ProxyAgent, fetch } from "undici"
 import { formatIssue } from "../../protocol/codec.js"
@@ -15,6 +15,7 @@ import { MediaKeys } from "../../protocol/media-keys.js"
 import type { JoinInfo, JoinSummary, MeetingView } from "../../protocol/web-api.js"
 import { ApiError, JoinInfo as JoinInfoSchema, MeetingView as MeetingViewSchema } from "../../protocol/web-api.js"
 import type { ProxySetting } from "./proxy.js"
+import { detect } from "./proxy.js"
 
 /** How to trust the servers' TLS certificates. @category models */
 export interface TlsTrust {
@@ -105,7 +106,7 @@ const call = <A, I>(
   })
 
 /** Node's codes for a certificate this host does not trust. */
-const untrusted = new Set(["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "UNABLE_TO_GET_ISSUER_CERT"])
+const untrusted = new Set(["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "UNABLE_TO_GET_ISSUER_CERT", "CERT_SIGNATURE_FAILURE"])
 
 const describeFetchError = (e: unknown): string => {
   if (!(e instanceof Error)) return String(e)
@@ -156,17 +157,42 @@ export const mediaKeys = (http: Dispatcher, web: URL, meeting: string, token: st
   )
 
 /**
- * POST a new meeting.
+ * POST a new meeting: `createMeeting({ web, tls, topic })` with plain
+ * strings and durations, as `Client.join` takes them; or on a dispatcher of
+ * one's own (`dispatcher`), to reuse its connections.
  *
  * @category lookup
  */
-export const createMeeting = (
+export function createMeeting(options: CreateMeetingOptions): Effect.Effect<MeetingView, LookupProblem>
+export function createMeeting(
   http: Dispatcher,
   web: URL,
   options: { readonly topic?: string; readonly passcode?: string; readonly endToEnd?: boolean; readonly timeoutMs: number },
-): Effect.Effect<MeetingView, LookupProblem> =>
-  call(
-    http,
+): Effect.Effect<MeetingView, LookupProblem>
+export function createMeeting(
+  first: Dispatcher | CreateMeetingOptions,
+  web?: URL,
+  settings?: { readonly topic?: string; readonly passcode?: string; readonly endToEnd?: boolean; readonly timeoutMs: number },
+): Effect.Effect<MeetingView, LookupProblem> {
+  if (web === undefined || settings === undefined) {
+    // The plain form: strings and durations, as `Client.join` takes them; the connection pool lives for this call.
+    const o = first as CreateMeetingOptions
+    if (!URL.canParse(o.web)) return Effect.fail(new LookupProblem({ kind: "failed", status: undefined, code: "BadUrl", detail: `not a URL: ${o.web}` }))
+    const url = new URL(o.web)
+    return Effect.scoped(
+      Effect.flatMap(dispatcher(o.tls ?? {}, detect(url, o.proxy, process.env)), (http) =>
+        createMeeting(http, url, {
+          ...(o.topic !== undefined ? { topic: o.topic } : {}),
+          ...(o.passcode !== undefined ? { passcode: o.passcode } : {}),
+          ...(o.endToEnd !== undefined ? { endToEnd: o.endToEnd } : {}),
+          timeoutMs: Duration.toMillis(Duration.decode(o.timeout ?? "10 seconds")),
+        }),
+      ),
+    )
+  }
+  const options = settings
+  return call(
+    first as Dispatcher,
     new URL("/api/meetings", web),
     {
       method: "POST",
@@ -180,6 +206,22 @@ export const createMeeting = (
     MeetingViewSchema,
     options.timeoutMs,
   )
+}
+
+/** What `createMeeting` takes in its plain form. @category models */
+export interface CreateMeetingOptions {
+  /** The web lookup's base URL. */
+  readonly web: string
+  readonly tls?: TlsTrust
+  /** A proxy URL, or "none"; default HTTPS_PROXY / NO_PROXY. */
+  readonly proxy?: string
+  readonly topic?: string
+  readonly passcode?: string
+  /** Its participants make its media keys: nothing server-side can decrypt its media. */
+  readonly endToEnd?: boolean
+  /** Default 10 s. */
+  readonly timeout?: Duration.DurationInput
+}
 
 /**
  * POST how a join went, for the operators (metrics, dashboard).
