@@ -82,7 +82,7 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
   it.scoped("a browser and a headless CLI client in one meeting each receive the other's media", () =>
     Effect.gen(function* () {
       // NATS with auth and TLS on: the tunnels relay for the browsers as themselves, the CLI client joins with its own identity.
-      const { web, tls } = yield* TestTopology.startSecured(TestTopology.twoZones({ prefix: "e2e" }))
+      const { web, tls, topology } = yield* TestTopology.startSecured(TestTopology.twoZones({ prefix: "e2e" }))
       const http = yield* Lookup.dispatcher(tls, Option.none())
       const meeting = (yield* Lookup.createMeeting(http, new URL(web), { topic: "browser test", timeoutMs: 5000 })).id
       const dir = yield* Effect.promise(() => mkdtemp(joinPath(tmpdir(), "meetzone-e2e-")))
@@ -106,6 +106,13 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
         expect(s.sent.audio.transport).toBe("tunnel")
         expect(s.tunnel).toMatch(/^tunnel-[12]$/)
       }
+      // Operators see the browsers' joins as they see the CLI's: reported to the web lookup (its dashboard and metrics).
+      const browserJoins = () => topology.web[0]!.joins.recent().filter((j) => j.meeting === meeting && j.path === "tunnel" && j.outcome === "ok")
+      for (let i = 0; i < 50 && browserJoins().length < 2; i++) yield* Effect.sleep("100 millis")
+      expect(browserJoins().map((j) => j.phases.map((p) => p.name))).toEqual([
+        ["lookup", "tunnel", "mmr-selection", "media"],
+        ["lookup", "tunnel", "mmr-selection", "media"],
+      ])
 
       // The headless client joins the same meeting directly and sends synthetic media for 6 s (4 s once missed a sender on a loaded CI machine).
       const cli = yield* meetzone(["client", "join", meeting, "--web", web, "--ca", caFile, "--name", "Cli", "--media", "audio,video", "--duration", "6", "--json"], { HTTPS_PROXY: "", https_proxy: "" })

@@ -204,7 +204,12 @@ const canvasFor = (/** @type {number} */ ssrc) => () => {
 const join = async (name, passcode) => {
   state.phase = "joining"
   setStatus("joining…")
+  joinReport.startedAt = performance.now()
+  joinReport.phases = []
   const info = await lookup(name, passcode)
+  joinReport.token = info.joinToken
+  joinReport.participant = info.participant.id
+  joinReport.mark("lookup")
   // End-to-end: no key from the web tier; this page's key pair (its public half goes with the Join) and the leader's keys.
   const endToEnd = info.media?.endToEnd === true
   const keys = info.media === undefined ? undefined : keyRing(meetingId, info.participant.id, endToEnd ? undefined : info.media)
@@ -273,7 +278,11 @@ const join = async (name, passcode) => {
     throw new Error(problem)
   }
 
+  joinReport.mark("tunnel")
   let current = await placeAndJoin(info.zones)
+  joinReport.mark("mmr-selection")
+  joinReport.zone = current.joined.zone
+  joinReport.mmr = current.joined.mmr
   leaveWith = { subject: current.placement.subject, token: info.joinToken, session: sessionSecret }
   state.zone = current.joined.zone
   state.mmr = current.joined.mmr
@@ -337,6 +346,7 @@ const join = async (name, passcode) => {
     return opened
   }
   channels = await connectMedia(current.joined)
+  joinReport.mark("media")
   // Senders and keepalives go through whichever channel is current: a move swaps them underneath.
   const sendOn = (/** @type {Kind} */ kind) => (/** @type {Uint8Array} */ p) => channels[kind]?.send(p) ?? false
   /** Media goes out as SRTP under the current epoch (in order); STUN stays clear. */
@@ -498,12 +508,58 @@ const join = async (name, passcode) => {
   stops.push(() => clearInterval(refresh))
 
   state.phase = "joined"
+  joinReport.send("ok")
   setStatus(`joined via tunnel ${tunnel.tunnel} · ${current.joined.mmr} in ${current.joined.zone}`)
   leaveButton().disabled = false
 }
 
+/**
+ * How the join went, told to the web lookup as headless clients tell it (POST /api/joins on the join
+ * token's authority), so that operators see browser joins too. Best effort, once.
+ */
+const joinReport = {
+  startedAt: 0,
+  /** @type {string | undefined} */ token: undefined,
+  /** @type {string | undefined} */ participant: undefined,
+  /** @type {string | undefined} */ zone: undefined,
+  /** @type {string | undefined} */ mmr: undefined,
+  /** @type {Array<{ name: string, ms: number, outcome: string }>} */ phases: [],
+  last: 0,
+  sent: false,
+  /** @param {string} name */
+  mark(name) {
+    const now = performance.now()
+    this.phases.push({ name, ms: Math.round(now - Math.max(this.startedAt, this.last)), outcome: "ok" })
+    this.last = now
+  },
+  /** The phase after the last one that finished failed; the outcome says where. */
+  failed() {
+    const order = ["lookup", "tunnel", "mmr-selection", "media"]
+    const next = order[this.phases.length] ?? "media"
+    this.phases.push({ name: next, ms: Math.round(performance.now() - Math.max(this.startedAt, this.last)), outcome: "failed" })
+    this.send(next === "media" ? "MediaUnreachable" : "NoMmrAvailable")
+  },
+  /** @param {string} outcome */
+  send(outcome) {
+    if (this.sent || this.token === undefined) return
+    this.sent = true
+    const summary = {
+      meeting: meetingId,
+      participant: this.participant,
+      path: "tunnel",
+      outcome,
+      ...(this.zone !== undefined ? { zone: this.zone } : {}),
+      ...(this.mmr !== undefined ? { mmr: this.mmr } : {}),
+      totalMs: Math.round(performance.now() - this.startedAt),
+      phases: this.phases,
+    }
+    void fetch("/api/joins", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${this.token}` }, body: JSON.stringify(summary), keepalive: true }).catch(() => {})
+  },
+}
+
 /** @param {unknown} e */
 const fail = (e) => {
+  if (state.phase === "joining") joinReport.failed()
   state.phase = "failed"
   state.error = e instanceof Error ? e.message : String(e)
   log("failed", state.error)

@@ -38,6 +38,9 @@ const loadBar = (fraction) => {
   return bar
 }
 
+/** "1 meeting", "2 meetings". @param {number} n @param {string} one */
+const count = (n, one) => `${n} ${n === 1 ? one : `${one}s`}`
+
 /** @param {OpsState} state */
 const draw = (state) => {
   $("web").textContent = `web lookup ${state.web}`
@@ -57,7 +60,7 @@ const draw = (state) => {
           zone.mmrs.map((m) =>
             el("li", { class: "mmr", "data-mmr": m.mmr }, [
               el("span", { class: "name" }, [m.mmr]),
-              ` ${m.participants}/${m.capacity} participants, ${m.meetings} meetings, ${Math.round(m.packetsPerSecond)} pkt/s, cpu ${Math.round(m.cpu * 100)}%`,
+              ` ${m.participants}/${count(m.capacity, "participant")}, ${count(m.meetings, "meeting")}, ${Math.round(m.packetsPerSecond)} pkt/s, cpu ${Math.round(m.cpu * 100)}%`,
               ...(m.leaving ? [el("span", { class: "badge" }, ["leaving"])] : m.draining ? [el("span", { class: "badge" }, ["draining"])] : []),
               el("div", { class: "bar", title: "load" }, [loadBar(m.participants / m.capacity)]),
               el("div", { class: "meetings" }, [m.hosting.length === 0 ? "no meetings placed" : `meetings placed here: ${m.hosting.join(", ")}`]),
@@ -70,7 +73,7 @@ const draw = (state) => {
   $("tunnels").replaceChildren(
     ...(state.tunnels.length === 0
       ? [el("li", {}, ["none alive"])]
-      : state.tunnels.map((t) => el("li", { "data-tunnel": t.id }, [`${t.id} ${t.url} — ${t.sessions} sessions`]))),
+      : state.tunnels.map((t) => el("li", { "data-tunnel": t.id }, [`${t.id} ${t.url} — ${count(t.sessions, "session")}`]))),
   )
   const body = /** @type {HTMLElement} */ ($("joins").querySelector("tbody"))
   body.replaceChildren(
