@@ -6,7 +6,8 @@
  *   scope, or `layer`): {@link WebLookup}, {@link ZoneController},
  *   {@link Mmr}, {@link HttpTunnel}, and the {@link Client} with its
  *   {@link Lookup} helpers (create a meeting, trust options), how it finds
- *   an HTTP proxy ({@link HttpProxy}) and reaches a tunnel ({@link TunnelClient});
+ *   an HTTP proxy ({@link HttpProxy}) and reaches a tunnel ({@link TunnelClient}),
+ *   and real Opus audio for it to send ({@link OpusTone});
  * - {@link Topology}: a whole topology from a plain description
  *   ({@link Config}, the shape of the configuration file) in a few lines;
  * - the control plane: {@link ControlBus} and {@link KeyValue} with their
@@ -58,6 +59,7 @@ export * as Client from "./actors/client/Client.js"
 export * as Lookup from "./actors/client/lookup.js"
 export * as ClientErrors from "./actors/client/errors.js"
 export * as HttpProxy from "./actors/client/proxy.js"
+export * as OpusTone from "./actors/client/opus-tone.js"
 export * as TunnelClient from "./transports/tunnel/client.js"
 
 // --- topologies ---------------------------------------------------------------------

@@ -10,7 +10,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import type { ClientErrors, JoinReport } from "../index.js"
-import { Client, Connector, Protocol } from "../index.js"
+import { Client, Connector, OpusTone, Protocol } from "../index.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
 import * as Tracing from "./tracing.js"
@@ -32,6 +32,10 @@ const json = Options.boolean("json").pipe(Options.withDescription("print the rep
 const mediaOption = Options.text("media").pipe(
   Options.withDescription("media kinds to connect and send, comma-separated: audio,video,content"),
   Options.optional,
+)
+const audio = Options.choice("audio", ["synthetic", "tone"]).pipe(
+  Options.withDescription("what to send as audio: synthetic packets, or a 440 Hz tone encoded as Opus (a browser plays it)"),
+  Options.withDefault("synthetic" as const),
 )
 const strategy = Options.choice("strategy", ["race", "sequential"]).pipe(
   Options.withDescription("transport fallback: race (staggered, RFC 8305) or sequential"),
@@ -85,6 +89,7 @@ const join = Command.make(
     json,
     zoneTimeout,
     media: mediaOption,
+    audio,
     strategy,
     transports,
     ca: caOption,
@@ -98,6 +103,7 @@ const join = Command.make(
         : {
             kinds: yield* parseList(args.media.value, Protocol.Media.mediaKinds, "--media"),
             strategy: args.strategy,
+            ...(args.audio === "tone" ? { sources: { audio: OpusTone.tone() } } : {}),
             ...(Option.isSome(args.transports)
               ? { transports: yield* parseList(args.transports.value, Protocol.Media.transportOrder, "--transports") }
               : {}),
