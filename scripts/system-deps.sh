@@ -14,6 +14,7 @@ deps=(
   "nft:nftables"              # network conditions inside namespaces
   "ip:iproute2"               # network namespaces and veth pairs
   "chromium:chromium"         # the browser web client's tests (playwright-core drives it)
+  "ffprobe:ffmpeg"            # recordings (--record) read by a standard tool
 )
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ] || [ -x "/sbin/$1" ]; }

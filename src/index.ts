@@ -7,7 +7,8 @@
  *   {@link Mmr}, {@link HttpTunnel}, and the {@link Client} with its
  *   {@link Lookup} helpers (create a meeting, trust options), how it finds
  *   an HTTP proxy ({@link HttpProxy}) and reaches a tunnel ({@link TunnelClient}),
- *   and real Opus audio for it to send ({@link OpusTone});
+ *   real Opus audio for it to send ({@link OpusTone}) and what it receives
+ *   written to files ({@link Recording});
  * - {@link Topology}: a whole topology from a plain description
  *   ({@link Config}, the shape of the configuration file) in a few lines;
  * - the control plane: {@link ControlBus} and {@link KeyValue} with their
@@ -60,6 +61,7 @@ export * as Lookup from "./actors/client/lookup.js"
 export * as ClientErrors from "./actors/client/errors.js"
 export * as HttpProxy from "./actors/client/proxy.js"
 export * as OpusTone from "./actors/client/opus-tone.js"
+export * as Recording from "./actors/client/recording.js"
 export * as TunnelClient from "./transports/tunnel/client.js"
 
 // --- topologies ---------------------------------------------------------------------

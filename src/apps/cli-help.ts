@@ -99,6 +99,7 @@ export const commands: ReadonlyArray<CommandHelp> = [
       { flag: "--zone-timeout", value: "SECONDS", description: "how long zone selection waits for any controller", default: "5.5" },
       { flag: "--media", value: "KINDS", description: "media kinds to connect and send, comma-separated: audio,video,content", default: "none: the join ends at the MMR" },
       { flag: "--audio", value: "synthetic|tone", description: "what to send as audio: synthetic packets, or a 440 Hz tone encoded as Opus (a browser plays it)", default: "synthetic" },
+      { flag: "--record", value: "DIR", description: "write each audio sender's Opus, as received, to DIR/<name>-<ssrc>.ogg (Ogg Opus, RFC 7845)", default: "off" },
       { flag: "--strategy", value: "race|sequential", description: "transport fallback: staggered race (RFC 8305) or one after another", default: "race" },
       { flag: "--transports", value: "LIST", description: "only these transports, in order, e.g. tcp,tls", default: "udp,tcp,tls (tls alone behind a proxy)" },
       ca,

@@ -8,9 +8,10 @@
  * @since 0.1.0
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Console, Effect, Option, Stream } from "effect"
 import type { ClientErrors, JoinReport } from "../index.js"
-import { Client, Connector, OpusTone, Protocol } from "../index.js"
+import { mkdir } from "node:fs/promises"
+import { Client, Connector, OpusTone, Protocol, Recording } from "../index.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
 import * as Tracing from "./tracing.js"
@@ -36,6 +37,10 @@ const mediaOption = Options.text("media").pipe(
 const audio = Options.choice("audio", ["synthetic", "tone"]).pipe(
   Options.withDescription("what to send as audio: synthetic packets, or a 440 Hz tone encoded as Opus (a browser plays it)"),
   Options.withDefault("synthetic" as const),
+)
+const record = Options.text("record").pipe(
+  Options.withDescription("write each audio sender's Opus to DIR/<name>-<ssrc>.ogg"),
+  Options.optional,
 )
 const strategy = Options.choice("strategy", ["race", "sequential"]).pipe(
   Options.withDescription("transport fallback: race (staggered, RFC 8305) or sequential"),
@@ -90,6 +95,7 @@ const join = Command.make(
     zoneTimeout,
     media: mediaOption,
     audio,
+    record,
     strategy,
     transports,
     ca: caOption,
@@ -122,6 +128,17 @@ const join = Command.make(
         // 2: nothing reached the meeting, use the web client (its URL is printed); 1: any other failure.
         Effect.tapError((e) => Effect.sync(() => void (process.exitCode = e._tag === "UseWebClient" ? 2 : 1))),
       )
+      if (Option.isSome(args.record) && session.media !== undefined) {
+        const dir = args.record.value
+        yield* Effect.tryPromise({ try: () => mkdir(dir, { recursive: true }), catch: (e) => new Error(`--record ${dir}: ${(e as Error).message}`) })
+        // Names for SSRCs: the roster at the join, and everyone who joins after.
+        const known = [...session.joined.roster]
+        yield* session.events.pipe(
+          Stream.runForEach((e) => Effect.sync(() => void (e._tag === "ParticipantJoined" && known.push(e.participant)))),
+          Effect.forkScoped,
+        )
+        yield* Recording.recordAudio(session.media, dir, () => known)
+      }
       if (args.duration > 0) yield* Effect.sleep(args.duration * 1000)
       yield* print(yield* session.finalReport, args.json, who)
     }).pipe(

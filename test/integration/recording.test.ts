@@ -1,0 +1,55 @@
+/**
+ * `client join --record DIR` against a real deployment: a second headless
+ * client sends an Opus tone (`--audio tone`); the recording is an Ogg Opus
+ * file that ffprobe reads as Opus of about the meeting's length and that
+ * ffmpeg decodes without an error.
+ */
+import { execFileSync } from "node:child_process"
+import { readdirSync } from "node:fs"
+import { mkdtemp, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join as joinPath } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Lookup from "../../src/actors/client/lookup.js"
+import { meetzone } from "../support/cli.js"
+import * as TestTopology from "../support/topology.js"
+
+describe("recording", () => {
+  it.scoped(
+    "--record writes the tone another client sends as Ogg Opus: ffprobe reads opus, mono 48 kHz, about as long as both were in the meeting",
+    () =>
+      Effect.gen(function* () {
+        const { web, tls } = yield* TestTopology.startSecured(TestTopology.twoZones({ prefix: "record" }))
+        const meeting = (yield* Lookup.createMeeting({ web, tls, topic: "recording" })).id
+        const dir = yield* Effect.promise(() => mkdtemp(joinPath(tmpdir(), "meetzone-record-")))
+        const ca = joinPath(dir, "ca.pem")
+        yield* Effect.promise(() => writeFile(ca, tls.ca))
+        const out = joinPath(dir, "out")
+        const common = ["client", "join", meeting, "--web", web, "--ca", ca, "--media", "audio"]
+        const [tone, recorder] = yield* Effect.all(
+          [
+            meetzone([...common, "--name", "Tone", "--audio", "tone", "--duration", "5"]),
+            meetzone([...common, "--name", "Rec", "--record", out, "--duration", "4"]),
+          ],
+          { concurrency: "unbounded" },
+        )
+        expect(tone.code, tone.stderr).toBe(0)
+        expect(recorder.code, recorder.stderr).toBe(0)
+        const files = readdirSync(out)
+        expect(files.filter((f) => f.startsWith("Tone-") && f.endsWith(".ogg")), files.join(", ")).toHaveLength(1)
+        const file = joinPath(out, files.find((f) => f.startsWith("Tone-"))!)
+        const probe = JSON.parse(
+          execFileSync("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,channels,sample_rate:format=format_name,duration", "-of", "json", file], { encoding: "utf8" }),
+        ) as { streams: Array<{ codec_name: string; channels: number; sample_rate: string }>; format: { format_name: string; duration: string } }
+        expect(probe.streams).toEqual([{ codec_name: "opus", channels: 1, sample_rate: "48000" }])
+        expect(probe.format.format_name).toBe("ogg")
+        // Both in the meeting for most of the recorder's 4 s (each process starts on its own clock).
+        expect(Number(probe.format.duration)).toBeGreaterThan(1.5)
+        expect(Number(probe.format.duration)).toBeLessThan(5.5)
+        // Every packet decodes: ffmpeg says nothing at -v error.
+        expect(execFileSync("ffmpeg", ["-v", "error", "-i", file, "-f", "null", "-"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })).toBe("")
+      }),
+    120_000,
+  )
+})
