@@ -2,7 +2,9 @@
  * Is an MMR's media port reachable from here? A STUN Binding Request without
  * a token (a reachability probe, answered by the media plane as a STUN server
  * answers) sent over UDP, retransmitted once; any Binding Success for it says
- * yes. For a controller weighing participants' word that media is mute.
+ * yes. For a controller weighing participants' word that media is mute; and
+ * `udpWatch`, a steady trickle of them, for a media kind off UDP deciding
+ * when to come back.
  *
  * @since 0.1.0
  */
@@ -43,53 +45,6 @@ export const udp = (host: string, port: number, timeoutMs: number): Effect.Effec
     const retry = setTimeout(send, timeoutMs / 2)
     const deadline = setTimeout(() => finish(false), timeoutMs)
     return Effect.sync(() => finish(false))
-  })
-
-/**
- * The share of `count` reachability probes to `host:port` left unanswered
- * (each its own transaction, `spacingMs` apart, answers awaited until
- * `timeoutMs` after the last): how lossy the UDP path is, for a media kind
- * that left it and may come back. 1 when nothing came back.
- *
- * @category probing
- */
-export const udpLoss = (host: string, port: number, count: number, spacingMs: number, timeoutMs: number, dscp?: number): Effect.Effect<number> =>
-  Effect.async<number>((resume) => {
-    const socket = createSocket(isIPv6(host) ? "udp6" : "udp4")
-    const pending = new Set<string>()
-    let answered = 0
-    let settled = false
-    const timers: Array<ReturnType<typeof setTimeout>> = []
-    const finish = () => {
-      if (settled) return
-      settled = true
-      for (const t of timers) clearTimeout(t)
-      socket.close()
-      resume(Effect.succeed(1 - answered / count))
-    }
-    socket.on("message", (packet) => {
-      const m = Stun.decode(packet)
-      if (m?.type !== Stun.Type.BindingSuccess) return
-      if (pending.delete(m.transactionId.toString("hex"))) answered++
-      if (answered === count) finish()
-    })
-    socket.on("error", finish)
-    // Marked as the kind's media is: a network that treats the kind's class badly treats its probes so too.
-    socket.bind(0, () => {
-      if (settled) return
-      if (dscp !== undefined) setDscp(socket, dscp, isIPv6(host) ? 6 : 4)
-      for (let i = 0; i < count; i++) {
-        timers.push(
-          setTimeout(() => {
-            const transaction = randomBytes(12)
-            pending.add(transaction.toString("hex"))
-            socket.send(Stun.consentRequest(transaction), port, host, () => {})
-          }, i * spacingMs),
-        )
-      }
-      timers.push(setTimeout(finish, (count - 1) * spacingMs + timeoutMs))
-    })
-    return Effect.sync(finish)
   })
 
 /** A path under continuous watch: see `udpWatch`. @category models */
