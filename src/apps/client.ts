@@ -1,16 +1,17 @@
 /**
- * `meetzone client join MEETING --web URL [--name N] [--duration S] [--json]`:
- * runs the connection process, prints the join report, stays in the meeting
- * for the duration, then leaves. Exit status 2 when nothing reached the
+ * `meetzone client join MEETING [--web URL] [--name N] [--duration S] [--json]
+ * [--audio tone] [--record DIR]`: runs the connection process, prints the
+ * join report, stays in the meeting for the duration (sending a tone,
+ * recording what it hears, when asked), then leaves. Exit status 2 when nothing reached the
  * meeting (the web client's URL is printed), 1 when the join failed otherwise;
  * the report is printed all the same.
  *
  * @since 0.1.0
  */
+import { mkdir } from "node:fs/promises"
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option, Stream } from "effect"
 import type { ClientErrors, JoinReport } from "../index.js"
-import { mkdir } from "node:fs/promises"
 import { Client, Connector, OpusTone, Protocol, Recording } from "../index.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
