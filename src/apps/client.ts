@@ -10,7 +10,7 @@
  */
 import { mkdir } from "node:fs/promises"
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Option, Stream } from "effect"
+import { Console, Effect, Option } from "effect"
 import type { ClientErrors, JoinReport } from "../index.js"
 import { Client, Connector, OpusTone, Protocol, Recording } from "../index.js"
 import * as Logging from "./logging.js"
@@ -132,13 +132,7 @@ const join = Command.make(
       if (Option.isSome(args.record) && session.media !== undefined) {
         const dir = args.record.value
         yield* Effect.tryPromise({ try: () => mkdir(dir, { recursive: true }), catch: (e) => new Error(`--record ${dir}: ${(e as Error).message}`) })
-        // Names for SSRCs: the roster at the join, and everyone who joins after.
-        const known = [...session.joined.roster]
-        yield* session.events.pipe(
-          Stream.runForEach((e) => Effect.sync(() => void (e._tag === "ParticipantJoined" && known.push(e.participant)))),
-          Effect.forkScoped,
-        )
-        yield* Recording.recordAudio(session.media, dir, () => known)
+        yield* Recording.recordAudio(session.media, dir, session.senderOf)
       }
       if (args.duration > 0) yield* Effect.sleep(args.duration * 1000)
       yield* print(yield* session.finalReport, args.json, who)

@@ -10,7 +10,6 @@ import { renameSync } from "node:fs"
 import { join } from "node:path"
 import type { Scope } from "effect"
 import { Effect, Stream } from "effect"
-import type { Participant } from "../../protocol/mmr.js"
 import { payloadType } from "../../protocol/media.js"
 import { payloadTypeOf, ssrc as ssrcOf } from "../../protocol/rtp.js"
 import * as OggOpus from "./ogg-opus.js"
@@ -42,11 +41,12 @@ export interface Recording {
 export const recordAudio = (
   media: MediaSession,
   dir: string,
-  roster: () => ReadonlyArray<Participant>,
+  /** The sender's name, when known (`JoinSession.senderOf`). */
+  senderOf: (ssrc: number) => string | undefined,
 ): Effect.Effect<Recording, never, Scope.Scope> =>
   Effect.gen(function* () {
     const writers = new Map<number, { path: string; writer: OggOpus.OggOpusWriter }>()
-    const nameOf = (ssrc: number) => roster().find((p) => p.ssrcs?.audio === ssrc)?.name ?? "unknown"
+    const nameOf = (ssrc: number) => senderOf(ssrc) ?? "unknown"
     const pathOf = (ssrc: number) => join(dir, `${nameOf(ssrc).replace(/[^\w.-]+/g, "_")}-${ssrc.toString(16).padStart(8, "0")}.ogg`)
     // Media can arrive before the roster names its sender: a file named "unknown" then is renamed once it is known.
     yield* Effect.addFinalizer(() =>

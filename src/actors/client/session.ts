@@ -50,6 +50,8 @@ export interface JoinSession {
    * joining and leaving, and moves to another MMR (when its MMR stops).
    */
   readonly events: Stream.Stream<SessionEvent>
+  /** Who sends `ssrc`, by every roster the session has seen (also someone who has since left). */
+  readonly senderOf: (ssrc: number) => string | undefined
 }
 
 /** Something that happened to a joined session. @category models */
@@ -248,6 +250,7 @@ export const session = (ctx: JoinContext, connected: Connected): Effect.Effect<J
       finalReport,
       ssrcs: ctx.ssrcs,
       events: Stream.fromPubSub(events),
+      senderOf: (ssrc) => senders.get(ssrc >>> 0),
     } satisfies JoinSession
   })
 
