@@ -7,6 +7,7 @@
  * @since 0.3.0
  */
 import { Data } from "effect"
+import { Lookup } from "../index.js"
 
 /** A mistake in what the command was given. @category errors */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
@@ -44,7 +45,7 @@ export const describe = (e: unknown): string => {
   const url = all.find((x) => x.code === "ERR_INVALID_URL")
   if (url !== undefined) {
     const input = text(url.input) ?? "?"
-    return `not a URL: ${input}${/^[a-z][a-z0-9+.-]*:\/\//i.test(input) ? "" : ` (give its scheme: https://${input})`}`
+    return `${input}: ${Lookup.webUrlProblem(input) ?? "not a URL"}`
   }
   const missing = all.find((x) => x.code === "ENOENT" && text(x.path) !== undefined)
   if (missing !== undefined) return `${text(missing.path)}: no such file`

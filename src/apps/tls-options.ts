@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises"
 import { Options } from "@effect/cli"
 import { Effect, Option } from "effect"
-import type { Lookup } from "../index.js"
+import { Lookup } from "../index.js"
 import { UsageError } from "./cli-errors.js"
 import * as DevMode from "./dev-mode.js"
 
@@ -43,13 +43,6 @@ export const trust = (given: Option.Option<string>, insecure: boolean): Effect.E
  */
 export const webUrl = (given: Option.Option<string>): Effect.Effect<string, UsageError> => {
   const raw = Option.getOrElse(given, DevMode.web)
-  const flag = Option.isSome(given) ? "--web" : "MEETZONE_WEB"
-  const hint = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? "" : ` (give its scheme: https://${raw})`
-  try {
-    const url = new URL(raw)
-    if (url.protocol !== "https:" && url.protocol !== "http:") return Effect.fail(new UsageError({ message: `${flag} ${raw}: not an http(s) URL${hint}` }))
-    return Effect.succeed(raw)
-  } catch {
-    return Effect.fail(new UsageError({ message: `${flag} ${raw}: not a URL${hint}` }))
-  }
+  const problem = Lookup.webUrlProblem(raw)
+  return problem === undefined ? Effect.succeed(raw) : Effect.fail(new UsageError({ message: `${Option.isSome(given) ? "--web" : "MEETZONE_WEB"} ${raw}: ${problem}` }))
 }

@@ -49,9 +49,9 @@ export const join = (options: JoinOptions): Effect.Effect<JoinSession, JoinError
   Effect.gen(function* () {
     const connector = yield* BusConnector
     const recorder = yield* Report.make(options.meeting)
-    if (!URL.canParse(options.web)) {
-      const detail = `not a URL: ${options.web}${/^[a-z][a-z0-9+.-]*:\/\//i.test(options.web) ? "" : ` (give its scheme: https://${options.web})`}`
-      return yield* Effect.flatMap(recorder.report, (report) => Effect.fail(new LookupFailed({ url: options.web, detail, report })))
+    const problem = Lookup.webUrlProblem(options.web)
+    if (problem !== undefined) {
+      return yield* Effect.flatMap(recorder.report, (report) => Effect.fail(new LookupFailed({ url: options.web, detail: `${options.web}: ${problem}`, report })))
     }
     const web = new URL(options.web)
     const proxy = Proxy.detect(web, options.proxy, options.env ?? process.env)

@@ -105,6 +105,19 @@ const call = <A, I>(
     return decoded.right
   })
 
+/**
+ * What is wrong with `raw` as the web lookup's URL, in words (with the usual
+ * slip, a missing scheme, spelled out); none when it is an http(s) URL.
+ *
+ * @category lookup
+ */
+export const webUrlProblem = (raw: string): string | undefined => {
+  const hint = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? "" : ` (give its scheme: https://${raw})`
+  if (!URL.canParse(raw)) return `not a URL${hint}`
+  const { protocol } = new URL(raw)
+  return protocol === "https:" || protocol === "http:" ? undefined : `not an http(s) URL${hint}`
+}
+
 /** Node's codes for a certificate this host does not trust. */
 const untrusted = new Set(["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "UNABLE_TO_GET_ISSUER_CERT", "CERT_SIGNATURE_FAILURE"])
 
@@ -177,7 +190,8 @@ export function createMeeting(
   if (web === undefined || settings === undefined) {
     // The plain form: strings and durations, as `Client.join` takes them; the connection pool lives for this call.
     const o = first as CreateMeetingOptions
-    if (!URL.canParse(o.web)) return Effect.fail(new LookupProblem({ kind: "failed", status: undefined, code: "BadUrl", detail: `not a URL: ${o.web}` }))
+    const problem = webUrlProblem(o.web)
+    if (problem !== undefined) return Effect.fail(new LookupProblem({ kind: "failed", status: undefined, code: "BadUrl", detail: `${o.web}: ${problem}` }))
     const url = new URL(o.web)
     return Effect.scoped(
       Effect.flatMap(dispatcher(o.tls ?? {}, detect(url, o.proxy, process.env)), (http) =>
