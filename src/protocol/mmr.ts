@@ -12,6 +12,8 @@
  *                 ✗ InvalidToken | SessionTaken | SignalRefused (not in the meeting here, or too many)
  *   MediaCounters → the MMR's media counters (bindings, drops by cause)
  *   Hosting       → which of a meeting's participants it serves (a controller weighing mute reports)
+ *   HostedMeetings → every meeting here with its participants and their media (the operators' dashboard;
+ *                    on a read-only subject of its own, `Subjects.mmrView`)
  *
  * @since 0.1.0
  */
@@ -214,8 +216,52 @@ export class Hosting extends Schema.TaggedRequest<Hosting>()("Hosting", {
   failure: Schema.Never,
 }) {}
 
+/** One participant's media connection of one kind, as the MMR sees it. @category schemas */
+export const ConnectionView = Schema.Struct({
+  kind: MediaKind,
+  transport: MediaTransport,
+  packetsIn: Schema.Number,
+  bytesIn: Schema.Number,
+  packetsOut: Schema.Number,
+  bytesOut: Schema.Number,
+  /** Packets not sent to it (slow or gone). */
+  drops: Schema.Number,
+  /** What was lost on the way in (by sequence number), 0..1. */
+  lossIn: Schema.Number,
+  /** What it reports losing of the streams it gets (RTCP), mean, 0..1; none before its first report. */
+  lossOut: Schema.optional(Schema.Number),
+  jitterMs: Schema.Number,
+  /** Round trip to it (RTCP), once known. */
+  rttMs: Schema.optional(Schema.Number),
+})
+export type ConnectionView = typeof ConnectionView.Type
+
+/** @category schemas */
+export const ParticipantView = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  joinedAt: Schema.Number,
+  /** Its bound connections, one per kind it sends or receives. */
+  media: Schema.Array(ConnectionView),
+})
+export type ParticipantView = typeof ParticipantView.Type
+
+/** @category schemas */
+export const HostedMeeting = Schema.Struct({ meeting: MeetingId, participants: Schema.Array(ParticipantView) })
+export type HostedMeeting = typeof HostedMeeting.Type
+
+/** @category requests */
+export class HostedMeetings extends Schema.TaggedRequest<HostedMeetings>()("HostedMeetings", {
+  payload: {},
+  success: Schema.Struct({ mmr: Schema.String, meetings: Schema.Array(HostedMeeting) }),
+  failure: Schema.Never,
+}) {}
+
 /** What clients may ask an MMR, on its client subject (`Subjects.mmr`). @category protocols */
 export const MmrProtocol = Protocol.make("mmr", Join, Leave, Roster, MediaStats, MediaTokens, Signal)
 
 /** What only operators and other actors may ask an MMR, on its admin subject (`Subjects.mmrAdmin`). @category protocols */
 export const MmrAdminProtocol = Protocol.make("mmr-admin", Drain, MediaCounters, Hosting)
+
+/** What may be read of an MMR and nothing more (the web tier's dashboard), on `Subjects.mmrView`. @category protocols */
+export const MmrViewProtocol = Protocol.make("mmr-view", HostedMeetings)

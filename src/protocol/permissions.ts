@@ -5,7 +5,7 @@
  * authority on top. Pure: subjects in, allow lists out, and a matcher with
  * NATS's wildcard rules so the lists can be checked without a server.
  *
- *   web lookup   meetings and media keys (read, write), presence and placements (read), rosters (the relay's clients'), key epochs (published on the meeting's events)
+ *   web lookup   meetings and media keys (read, write), presence and placements (read), rosters (the relay's clients'), key epochs (published on the meeting's events), MMRs' read-only view (the dashboard)
  *   controller   its zone's subjects, placements (read, write), its own presence key, presence (read)
  *   MMR          its own subjects, its zone's load reports, its meetings' rosters, its own presence key, placements (read)
  *   tunnel       what its clients may ask (relayed), rosters, its own presence key, presence (read)
@@ -83,6 +83,8 @@ export const forActor = (subjects: Subjects, buckets: Buckets, role: Role, id: s
           ...relayed,
           // New key epochs, wrapped for each participant, on the meeting's events.
           subjects.meetingRoster("*"),
+          // The dashboard's view of who is where: read-only questions, no admin.
+          subjects.mmrView("*"),
         ],
         // The relay pushes each client its own meeting's events.
         subscribe: [inbox, subjects.meetingRoster("*")],
@@ -113,7 +115,7 @@ export const forActor = (subjects: Subjects, buckets: Buckets, role: Role, id: s
           subjects.zoneLoad(zone!),
           subjects.meetingRoster("*"),
         ],
-        subscribe: [inbox, subjects.mmr(id), subjects.mmrAdmin(id)],
+        subscribe: [inbox, subjects.mmr(id), subjects.mmrAdmin(id), subjects.mmrView(id)],
         respond: true,
       }
     case "tunnel":

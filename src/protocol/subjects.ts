@@ -36,6 +36,8 @@ export interface Subjects {
   readonly zoneMuteReports: (zone: string) => string
   readonly mmr: (mmr: string) => string
   readonly mmrAdmin: (mmr: string) => string
+  /** Read-only questions (the dashboard's): a web tier may ask these and cannot drain. */
+  readonly mmrView: (mmr: string) => string
   readonly client: (participant: string) => string
   readonly meetingRoster: (meeting: string) => string
 }
@@ -54,6 +56,7 @@ export const make = (prefix = "mz"): Subjects => ({
   zoneMuteReports: (zone) => `${prefix}.zone.${zone}.mute`,
   mmr: (mmr) => `${prefix}.mmr.${mmr}`,
   mmrAdmin: (mmr) => `${prefix}.mmr.${mmr}.admin`,
+  mmrView: (mmr) => `${prefix}.mmr.${mmr}.view`,
   client: (participant) => `${prefix}.client.${participant}`,
   meetingRoster: (meeting) => `${prefix}.meeting.${meeting}.roster`,
 })

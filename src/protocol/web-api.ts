@@ -19,6 +19,7 @@ import { JoinPath, Outcome, PhaseName } from "./join-report.js"
 import { EndToEndMedia } from "./e2e.js"
 import { MediaKeys } from "./media-keys.js"
 import { MeetingId, Placement } from "./meeting.js"
+import { ParticipantView } from "./mmr.js"
 import { ControllerPresence, GeoPoint, MmrLoad, TunnelPresence } from "./zone.js"
 
 /** @category requests */
@@ -145,9 +146,28 @@ export type JoinSummary = typeof JoinSummary.Type
 export const RecentJoin = Schema.Struct({ ...JoinSummary.fields, at: Schema.Number })
 export type RecentJoin = typeof RecentJoin.Type
 
+/** A participant as the dashboard shows it: what its MMR sees, and the path its join report named. @category responses */
+export const OpsParticipant = Schema.Struct({ ...ParticipantView.fields, path: Schema.optional(JoinPath) })
+export type OpsParticipant = typeof OpsParticipant.Type
+
+/** A meeting someone is in (or whose MMR did not answer), as the dashboard shows it. @category responses */
+export const OpsMeeting = Schema.Struct({
+  id: MeetingId,
+  /** From the meetings bucket; none when it was not found there. */
+  topic: Schema.optional(Schema.String),
+  createdAt: Schema.optional(Schema.Number),
+  zone: Schema.String,
+  mmr: Schema.String,
+  /** false: its MMR did not answer in time, and who is in it is not known. */
+  answered: Schema.Boolean,
+  participants: Schema.Array(OpsParticipant),
+})
+export type OpsMeeting = typeof OpsMeeting.Type
+
 /**
  * What the operators' dashboard shows: the live topology (from presence),
- * where meetings are placed, and the latest joins.
+ * where meetings are placed, the meetings people are in (asked of each MMR),
+ * the placements nobody is in, and the latest joins.
  *
  * @category responses
  */
@@ -164,6 +184,9 @@ export const OpsState = Schema.Struct({
   ),
   tunnels: Schema.Array(TunnelPresence),
   placements: Schema.Array(Placement),
+  meetings: Schema.Array(OpsMeeting),
+  /** Placed, and their MMR says nobody is there (or the MMR is gone). */
+  idle: Schema.Array(Placement),
   joins: Schema.Array(RecentJoin),
 })
 export type OpsState = typeof OpsState.Type

@@ -429,12 +429,25 @@ layer(deployment, { excludeTestServices: true, timeout: "240 seconds" })("multi-
     Effect.gen(function* () {
       const d = yield* Deployment
       const { meeting, sessions, startedAt, hostId, host } = yield* twoOnOneMmr(d, "sigstop", ["Ed", "Flo"])
+      // The dashboard (the web process asking the MMR process) shows them, by name.
+      const shown = yield* poll(opsState(d), (s) => s.body.meetings.find((m) => m.id === meeting)?.participants.length === 2, 100)
+      const before = shown.body.meetings.find((m) => m.id === meeting)!
+      expect({ mmr: before.mmr, answered: before.answered, names: before.participants.map((p) => p.name).sort() }).toEqual({ mmr: hostId, answered: true, names: ["Ed", "Flo"] })
       yield* Effect.sleep("500 millis")
 
       // Frozen, not dead: its connections stay open, nothing answers. Thawed when the test ends.
       const frozenAt = performance.now()
       host.child.kill("SIGSTOP")
       yield* Effect.addFinalizer(() => Effect.sync(() => void host.child.kill("SIGCONT")))
+      // The dashboard does not wait on it: the meeting shows as not known, or already moved.
+      const during = yield* opsState(d)
+      const askedMs = performance.now() - frozenAt
+      expect(during.status).toBe(200)
+      expect(askedMs).toBeLessThan(2000)
+      const placedOn = during.body.placements.find((p) => p.meeting === meeting)?.mmr
+      const frozenView = during.body.meetings.find((m) => m.id === meeting)
+      if (placedOn === hostId) expect(frozenView).toMatchObject({ answered: false, participants: [] })
+      else expect(frozenView?.mmr ?? placedOn).not.toBe(hostId)
       const moved = yield* Effect.forEach(sessions, (s) => poll(s.finalReport, (r) => r.moves?.some((m) => m.outcome === "ok") === true, 100))
       const movedMs = moved.map((r, i) => Math.round(startedAt[i]! + r.moves![0]!.atMs + r.moves![0]!.ms - frozenAt))
       for (const r of moved) expect(r.moves?.[0], JSON.stringify(r.moves)).toMatchObject({ from: hostId, outcome: "ok", reason: "frozen" })

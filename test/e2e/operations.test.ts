@@ -1,12 +1,13 @@
 /**
  * What an operator sees of a running `meetzone up` (a real process): its
  * /metrics moving after a `meetzone client join`, and the /ops dashboard in
- * Debian's chromium showing the topology and that join.
+ * Debian's chromium showing the topology, the joins, and a meeting with a
+ * browser and a headless client in it.
  */
 import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
 import { layer } from "@effect/vitest"
-import { Deferred, Effect, Layer } from "effect"
+import { Deferred, Effect, Fiber, Layer } from "effect"
 import { Agent, fetch } from "undici"
 import { expect } from "vitest"
 import * as Browser from "../support/browser.js"
@@ -72,7 +73,7 @@ const sum = Prometheus.sum
 
 layer(Layer.empty, { excludeTestServices: true, timeout: "120 seconds" })("operating a running meetzone up", (it) => {
   it.scoped(
-    "its /metrics move after a client join, the dashboard shows the topology and the join, and SIGTERM stops it cleanly",
+    "its /metrics move after a client join; the dashboard shows the topology, a browser's and a CLI's joins, the meeting they are in with names, paths and transports, the empty placement apart, and a participant's live stats; SIGTERM stops it cleanly",
     () =>
       Effect.gen(function* () {
         const up = yield* startUp()
@@ -108,30 +109,66 @@ layer(Layer.empty, { excludeTestServices: true, timeout: "120 seconds" })("opera
         expect(sum(yield* scrape(up), "meetzone_join_tokens_refused_total", { kind: "forged" })).toBe(1)
         expect(after).toContain("meetzone_process_cpu_seconds_total")
 
-        // The dashboard, in chromium.
+        // A second meeting with people in it: a browser (through a tunnel) and a headless client (direct).
+        const standup = (yield* meetzone(["meeting", "create", "--web", up.web, "--ca", up.caFile, "--topic", "Standup"])).stdout.trim()
         const { context } = yield* Browser.launch
-        const page = yield* Effect.promise(() => context.newPage())
+        const ada = yield* Effect.promise(() => context.newPage())
         const errors: Array<string> = []
+        ada.on("pageerror", (e) => errors.push(e.message))
+        yield* Effect.promise(() => ada.goto(`${up.web}/j/${standup}`))
+        yield* Effect.promise(() => ada.fill("#name", "Ada"))
+        yield* Effect.promise(() => ada.click("button[type=submit]"))
+        const cli = yield* Effect.fork(meetzone(["client", "join", standup, "--web", up.web, "--ca", up.caFile, "--name", "Cli", "--media", "audio,video", "--duration", "25", "--json"]))
+
+        // The dashboard, in chromium.
+        const page = yield* Effect.promise(() => context.newPage())
         page.on("pageerror", (e) => errors.push(e.message))
         yield* Effect.promise(() => page.goto(up.dashboard))
-        yield* Effect.promise(() =>
-          page.waitForFunction(() => {
-            const ops = (window as unknown as { __ops?: { state?: { joins: ReadonlyArray<unknown> } } }).__ops
-            return ops?.state !== undefined && ops.state.joins.length > 0
-          }, undefined, { timeout: 15_000 }),
+        interface Seen { readonly name: string; readonly path?: string; readonly media: ReadonlyArray<{ kind: string; transport: string }> }
+        const bothIn = yield* Effect.promise(() =>
+          page.waitForFunction((id) => {
+            type S = { meetings: ReadonlyArray<{ id: string; topic?: string; participants: ReadonlyArray<Seen> }>; idle: ReadonlyArray<{ meeting: string }>; joins: ReadonlyArray<unknown> }
+            const state = (window as unknown as { __ops?: { state?: S } }).__ops?.state
+            const m = state?.meetings.find((x) => x.id === id)
+            const ready = m !== undefined && m.participants.length === 2 && m.participants.every((p) => p.path !== undefined && p.media.length >= 2)
+            return ready ? m : undefined
+          }, standup, { timeout: 30_000 }).then((h) => h.jsonValue() as Promise<{ topic?: string; participants: ReadonlyArray<Seen> }>),
         )
+        expect(bothIn.topic).toBe("Standup")
+        const byName = Object.fromEntries(bothIn.participants.map((p) => [p.name, p]))
+        expect(byName["Ada"]?.path).toBe("tunnel")
+        expect(byName["Cli"]?.path).toBe("direct")
+        // The headless client's own kinds go over UDP here; the MMR sees each kind's connection.
+        expect(byName["Cli"]?.media.map((c) => `${c.kind}/${c.transport}`).sort()).toEqual(["audio/udp", "video/udp"])
         const count = (selector: string) => Effect.promise(() => page.locator(selector).count())
         expect(yield* count("article.zone")).toBe(2)
         expect(yield* count("[data-controller]")).toBe(4)
         expect(yield* count("[data-mmr]")).toBe(4)
         expect(yield* count("[data-tunnel]")).toBe(2)
-        expect(yield* count("#joins tbody tr[data-path=direct]")).toBe(1)
-        expect(yield* Effect.promise(() => page.locator("#joins tbody tr").first().innerText())).toContain(meeting)
+        expect(yield* count(`article.meeting[data-meeting="${standup}"] tr[data-participant]`)).toBe(2)
+        expect(yield* Effect.promise(() => page.locator(`article.meeting[data-meeting="${standup}"]`).innerText())).toMatch(/Standup[\s\S]*Ada[\s\S]*tunnel[\s\S]*Cli[\s\S]*direct/)
+        // The first meeting's client has left: its placement is shown apart, not as a meeting.
+        expect(yield* count(`article.meeting[data-meeting="${meeting}"]`)).toBe(0)
+        expect(yield* count(`#idle [data-idle="${meeting}"]`)).toBe(1)
+        expect(yield* count("#joins tbody tr[data-path=direct]")).toBeGreaterThanOrEqual(1)
+        expect(yield* count("#joins tbody tr[data-path=tunnel]")).toBe(1)
+        // One click on a name: its live stats, with rates once two polls have been seen.
+        yield* Effect.promise(() => page.click(`article.meeting[data-meeting="${standup}"] tr[data-participant] button:text("Cli")`))
+        yield* Effect.promise(() => page.waitForSelector("#details:not([hidden]) tr[data-kind=video]", { timeout: 5_000 }))
+        yield* Effect.promise(() =>
+          page.waitForFunction(() => {
+            const cells = Array.from(document.querySelectorAll("#details tr[data-kind=video] td"), (td) => td.textContent ?? "")
+            return cells.length === 11 && Number(cells[2]) > 0 && Number(cells[3]) > 0
+          }, undefined, { timeout: 10_000 }),
+        )
+        expect(yield* Effect.promise(() => page.locator("#details h3").innerText())).toBe(`Cli in ${standup}`)
+        expect(yield* Effect.promise(() => page.locator("#details tr[data-kind=video] td").nth(1).innerText())).toBe("udp")
         // The token is out of the address bar once read.
         expect(page.url()).not.toContain("token")
         const shot = yield* Effect.promise(() => Browser.artifacts("ops-dashboard.png"))
         yield* Effect.promise(() => page.screenshot({ path: shot, fullPage: true }))
         expect(errors).toEqual([])
+        yield* Fiber.interrupt(cli)
 
         // A wrong token gets nothing, and the page asks for another.
         const intruder = yield* Effect.promise(() => context.newPage())

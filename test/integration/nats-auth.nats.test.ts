@@ -134,6 +134,7 @@ layer(secured, { excludeTestServices: true, timeout: "60 seconds" })("NATS auth 
       // Listeners with full rights on the subjects the client must not reach: nothing may arrive.
       const admin = yield* connectAs("actor", "admin", { publish: [">"], subscribe: [">"], respond: true }, "_I.admin")
       const drained = listen(admin.nc, subjects.mmrAdmin("m1"))
+      const viewed = listen(admin.nc, subjects.mmrView("m1"))
       const loads = listen(admin.nc, subjects.zoneLoad("eu"))
       const other = listen(admin.nc, subjects.meetingRoster("1000000002"))
       yield* Effect.promise(() => admin.nc.flush())
@@ -170,6 +171,7 @@ layer(secured, { excludeTestServices: true, timeout: "60 seconds" })("NATS auth 
         "$JS.API.STREAM.LIST",
         subjects.zoneLoad("eu"),
         subjects.mmrAdmin("m1"),
+        subjects.mmrView("m1"),
         subjects.zoneAssign("us"),
         subjects.meetingRoster("1000000002"),
       ]) {
@@ -182,7 +184,24 @@ layer(secured, { excludeTestServices: true, timeout: "60 seconds" })("NATS auth 
         expect(yield* refused(ada.violations, subject), subject).toBe(true)
       }
       yield* Effect.promise(() => admin.nc.flush())
-      expect({ drained, loads, other }).toEqual({ drained: [], loads: [], other: [] })
+      expect({ drained, viewed, loads, other }).toEqual({ drained: [], viewed: [], loads: [], other: [] })
+    }),
+  )
+
+  it.scoped("the web tier may ask an MMR what it hosts (the dashboard) and cannot drain it", () =>
+    Effect.gen(function* () {
+      const web = yield* actor("web", "w1")
+      const mmr = yield* actor("mmr", "m1", "eu")
+      const admin = yield* connectAs("actor", "admin", { publish: [">"], subscribe: [">"], respond: true }, "_I.admin")
+      const drained = listen(admin.nc, subjects.mmrAdmin("m1"))
+      mmr.nc.subscribe(subjects.mmrView("m1"), { callback: (_e, m) => void m.respond(bytes("hosting")) })
+      yield* Effect.promise(() => Promise.all([mmr.nc.flush(), admin.nc.flush()]))
+      const answer = yield* Effect.promise(() => web.nc.request(subjects.mmrView("m1"), bytes("HostedMeetings"), { timeout: 2000 }))
+      expect(new TextDecoder().decode(answer.data)).toBe("hosting")
+      web.nc.publish(subjects.mmrAdmin("m1"), bytes("Drain"))
+      expect(yield* refused(web.violations, subjects.mmrAdmin("m1"))).toBe(true)
+      yield* Effect.promise(() => admin.nc.flush())
+      expect(drained).toEqual([])
     }),
   )
 

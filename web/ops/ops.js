@@ -2,8 +2,11 @@
 /**
  * The operators' dashboard: polls /ops/api/state once a second with the
  * operator token (from the URL fragment `#token=…`, which never reaches a
- * server log, or typed in) and draws the topology and the latest joins.
+ * server log, or typed in) and draws the topology, the meetings
+ * (meetings.js) and the latest joins.
  */
+
+import { count, drawMeetings, el } from "./meetings.js"
 
 /** @typedef {import("./types").OpsState} OpsState */
 
@@ -23,23 +26,12 @@ if (fromFragment !== null) {
   history.replaceState(null, "", location.pathname)
 }
 
-/** @param {string} tag @param {Record<string, string>} [attrs] @param {Array<Node | string>} [children] */
-const el = (tag, attrs = {}, children = []) => {
-  const node = document.createElement(tag)
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-  node.append(...children)
-  return node
-}
-
 /** The CSP allows no inline style attributes; CSSOM is fine. @param {number} fraction */
 const loadBar = (fraction) => {
   const bar = el("span")
   bar.style.width = `${Math.round(Math.min(1, fraction) * 100)}%`
   return bar
 }
-
-/** "1 meeting", "2 meetings". @param {number} n @param {string} one */
-const count = (n, one) => `${n} ${n === 1 ? one : `${one}s`}`
 
 /** @param {OpsState} state */
 const draw = (state) => {
@@ -75,13 +67,16 @@ const draw = (state) => {
       ? [el("li", {}, ["none alive"])]
       : state.tunnels.map((t) => el("li", { "data-tunnel": t.id }, [`${t.id} ${t.url} — ${count(t.sessions, "session")}`]))),
   )
+  drawMeetings(state, { meetings: $("meetings"), idle: $("idle"), details: $("details") })
+  // Participants are reported by id; the ones in a meeting now have a name to show.
+  const names = new Map(state.meetings.flatMap((m) => m.participants.map((p) => [`${m.id}/${p.id}`, p.name])))
   const body = /** @type {HTMLElement} */ ($("joins").querySelector("tbody"))
   body.replaceChildren(
     ...state.joins.map((j) =>
       el("tr", { "data-path": j.path ?? "" }, [
         el("td", {}, [new Date(j.at).toLocaleTimeString()]),
         el("td", {}, [j.meeting]),
-        el("td", {}, [j.participant ?? ""]),
+        el("td", {}, [j.participant === undefined ? "" : (names.get(`${j.meeting}/${j.participant}`) ?? j.participant)]),
         el("td", {}, [j.path ?? ""]),
         el("td", { class: j.outcome === "ok" ? "ok" : "failed" }, [j.outcome]),
         el("td", {}, [j.zone ?? ""]),
@@ -130,6 +125,9 @@ $("login").addEventListener("submit", (event) => {
   sessionStorage.setItem("meetzone-ops-token", /** @type {HTMLInputElement} */ ($("token")).value)
   void poll()
 })
+
+// Opening a participant's stats draws at once, from the state at hand.
+document.addEventListener("ops:redraw", () => void (ops.state !== undefined && draw(ops.state)))
 
 void poll()
 setInterval(() => void poll(), 1000)

@@ -24,13 +24,14 @@ import { Clock, Deferred, Duration, Effect, Layer, Option, Schedule, Stream } fr
 import type { BusError, KvError } from "../../protocol/errors.js"
 import { E2eEvent } from "../../protocol/e2e.js"
 import type { Participant } from "../../protocol/mmr.js"
-import { MmrFull, MmrAdminProtocol, MmrProtocol, NotHostedHere, RosterEvent, SessionTaken } from "../../protocol/mmr.js"
+import { MmrFull, MmrProtocol, NotHostedHere, RosterEvent, SessionTaken } from "../../protocol/mmr.js"
 import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { presenceKey } from "../../protocol/subjects.js"
 import { InvalidToken, JoinTokens } from "../../protocol/token.js"
 import type { Ssrcs } from "../../protocol/media.js"
 import { MmrLoad } from "../../protocol/zone.js"
 import * as Actor from "../../runtime/Actor.js"
+import * as Admin from "./admin.js"
 import type { ControlBus } from "../../runtime/ControlBus.js"
 import type { KeyValue } from "../../runtime/KeyValue.js"
 import * as Topic from "../../runtime/Topic.js"
@@ -340,20 +341,8 @@ export const start = (
         Signal: ({ meeting, token, session, signal: body }) => signal(meeting, token, session, body),
       }),
     })
-    // Operators' and actors' requests, on a subject of their own: a client's credentials cannot reach it.
-    yield* Actor.start(MmrAdminProtocol, {
-      name: `${name} (admin)`,
-      listen: [{ subject: subjects.mmrAdmin(id) }],
-      behaviour: Effect.succeed({
-        Drain: ({ draining: value }) => Effect.as(drain(value), { mmr: id, draining: value, meetings: meetings.size }),
-        MediaCounters: () =>
-          Effect.sync(() => ({
-            counters: { ...(plane?.sfu.counters ?? {}) },
-            bindings: plane?.sfu.bindings() ?? { udp: 0, tcp: 0, tls: 0 },
-          })),
-        Hosting: ({ meeting }) => Effect.sync(() => ({ participants: [...(meetings.get(meeting)?.keys() ?? [])] })),
-      }),
-    })
+    // Operators' and actors' requests (admin.ts), on subjects of their own: a client's credentials cannot reach them.
+    yield* Admin.start({ id, name, subjects, meetings, plane, drain })
 
     // Registered after the actor, so it runs before the actor stops: participants
     // moving away still get their Leave answered.

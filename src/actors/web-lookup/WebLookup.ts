@@ -15,8 +15,9 @@
  *   POST /api/joins                    → 202: a client says how its join went
  *   GET  /ops                          → the operators' dashboard (page)
  *   GET  /ops/api/state                → its data: zones, controllers, MMRs with
- *                                        load and meetings, tunnels, placements,
- *                                        recent joins (Bearer operator token; 401)
+ *                                        load, tunnels, meetings with participants,
+ *                                        idle placements, recent joins (Bearer
+ *                                        operator token; 401)
  *   GET  /healthz                      → 200
  *
  * Anything malformed is a 400 naming the field; nothing malformed is fatal.
@@ -317,7 +318,7 @@ export const start = (
     })
 
     // --- the operators' dashboard -------------------------------------------------------
-    const opsState = OpsRoute.state({ id: config.id, zones: config.zones, opsToken: config.opsToken, stores, presence, joins })
+    const opsState = OpsRoute.state({ id: config.id, zones: config.zones, opsToken: config.opsToken, stores, presence, joins, subjects: config.subjects, bus })
 
     const serveAsset = (relative: string) =>
       Effect.map(WebAssets.read(relative), (asset) =>
