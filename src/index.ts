@@ -7,7 +7,8 @@
  *   {@link Mmr}, {@link HttpTunnel}, and the {@link Client} with its
  *   {@link Lookup} helpers (create a meeting, trust options), how it finds
  *   an HTTP proxy ({@link HttpProxy}) and reaches a tunnel ({@link TunnelClient}),
- *   real Opus audio for it to send ({@link OpusTone}) and what it receives
+ *   real Opus audio ({@link OpusTone}) and VP8 video ({@link Vp8Video}) for it
+ *   to send, and what it receives
  *   written to files ({@link Recording});
  * - {@link Topology}: a whole topology from a plain description
  *   ({@link Config}, the shape of the configuration file) in a few lines;
@@ -62,6 +63,7 @@ export * as ClientErrors from "./actors/client/errors.js"
 export * as HttpProxy from "./actors/client/proxy.js"
 export * as OpusTone from "./actors/client/opus-tone.js"
 export * as Recording from "./actors/client/recording.js"
+export * as Vp8Video from "./actors/client/vp8-video.js"
 export * as TunnelClient from "./transports/tunnel/client.js"
 
 // --- topologies ---------------------------------------------------------------------

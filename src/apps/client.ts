@@ -1,8 +1,8 @@
 /**
  * `meetzone client join MEETING [--web URL] [--name N] [--duration S] [--json]
- * [--audio tone] [--record DIR]`: runs the connection process, prints the
- * join report, stays in the meeting for the duration (sending a tone,
- * recording what it hears, when asked), then leaves. Exit status 2 when nothing reached the
+ * [--audio tone] [--video pattern|FILE] [--record DIR]`: runs the connection
+ * process, prints the join report, stays in the meeting for the duration
+ * (sending a tone and VP8 video, recording what it hears, when asked), then leaves. Exit status 2 when nothing reached the
  * meeting (the web client's URL is printed), 1 when the join failed otherwise;
  * the report is printed all the same.
  *
@@ -12,7 +12,7 @@ import { mkdir } from "node:fs/promises"
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import type { ClientErrors, JoinReport } from "../index.js"
-import { Client, Connector, OpusTone, Protocol, Recording } from "../index.js"
+import { Client, Connector, OpusTone, Protocol, Recording, Vp8Video } from "../index.js"
 import * as Logging from "./logging.js"
 import * as ReportFormat from "./report-format.js"
 import * as Tracing from "./tracing.js"
@@ -39,8 +39,12 @@ const audio = Options.choice("audio", ["synthetic", "tone"]).pipe(
   Options.withDescription("what to send as audio: synthetic packets, or a 440 Hz tone encoded as Opus (a browser plays it)"),
   Options.withDefault("synthetic" as const),
 )
+const video = Options.text("video").pipe(
+  Options.withDescription('what to send as video: "synthetic" packets, "pattern" (a moving test pattern as VP8, a browser shows it), or a media file\'s path (VP8, looped); VP8 needs ffmpeg'),
+  Options.withDefault("synthetic"),
+)
 const record = Options.text("record").pipe(
-  Options.withDescription("write each audio sender's Opus to DIR/<name>-<ssrc>.ogg"),
+  Options.withDescription("write what each sender sends: audio (Opus) to DIR/<name>-<ssrc>.ogg, video (VP8) to DIR/<name>-<ssrc>.webm"),
   Options.optional,
 )
 const strategy = Options.choice("strategy", ["race", "sequential"]).pipe(
@@ -96,6 +100,7 @@ const join = Command.make(
     zoneTimeout,
     media: mediaOption,
     audio,
+    video,
     record,
     strategy,
     transports,
@@ -105,12 +110,21 @@ const join = Command.make(
   (args) =>
     Effect.gen(function* () {
       const who = Option.getOrUndefined(args.name)
+      const videoOptions = args.video === "synthetic" ? undefined : args.video === "pattern" ? {} : { file: args.video }
+      if (videoOptions !== undefined) {
+        const problem = Vp8Video.ffmpegProblem(videoOptions)
+        if (problem !== undefined) return yield* Effect.fail(new Error(`--video ${args.video}: ${problem}`))
+      }
+      const sources = {
+        ...(args.audio === "tone" ? { audio: OpusTone.tone() } : {}),
+        ...(videoOptions !== undefined ? { video: Vp8Video.vp8(videoOptions) } : {}),
+      }
       const media = Option.isNone(args.media)
         ? undefined
         : {
             kinds: yield* parseList(args.media.value, Protocol.Media.mediaKinds, "--media"),
             strategy: args.strategy,
-            ...(args.audio === "tone" ? { sources: { audio: OpusTone.tone() } } : {}),
+            ...(Object.keys(sources).length > 0 ? { sources } : {}),
             ...(Option.isSome(args.transports)
               ? { transports: yield* parseList(args.transports.value, Protocol.Media.transportOrder, "--transports") }
               : {}),
@@ -132,7 +146,7 @@ const join = Command.make(
       if (Option.isSome(args.record) && session.media !== undefined) {
         const dir = args.record.value
         yield* Effect.tryPromise({ try: () => mkdir(dir, { recursive: true }), catch: (e) => new Error(`--record ${dir}: ${(e as Error).message}`) })
-        yield* Recording.recordAudio(session.media, dir, session.senderOf)
+        yield* Recording.record(session.media, dir, session.senderOf)
       }
       if (args.duration > 0) yield* Effect.sleep(args.duration * 1000)
       yield* print(yield* session.finalReport, args.json, who)

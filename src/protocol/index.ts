@@ -26,6 +26,7 @@ export * as Stun from "./stun.js"
 export * as Subjects from "./subjects.js"
 export * as Token from "./token.js"
 export * as Tunnel from "./tunnel.js"
+export * as Vp8 from "./vp8.js"
 export * as WebApi from "./web-api.js"
 export * as Zone from "./zone.js"
 

@@ -51,23 +51,28 @@ const smallTopology = (over: Record<string, unknown>) =>
 layer(TestTopology.startSecuredLayer(TestTopology.twoZones({ prefix: "mistakes" })), { excludeTestServices: true, timeout: "180 seconds" })(
   "the command line's usual mistakes",
   (it) => {
-    it.scoped("--web without its scheme, a missing or wrong --ca, no --ca: one line each, saying what to give", () =>
+    it.scoped("--web without its scheme, a missing or wrong --ca, no --ca, a --video that cannot be sent: one line each, saying what to give", () =>
       Effect.gen(function* () {
         const { web, tls } = yield* TestTopology.Secured
         const ca = yield* tempFile("ca.pem", tls.ca)
         const http = yield* Lookup.dispatcher(tls, Option.none())
         const meeting = (yield* Effect.orDie(Lookup.createMeeting(http, new URL(web), { timeoutMs: 5000 }))).id
         const bare = web.replace("https://", "")
-        const [noScheme, createNoScheme, missingCa, notPem, noCa] = yield* Effect.all(
+        const [noScheme, createNoScheme, missingCa, notPem, noCa, noVideoFile, noFfmpeg] = yield* Effect.all(
           [
             meetzone(["client", "join", meeting, "--web", bare, "--ca", ca]),
             meetzone(["meeting", "create", "--web", bare, "--ca", ca]),
             meetzone(["client", "join", meeting, "--web", web, "--ca", "/nonexistent/ca.pem"]),
             meetzone(["client", "join", meeting, "--web", web, "--ca", yield* tempFile("ca.txt", "not a certificate")]),
             meetzone(["meeting", "create", "--web", web]),
+            meetzone(["client", "join", meeting, "--web", web, "--ca", ca, "--media", "video", "--video", "/nonexistent/clip.mp4"]),
+            // ffmpeg not on PATH (node itself is run by its full path).
+            meetzone(["client", "join", meeting, "--web", web, "--ca", ca, "--media", "video", "--video", "pattern"], { PATH: "/nonexistent" }),
           ],
           { concurrency: "unbounded" },
         )
+        expect(oneLine(noVideoFile)).toBe("meetzone: --video /nonexistent/clip.mp4: /nonexistent/clip.mp4: no such file")
+        expect(oneLine(noFfmpeg)).toMatch(/^meetzone: --video pattern: real video needs ffmpeg \(ffmpeg: .*ENOENT\); install it: apt-get install ffmpeg$/)
         expect(oneLine(noScheme)).toBe(`meetzone: --web ${bare}: not a URL (give its scheme: https://${bare})`)
         expect(oneLine(createNoScheme)).toBe(`meetzone: --web ${bare}: not a URL (give its scheme: https://${bare})`)
         expect(oneLine(missingCa)).toBe("meetzone: --ca /nonexistent/ca.pem: no such file (`meetzone up` prints the CA's path)")

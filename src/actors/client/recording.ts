@@ -1,18 +1,22 @@
 /**
  * `--record DIR`: what a headless client receives, written to files that
  * standard tools read — each audio sender's Opus as `<name>-<ssrc>.ogg`
- * (ogg-opus.ts), as it arrives (no jitter buffer: late packets keep their
- * place in arrival order). Video is not recorded yet.
+ * (ogg-opus.ts), each video sender's VP8 as `<name>-<ssrc>.webm`
+ * (webm-vp8.ts, from the first key frame; a frame with a gap is dropped and
+ * so is what follows until the next key frame), as it arrives (no jitter
+ * buffer: late packets keep their place in arrival order).
  *
  * @since 0.3.0
  */
-import { renameSync } from "node:fs"
+import { existsSync, renameSync } from "node:fs"
 import { join } from "node:path"
 import type { Scope } from "effect"
 import { Effect, Stream } from "effect"
 import { payloadType } from "../../protocol/media.js"
 import { payloadTypeOf, ssrc as ssrcOf } from "../../protocol/rtp.js"
+import * as Vp8 from "../../protocol/vp8.js"
 import * as OggOpus from "./ogg-opus.js"
+import * as WebmVp8 from "./webm-vp8.js"
 import type { MediaSession } from "./media-session.js"
 
 /** An RTP packet's payload: after the CSRCs and any header extension, before any padding (RFC 3550 §5.1). */
@@ -33,51 +37,79 @@ export interface Recording {
   readonly files: () => ReadonlyMap<number, string>
 }
 
+/** One sender's stream into one file. */
+interface TrackWriter {
+  readonly write: (packet: Uint8Array, payload: Uint8Array) => void
+  readonly close: () => void
+}
+
+const tracks = {
+  audio: { extension: "ogg", open: (path: string): TrackWriter => {
+    const ogg = OggOpus.open(path)
+    return { write: (_packet, payload) => ogg.write(payload), close: ogg.close }
+  } },
+  video: { extension: "webm", open: (path: string): TrackWriter => {
+    const frames = new Vp8.Assembler(payloadType.video)
+    const webm = WebmVp8.open(path)
+    return {
+      write: (packet, payload) => {
+        const frame = frames.push(packet, payload)
+        if (frame !== undefined) webm.write(frame)
+      },
+      close: webm.close,
+    }
+  } },
+} as const
+
 /**
- * Records the session's received audio into `dir` for the life of the scope.
+ * Records the session's received audio and video into `dir` for the life of the scope.
  *
  * @category recording
  */
-export const recordAudio = (
+export const record = (
   media: MediaSession,
   dir: string,
   /** The sender's name, when known (`JoinSession.senderOf`). */
   senderOf: (ssrc: number) => string | undefined,
+  kinds: ReadonlyArray<"audio" | "video"> = ["audio", "video"],
 ): Effect.Effect<Recording, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const writers = new Map<number, { path: string; writer: OggOpus.OggOpusWriter }>()
+    const writers = new Map<number, { path: string; kind: "audio" | "video"; writer: TrackWriter }>()
     const nameOf = (ssrc: number) => senderOf(ssrc) ?? "unknown"
-    const pathOf = (ssrc: number) => join(dir, `${nameOf(ssrc).replace(/[^\w.-]+/g, "_")}-${ssrc.toString(16).padStart(8, "0")}.ogg`)
+    const pathOf = (ssrc: number, kind: "audio" | "video") =>
+      join(dir, `${nameOf(ssrc).replace(/[^\w.-]+/g, "_")}-${ssrc.toString(16).padStart(8, "0")}.${tracks[kind].extension}`)
     // Media can arrive before the roster names its sender: a file named "unknown" then is renamed once it is known.
     yield* Effect.addFinalizer(() =>
       Effect.sync(() =>
         writers.forEach((w, ssrc) => {
           w.writer.close()
-          const named = pathOf(ssrc)
-          if (named !== w.path) {
+          const named = pathOf(ssrc, w.kind)
+          if (named !== w.path && existsSync(w.path)) {
             renameSync(w.path, named)
             w.path = named
           }
         }),
       ),
     )
-    yield* media.receive("audio").pipe(
-      Stream.runForEach((packet) =>
-        Effect.sync(() => {
-          if (payloadTypeOf(packet) !== payloadType.audio) return
-          const payload = payloadOf(packet)
-          if (payload === undefined) return
-          const ssrc = ssrcOf(packet)
-          let w = writers.get(ssrc)
-          if (w === undefined) {
-            const path = pathOf(ssrc)
-            w = { path, writer: OggOpus.open(path) }
-            writers.set(ssrc, w)
-          }
-          w.writer.write(payload)
-        }),
-      ),
-      Effect.forkScoped,
-    )
-    return { files: () => new Map([...writers].map(([s, w]) => [s, w.path])) }
+    for (const kind of kinds) {
+      yield* media.receive(kind).pipe(
+        Stream.runForEach((packet) =>
+          Effect.sync(() => {
+            if (payloadTypeOf(packet) !== payloadType[kind]) return
+            const payload = payloadOf(packet)
+            if (payload === undefined) return
+            const ssrc = ssrcOf(packet)
+            let w = writers.get(ssrc)
+            if (w === undefined) {
+              const path = pathOf(ssrc, kind)
+              w = { path, kind, writer: tracks[kind].open(path) }
+              writers.set(ssrc, w)
+            }
+            if (w.kind === kind) w.writer.write(packet, payload)
+          }),
+        ),
+        Effect.forkScoped,
+      )
+    }
+    return { files: () => new Map([...writers].filter(([, w]) => existsSync(w.path)).map(([s, w]) => [s, w.path])) }
   })
