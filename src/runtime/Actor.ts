@@ -46,6 +46,7 @@ export interface Listen {
 export interface ActorOptions<Req extends Schema.TaggedRequest.All, R, E, RB> {
   /** For logs and RemoteError replies, e.g. `zone-controller/eu-west/c1`. */
   readonly name: string
+  /** Subjects to serve (each with an optional queue group, so that several instances share the work). */
   readonly listen: ReadonlyArray<Listen>
   /**
    * Builds the handlers. Runs at start and again at every restart, in a scope
@@ -59,7 +60,9 @@ export interface ActorOptions<Req extends Schema.TaggedRequest.All, R, E, RB> {
   readonly concurrency?: number
   /** Restart backoff: doubles from `initialDelay` up to `maxDelay`. Defaults 20 ms, 5 s. */
   readonly restart?: {
+    /** The first restart's delay. Default 20 ms. */
     readonly initialDelay?: Duration.DurationInput
+    /** The longest delay between restarts. Default 5 s. */
     readonly maxDelay?: Duration.DurationInput
   }
   /** How long stopping may take to serve the mailbox. Default 5 s. */

@@ -59,6 +59,7 @@ export interface AskOptions {
   readonly timeout?: Duration.DurationInput
   /** Asks again on transient errors (see `isTransient`) while the schedule goes on. */
   readonly retry?: Schedule.Schedule<unknown, AskError>
+  /** Extra message headers (a correlation id is added from the fiber when there is one). */
   readonly headers?: Headers
 }
 

@@ -52,7 +52,9 @@ export interface ReplyMessage {
 
 /** @category models */
 export interface RequestOptions {
+  /** How long to wait for the first reply. */
   readonly timeoutMs: number
+  /** Message headers sent with the request. */
   readonly headers?: Headers
 }
 

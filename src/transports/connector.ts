@@ -26,17 +26,32 @@ export interface ControlTarget {
 
 /** @category models */
 export interface ConnectOptions {
+  /** The connection's name, shown by the server's monitoring. */
   readonly name: string
+  /** How long connecting may take in all, NATS and then the relay. */
   readonly timeoutMs: number
   /** Behind a proxy only the relay is tried, through it. */
   readonly proxy?: ProxyTarget
-  readonly tls?: { readonly ca?: string; readonly insecure?: boolean }
+  /** Trust for the relay's (and NATS's) TLS: a CA in PEM, or `insecure` to verify nothing (development only). */
+  readonly tls?: {
+    /** A CA to trust (PEM) besides the system's. */
+    readonly ca?: string
+    /** Verify nothing (development only). */
+    readonly insecure?: boolean
+  }
   /** How long NATS gets before the relay is tried. Default 1.5 s. */
   readonly natsTimeoutMs?: number
   /** The join token: the relay takes no connection without one. */
   readonly token?: string
   /** The join's own NATS identity, when the deployment's NATS has auth on. */
-  readonly credentials?: { readonly creds: string; readonly inboxPrefix: string; readonly ca?: string }
+  readonly credentials?: {
+    /** The `.creds` text (user JWT and NKey seed) the web lookup issued. */
+    readonly creds: string
+    /** The only inbox its permissions allow. */
+    readonly inboxPrefix: string
+    /** The NATS servers' CA (PEM). */
+    readonly ca?: string
+  }
 }
 
 /** @category models */

@@ -226,10 +226,13 @@ export function createMeeting(
 export interface CreateMeetingOptions {
   /** The web lookup's base URL. */
   readonly web: string
+  /** Which certificates to trust for the web lookup (a CA in PEM, or none for the system's). */
   readonly tls?: TlsTrust
   /** A proxy URL, or "none"; default HTTPS_PROXY / NO_PROXY. */
   readonly proxy?: string
+  /** What the meeting is about (at most 200 characters). Default "Meeting". */
   readonly topic?: string
+  /** Joins then need it (1–32 characters; stored only as a salted scrypt hash). */
   readonly passcode?: string
   /** Its participants make its media keys: nothing server-side can decrypt its media. */
   readonly endToEnd?: boolean

@@ -16,13 +16,19 @@ import type * as Selection from "./zone-selection.js"
 export interface JoinOptions {
   /** The web lookup's base URL. */
   readonly web: string
+  /** The meeting id (10 or 11 digits). */
   readonly meeting: string
+  /** The participant's name, as others see it. Default: the web lookup's ("Guest" and four characters of its id). */
   readonly name?: string
+  /** The meeting's passcode, when it has one. */
   readonly passcode?: string
+  /** Which certificates to trust for the web lookup, the tunnels and NATS (a CA in PEM, or none for the system's). */
   readonly tls?: TlsTrust
   /** A proxy URL, or "none"; undefined reads HTTPS_PROXY / NO_PROXY from `env`. */
   readonly proxy?: string
+  /** Where HTTPS_PROXY / NO_PROXY are read from. Default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>
+  /** Zone selection's timing: its deadline (default 5.5 s), probes per controller and their spacing. */
   readonly zoneSelection?: Partial<Selection.SelectionOptions>
   /** Default 10 s. */
   readonly lookupTimeout?: Duration.DurationInput
@@ -60,13 +66,19 @@ export interface MediaOptions {
    * moment the kind connects until the stream ends.
    */
   readonly sources?: Partial<Record<MediaKind, (ssrc: number) => Stream.Stream<Uint8Array>>>
+  /** Transport fallback: `race` (staggered, RFC 8305; default) or `sequential`. */
   readonly strategy?: Strategy
   /** Only these transports, in this order (default UDP, TCP, TLS; TLS alone behind a proxy). */
   readonly transports?: ReadonlyArray<MediaTransport>
+  /** Race: the head start each transport gets over the next. Default 250 ms. */
   readonly staggerMs?: number
+  /** Each transport attempt's own timeout. Default 2,000 ms. */
   readonly attemptTimeoutMs?: number
+  /** DSCP marks per kind (IP_TOS). Defaults audio 46 (EF), video 34 (AF41), content 26 (AF31). */
   readonly dscp?: Partial<Record<MediaKind, number>>
+  /** A keepalive goes out on a connection idle this long. Default 1,000 ms. */
   readonly keepaliveMs?: number
+  /** A connection that has heard nothing this long is closed and dialled again. Default 3,000 ms. */
   readonly silenceMs?: number
   /** Between consent checks on each media connection; 0 turns them (and mute detection) off. Default 250 ms. */
   readonly consentMs?: number

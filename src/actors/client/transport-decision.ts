@@ -39,6 +39,7 @@ export type Strategy = "sequential" | "race" | CustomStrategy
 
 /** @category models */
 export interface TransportOptions {
+  /** `race`: staggered attempts, the first to connect wins (RFC 8305); `sequential`: one after another. */
   readonly strategy: Strategy
   /** Race: the head start each transport gets over the next. */
   readonly staggerMs: number

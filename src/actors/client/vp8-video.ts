@@ -23,10 +23,13 @@ import * as Vp8 from "../../protocol/vp8.js"
 export interface VideoOptions {
   /** A media file to send, looped; default a test pattern (ffmpeg's testsrc2). */
   readonly file?: string
-  /** Default 320×240 at 15 frames/s, 300 kbit/s. */
+  /** Picture width. Default 320. */
   readonly width?: number
+  /** Picture height. Default 240. */
   readonly height?: number
+  /** Frames per second. Default 15. */
   readonly frameRate?: number
+  /** The encoder's target bitrate. Default 300 kbit/s. */
   readonly bitrateKbps?: number
   /** Default `ffmpeg` on PATH. */
   readonly ffmpeg?: string

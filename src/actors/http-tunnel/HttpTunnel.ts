@@ -32,18 +32,27 @@ import * as Stores from "../stores.js"
 
 /** @category models */
 export interface HttpTunnelConfig {
+  /** Its name in presence, logs and metrics (`tunnel-1`). */
   readonly id: string
+  /** The address to listen on. */
   readonly host: string
   /** 0 picks a free port; 443 in production. */
   readonly port: number
   /** What clients dial; default `wss://<host>:<port>/tunnel`. */
   readonly publicUrl?: string
+  /** Its certificate and key (PEM). */
   readonly tls: TlsIdentity
+  /** The deployment's NATS subjects (`Subjects.make(prefix)`). */
   readonly subjects: Subjects
+  /** The deployment's KV buckets (`Subjects.buckets(prefix)`). */
   readonly buckets: Buckets
+  /** How long its presence lives without renewal. Default 3 s. */
   readonly presenceTtl?: Duration.DurationInput
+  /** How often it renews presence and reports its sessions. Default 1 s. */
   readonly reportInterval?: Duration.DurationInput
+  /** JetStream replicas of the buckets it creates. Default 1. */
   readonly replicas?: number
+  /** DSCP marks per kind on its media toward the MMR. Defaults audio 46, video 34, content 26. */
   readonly dscp?: Partial<Record<MediaKind, number>>
 }
 

@@ -48,19 +48,25 @@ export type { KindQuality } from "./rtcp-hop.js"
 
 /** @category models */
 export interface MmrConfig {
+  /** Its name in presence, placements, logs and metrics (`eu-mmr-1`). */
   readonly id: string
+  /** The zone it serves: its load reports go to that zone's controllers. */
   readonly zone: string
   /** Participants it takes, across all its meetings. */
   readonly capacity: number
+  /** The deployment's NATS subjects (`Subjects.make(prefix)`). */
   readonly subjects: Subjects
+  /** The deployment's KV buckets (`Subjects.buckets(prefix)`). */
   readonly buckets: Buckets
   /** Default 1 s. */
   readonly reportInterval?: Duration.DurationInput
+  /** How long its presence lives without renewal; also how long fencing waits to confirm a placement. Default 3 s. */
   readonly presenceTtl?: Duration.DurationInput
   /** How long, when stopping, participants get to move to another MMR. Default 5 s. */
   readonly drainGrace?: Duration.DurationInput
   /** A participant not heard from on control this long, with no media open, is gone. Default 15 s. */
   readonly participantTtl?: Duration.DurationInput
+  /** JetStream replicas of the buckets it creates. Default 1. */
   readonly replicas?: number
   /** Media listeners (UDP/TCP and TLS); without them the MMR is control-only. */
   readonly media?: MediaPlane.MediaPlaneConfig

@@ -30,24 +30,21 @@ import { createServer } from "node:https"
 import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { Scope } from "effect"
-import { Clock, Context, Duration, Effect, FiberSet, Layer, Option } from "effect"
+import { Clock, Context, Effect, FiberSet, Layer, Option } from "effect"
 import type { HttpBodyError } from "@effect/platform/HttpBody"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import type { KvError } from "../../protocol/errors.js"
 import { MeetingId } from "../../protocol/meeting.js"
-import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { JoinTokens } from "../../protocol/token.js"
 import { CreateMeeting, JoinInfoQuery, JoinSummary } from "../../protocol/web-api.js"
 import type { JoinInfo, MeetingView, ZoneInfo } from "../../protocol/web-api.js"
-import type { GeoPoint } from "../../protocol/zone.js"
-import type { ClientScope } from "../../protocol/permissions.js"
 import { inboxPrefix } from "../../protocol/permissions.js"
 import { clientPolicy } from "../../protocol/relay.js"
 import { ControlBus } from "../../runtime/ControlBus.js"
 import type { KeyValue } from "../../runtime/KeyValue.js"
-import type { TlsIdentity } from "../../transports/tls.js"
 import * as PresenceView from "../presence-view.js"
 import * as Stores from "../stores.js"
+import type { WebLookupConfig, WebLookupHandle } from "./config.js"
 import * as WebAssets from "./web-assets.js"
 import * as OpsRoute from "./ops-route.js"
 import * as RelayRoute from "./relay-route.js"
@@ -61,71 +58,8 @@ import * as MediaKeyService from "./media-keys.js"
 import * as Meetings from "./meetings.js"
 import { rankZones } from "./ranking.js"
 
-/** A zone as operators define it. @category models */
-export interface ZoneDefinition {
-  readonly id: string
-  readonly name: string
-  readonly location: GeoPoint
-  /** NATS endpoints clients use to reach this zone's controllers. */
-  readonly nats: ReadonlyArray<string>
-}
+export type { WebLookupConfig, WebLookupHandle, ZoneDefinition } from "./config.js"
 
-/** @category models */
-export interface WebLookupConfig {
-  readonly id: string
-  readonly host: string
-  /** 0 picks a free port. */
-  readonly port: number
-  /** Base URL clients are told to use; default `https://<host>:<port>`. */
-  readonly publicUrl?: string
-  readonly tls: TlsIdentity
-  readonly zones: ReadonlyArray<ZoneDefinition>
-  /** Peers whose X-Forwarded-For is believed (proxy-addr syntax). */
-  readonly trustedProxies: ReadonlyArray<string>
-  readonly subjects: Subjects
-  readonly buckets: Buckets
-  readonly presenceTtl?: Duration.DurationInput
-  readonly replicas?: number
-  /** How long a join token is good for. Default 5 minutes. */
-  readonly joinTokenTtl?: Duration.DurationInput
-  /** Bearer token for /ops/api/state; without one the dashboard is off (404). */
-  readonly opsToken?: string
-  /**
-   * Issues each join its own NATS credentials (`.creds` text), good until
-   * `expiresAt` (epoch seconds), for what `scope` may reach; without it,
-   * join-info carries none (NATS without auth).
-   */
-  readonly clientCredentials?: (scope: ClientScope, expiresAt: number) => Effect.Effect<string, unknown>
-  /** The CA of the NATS servers' certificates, told to each join with its credentials. */
-  readonly natsCa?: string
-  /**
-   * Media encryption: each meeting's keys made here and given only to the
-   * participants admitted here; a new epoch when someone leaves and every
-   * `rekeyEvery` (default 15 minutes). `false`: media in the clear.
-   */
-  readonly mediaKeys?: false | { readonly rekeyEvery?: Duration.DurationInput; readonly activateInMs?: number }
-  /** Per client address; wrong passcodes also per meeting. Defaults: 60/min meetings, 600/min join-info, 10/min wrong passcodes (30/min per meeting). */
-  readonly limits?: {
-    readonly createMeeting?: RateLimit.Limit
-    readonly joinInfo?: RateLimit.Limit
-    readonly passcodeGuesses?: RateLimit.Limit
-    readonly passcodeGuessesPerMeeting?: RateLimit.Limit
-  }
-}
-
-/** @category models */
-export interface WebLookupHandle {
-  readonly url: string
-  readonly port: number
-  /** Joins clients reported here. */
-  readonly joins: JoinLog.JoinLog
-  /** Join-info answers given (each a participant on its way in). */
-  readonly joinInfos: () => number
-  /** Relay connections refused for a missing, forged or expired join token. */
-  readonly relayRefused: () => number
-  /** New media key epochs this server made. */
-  readonly keyEpochs: () => number
-}
 
 /**
  * Starts the web lookup for the life of the scope.

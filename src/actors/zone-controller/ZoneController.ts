@@ -40,15 +40,21 @@ import { MmrSelector } from "./selector.js"
 
 /** @category models */
 export interface ZoneControllerConfig {
+  /** The zone it places meetings in. */
   readonly zone: string
+  /** Its name in presence, placements, logs and metrics (`c1`). */
   readonly id: string
+  /** The deployment's NATS subjects (`Subjects.make(prefix)`). */
   readonly subjects: Subjects
+  /** The deployment's KV buckets (`Subjects.buckets(prefix)`). */
   readonly buckets: Buckets
   /** An MMR silent this long gets no new meetings. Default 3 s. */
   readonly mmrTtl?: Duration.DurationInput
   /** How often presence is renewed. Default 1 s. */
   readonly presenceInterval?: Duration.DurationInput
+  /** How long its presence lives without renewal. Default 3 s. */
   readonly presenceTtl?: Duration.DurationInput
+  /** JetStream replicas of the buckets it creates. Default 1. */
   readonly replicas?: number
   /** How long an MMR a client finds silent gets to answer the controller's own check. Default 300 ms. */
   readonly checkTimeout?: Duration.DurationInput

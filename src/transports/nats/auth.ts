@@ -134,6 +134,7 @@ export const serverConfig = (t: Trust): ReadonlyArray<string> => [
 export interface UserOptions {
   /** Shown by the server's monitoring (`connz`) and in its logs. */
   readonly name: string
+  /** What it may publish and subscribe to (`Permissions.forActor` / `forClient`). */
   readonly permissions: Permissions
   /** Epoch seconds; the server disconnects the user then, and refuses it after. */
   readonly expiresAt?: number

@@ -26,8 +26,11 @@ export interface NatsConfig {
   readonly servers: string | ReadonlyArray<string>
   /** Connection name shown by the server's monitoring (`connz`). */
   readonly name?: string
+  /** User name, for a server with user/password auth. */
   readonly user?: string
+  /** Its password. */
   readonly pass?: string
+  /** Token, for a server with token auth. */
   readonly token?: string
   /** A `.creds` file (JWT + NKey seed) for decentralised auth. */
   readonly credsFile?: string
@@ -36,7 +39,16 @@ export interface NatsConfig {
   /** Where replies to this connection's requests go; its permissions allow it no other inbox. */
   readonly inboxPrefix?: string
   /** TLS to the server: trust `ca` (PEM text) or `caFile`; a client certificate when the server asks for one. */
-  readonly tls?: { readonly ca?: string; readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string }
+  readonly tls?: {
+    /** The servers' CA, as PEM text. */
+    readonly ca?: string
+    /** The same, from a file. */
+    readonly caFile?: string
+    /** A client certificate (PEM file), for a server that asks for one. */
+    readonly certFile?: string
+    /** Its key (PEM file). */
+    readonly keyFile?: string
+  }
   /** Pause between reconnect attempts. Default 250 ms. */
   readonly reconnectTimeWaitMs?: number
   /** -1 (default) reconnects forever: actors outlive a server restart. */

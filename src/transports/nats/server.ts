@@ -80,15 +80,23 @@ export interface NatsServerProcess {
  * @category models
  */
 export interface NatsServerOptions {
+  /** The nats-server binary. Default NATS_SERVER_BIN, else the first on PATH, /usr/sbin, /usr/local/sbin, /usr/local/bin. */
   readonly binary?: string
+  /** The address it listens on. Default 127.0.0.1. */
   readonly host?: string
+  /** JetStream on (the KV buckets need it). Default true. */
   readonly jetstream?: boolean
   /** Bound on the wait for readiness. Default 20 s. */
   readonly readyTimeoutMs?: number
   /** Configuration lines that turn on auth (`Auth.serverConfig`): anonymous connections are then refused. */
   readonly auth?: ReadonlyArray<string>
   /** A certificate and key (PEM): clients must then connect over TLS. */
-  readonly tls?: { readonly cert: string; readonly key: string }
+  readonly tls?: {
+    /** The server's certificate (PEM). */
+    readonly cert: string
+    /** Its key (PEM). */
+    readonly key: string
+  }
 }
 
 interface NodePlan {
