@@ -15,6 +15,10 @@ deps=(
   "ip:iproute2"               # network namespaces and veth pairs
   "chromium:chromium"         # the browser web client's tests (playwright-core drives it)
   "ffprobe:ffmpeg"            # recordings (--record) read by a standard tool
+  "cc:gcc"                    # the native data path (node-gyp) and the benchmarks' C relay and load
+  "g++:g++"                   # node-gyp links addons with the C++ driver
+  "make:make"                 # node-gyp's build
+  "python3:python3"           # node-gyp itself
 )
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ] || [ -x "/sbin/$1" ]; }

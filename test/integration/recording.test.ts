@@ -30,9 +30,9 @@ describe("recording", () => {
         const common = ["client", "join", meeting, "--web", web, "--ca", ca, "--media", "audio,video"]
         const [tone, recorder] = yield* Effect.all(
           [
-            meetzone([...common, "--name", "Tone", "--audio", "tone", "--video", "pattern", "--duration", "8"]),
-            // The recorder a little later, so that the tone is there for the whole of its 4 s.
-            Effect.zipRight(Effect.sleep("2 seconds"), meetzone([...common, "--name", "Rec", "--record", out, "--duration", "4"])),
+            meetzone([...common, "--name", "Tone", "--audio", "tone", "--video", "pattern", "--duration", "10"]),
+            // The recorder a little later, so that the tone is there for the whole of its 6 s.
+            Effect.zipRight(Effect.sleep("2 seconds"), meetzone([...common, "--name", "Rec", "--record", out, "--duration", "6"])),
           ],
           { concurrency: "unbounded" },
         )
@@ -49,9 +49,9 @@ describe("recording", () => {
         ) as { streams: Array<{ codec_name: string; channels: number; sample_rate: string }>; format: { format_name: string; duration: string } }
         expect(probe.streams).toEqual([{ codec_name: "opus", channels: 1, sample_rate: "48000" }])
         expect(probe.format.format_name).toBe("ogg")
-        // The tone for (most of) the recorder's 4 s in the meeting.
-        expect(Number(probe.format.duration)).toBeGreaterThan(2)
-        expect(Number(probe.format.duration)).toBeLessThan(5.5)
+        // The tone for (most of) the recorder's 6 s in the meeting.
+        expect(Number(probe.format.duration)).toBeGreaterThan(3)
+        expect(Number(probe.format.duration)).toBeLessThan(7.5)
         // Every packet decodes: ffmpeg says nothing at -v error.
         expect(execFileSync("ffmpeg", ["-v", "error", "-i", file, "-f", "null", "-"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })).toBe("")
 
@@ -61,10 +61,10 @@ describe("recording", () => {
         ) as { streams: Array<{ codec_name: string; width: number; height: number; nb_read_frames: string }>; format: { format_name: string; duration: string } }
         expect(video.streams.map(({ codec_name, width, height }) => ({ codec_name, width, height }))).toEqual([{ codec_name: "vp8", width: 320, height: 240 }])
         expect(video.format.format_name).toContain("webm")
-        // From the first key frame it saw (one every 2 s) to the end of its 4 s, at 15 frames/s.
-        expect(Number(video.format.duration)).toBeGreaterThan(1.5)
-        expect(Number(video.format.duration)).toBeLessThan(5.5)
-        expect(Number(video.streams[0]!.nb_read_frames)).toBeGreaterThan(20)
+        // From the first key frame it saw (one a second) to the end of its 6 s, at 15 frames/s.
+        expect(Number(video.format.duration)).toBeGreaterThan(2.5)
+        expect(Number(video.format.duration)).toBeLessThan(7.5)
+        expect(Number(video.streams[0]!.nb_read_frames)).toBeGreaterThan(30)
         expect(execFileSync("ffmpeg", ["-v", "error", "-i", webm, "-f", "null", "-"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })).toBe("")
       }),
     120_000,

@@ -161,7 +161,10 @@ const peer = (w: World) =>
       ),
       (c) => Effect.sync(() => c.kill("SIGTERM")),
     )
-    yield* Effect.sleep("2500 millis") // joined and sending
+    // Joined (the MMR counts it; a loaded machine takes longer than an idle one), then sending for a moment.
+    const before = yield* w.participants
+    for (let i = 0; i < 300 && (yield* w.participants) <= before; i++) yield* Effect.sleep("100 millis")
+    yield* Effect.sleep("500 millis")
     return child
   })
 

@@ -9,6 +9,8 @@ import { Effect } from "effect"
 export interface Datagram {
   readonly src: number
   readonly dst: number
+  /** The IP header's TOS byte (DSCP << 2 | ECN). */
+  readonly tos: number
   readonly payload: Buffer
 }
 
@@ -63,7 +65,7 @@ export const udpDatagrams = (file: string): ReadonlyArray<Datagram> => {
     if (ip.length < 20 || ip[0]! >> 4 !== 4 || ip[9] !== 17) continue
     const udp = ip.subarray((ip[0]! & 0x0f) * 4)
     if (udp.length < 8) continue
-    out.push({ src: udp.readUInt16BE(0), dst: udp.readUInt16BE(2), payload: Buffer.from(udp.subarray(8, udp.readUInt16BE(4))) })
+    out.push({ src: udp.readUInt16BE(0), dst: udp.readUInt16BE(2), tos: ip[1]!, payload: Buffer.from(udp.subarray(8, udp.readUInt16BE(4))) })
   }
   return out
 }

@@ -77,7 +77,8 @@ describe("the source tree", () => {
       ".gitignore",
       ".git", // a file in a git worktree
     ])
-    const allowedDirs = new Set(["src", "test", "bench", "examples", "scripts", "web", ".ci", ".git", "node_modules", "dist", "docs", "test-artifacts", "coverage"])
+    // native/: the data path's C source (node-gyp builds it into native/build).
+    const allowedDirs = new Set(["src", "native", "test", "bench", "examples", "scripts", "web", ".ci", ".git", "node_modules", "dist", "docs", "test-artifacts", "coverage"])
     const stray = readdirSync(root).filter((name) =>
       statSync(join(root, name)).isDirectory() ? !allowedDirs.has(name) : !allowedFiles.has(name),
     )

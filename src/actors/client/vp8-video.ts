@@ -7,7 +7,7 @@
  *
  * ffmpeg runs as a child of this process for as long as the stream is read
  * (killed, by its PID, when reading stops) and writes IVF to a pipe; a key
- * frame every 2 s lets a late joiner start soon. Without ffmpeg the stream
+ * frame every second lets a late joiner (or one that lost a packet) start again soon. Without ffmpeg the stream
  * ends at once and says why (`ffmpegProblem` tells it before a join).
  *
  * @since 0.4.0
@@ -58,7 +58,7 @@ export const ffmpegArgs = (options: VideoOptions = {}): ReadonlyArray<string> =>
     "-hide_banner", "-loglevel", "error", "-nostdin",
     ...input,
     "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", `${options.bitrateKbps ?? 300}k`,
-    "-g", String(rate * 2), "-auto-alt-ref", "0", "-lag-in-frames", "0", "-error-resilient", "1",
+    "-g", String(rate), "-auto-alt-ref", "0", "-lag-in-frames", "0", "-error-resilient", "1",
     "-f", "ivf", "pipe:1",
   ]
 }

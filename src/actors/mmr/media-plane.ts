@@ -26,6 +26,7 @@ import * as Stun from "../../protocol/stun.js"
 import type { MediaEndpoints } from "../../protocol/zone.js"
 import type { StreamConnection, StreamHandlers } from "../../transports/media/stream.js"
 import * as Stream from "../../transports/media/stream.js"
+import * as NativeUdp from "../../transports/media/native-udp.js"
 import * as Udp from "../../transports/media/udp.js"
 import type { TlsIdentity } from "../../transports/tls.js"
 import type { BindRefusal, Binding, MediaEndpoint } from "./sfu.js"
@@ -271,6 +272,8 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
       ({ u, t }) => Effect.promise(() => Promise.all([u.close(), t.close()])),
     )
     udp = pair.u
+    // Operators should know which data path forwards their media.
+    yield* Effect.logInfo(`media plane: UDP sent ${udp.native ? NativeUdp.status() : NativeUdp.status().startsWith("native") ? "through dgram (an IPv6 socket)" : NativeUdp.status()}`)
     const tcp = pair.t
     const tls = yield* Effect.acquireRelease(
       Effect.tryPromise({

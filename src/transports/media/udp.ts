@@ -1,7 +1,9 @@
 /**
  * A UDP media port: one socket that receives every datagram for the port and
- * sends with a per-packet DSCP (IP_TOS switched only when the mark changes,
- * since one socket carries every media kind).
+ * sends with a per-packet DSCP. With the native data path (native-udp.ts)
+ * what one event forwards goes out in one sendmmsg, each datagram carrying
+ * its own IP_TOS; without it, dgram sends one by one and IP_TOS is switched
+ * when the mark changes (one socket carries every media kind).
  *
  * @since 0.1.0
  */
@@ -9,14 +11,17 @@ import type { RemoteInfo, Socket } from "node:dgram"
 import { createSocket } from "node:dgram"
 import { isIPv6 } from "node:net"
 import { setDscp } from "./dscp.js"
+import { batchSender } from "./native-udp.js"
 
 /** @category models */
 export interface UdpPort {
   readonly port: number
   readonly send: (packet: Buffer, port: number, address: string, dscp: number) => void
   readonly close: () => Promise<void>
-  /** Send errors so far (the socket never throws them at the forwarding loop). */
+  /** Send errors and datagrams the kernel did not take, so far (never thrown at the forwarding loop). */
   readonly errors: () => number
+  /** Sending through the native data path (sendmmsg), or Node's dgram. */
+  readonly native: boolean
 }
 
 /** @category constructors */
@@ -45,17 +50,19 @@ export const open = (options: {
       } catch {
         // capped by net.core.*mem_max: the defaults still work
       }
+      const batch = batchSender(socket)
       resolve({
         port: socket.address().port,
-        send: (packet, port, address, dscp) => {
+        native: batch !== undefined,
+        send: batch?.send ?? ((packet, port, address, dscp) => {
           if (dscp !== tos) {
             tos = dscp
             setDscp(socket, dscp, family)
           }
           socket.send(packet, port, address)
-        },
+        }),
         close: () => new Promise((done) => socket.close(() => done())),
-        errors: () => errors,
+        errors: () => errors + (batch?.dropped() ?? 0),
       })
     })
   })
