@@ -1,8 +1,11 @@
 /**
  * The per-actor entrypoints as an operator meets them: a bad configuration
  * is explained (field path, what was expected) and the process exits
- * non-zero before binding anything; every command has --help.
+ * non-zero before binding anything; every command has --help; and the
+ * installed command (the bundle) serves with its pages and native path.
  */
+import type { ChildProcess } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtemp, writeFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
@@ -11,7 +14,9 @@ import { join as joinPath } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { stringify } from "yaml"
+import { Agent, fetch } from "undici"
 import * as Config from "../../src/topology/config.js"
+import * as NatsServer from "../../src/transports/nats/server.js"
 import { meetzone } from "../support/cli.js"
 
 /** A port this test holds: a process that bound it first would fail with EADDRINUSE instead. */
@@ -114,5 +119,48 @@ describe("entrypoints", () => {
       }
     }),
     180_000,
+  )
+})
+
+describe("the installed command (npm's bin: the bundle npm ci builds)", () => {
+  it.scopedLive("serves a web lookup with its pages and an MMR on the native data path, from dist/bundle", () =>
+    Effect.gen(function* () {
+      const nats = yield* Effect.orDie(NatsServer.start({}))
+      const file = yield* writeConfig({ ...base, nats: { servers: [nats.url] } })
+      const bin = joinPath(import.meta.dirname, "../../dist/bundle/apps/meetzone.mjs")
+      const start = (args: ReadonlyArray<string>) =>
+        Effect.acquireRelease(
+          Effect.async<{ child: ChildProcess; out: () => string }, Error>((resume) => {
+            const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, MEETZONE_LOG_LEVEL: "info" } })
+            let out = ""
+            const timer = setTimeout(() => resume(Effect.fail(new Error(`not up in 30 s:\n${out}`))), 30_000)
+            const read = (d: Buffer) => {
+              out += d.toString()
+              if (out.includes(" is up (pid ")) {
+                clearTimeout(timer)
+                resume(Effect.succeed({ child, out: () => out }))
+              }
+            }
+            child.stdout.on("data", read)
+            child.stderr.on("data", read)
+            child.on("exit", (code) => {
+              clearTimeout(timer)
+              resume(Effect.fail(new Error(`exited ${code}:\n${out}`)))
+            })
+          }),
+          ({ child }) => Effect.sync(() => void child.kill("SIGTERM")),
+        )
+      const web = yield* start(["web", "--config", file])
+      const mmr = yield* start(["mmr", "--config", file, "--id", "eu-west/eu-mmr-1"])
+      const url = /web lookup web-1 at (https:\/\/\S+?)"/.exec(web.out())?.[1]
+      expect(url, web.out()).toBeDefined()
+      const page = yield* Effect.promise(() =>
+        fetch(`${url}/web/client/app.js`, { dispatcher: new Agent({ connect: { rejectUnauthorized: false } }) }).then(async (r) => ({ status: r.status, type: r.headers.get("content-type") })),
+      )
+      // Its pages are found from the bundle's place (web/ at the package root).
+      expect(page).toEqual({ status: 200, type: "text/javascript; charset=utf-8" })
+      expect(mmr.out()).toContain("media plane: UDP sent native (sendmmsg, IP_TOS per datagram)")
+    }),
+    60_000,
   )
 })

@@ -112,6 +112,35 @@ describe("zone probing, on a test clock", () => {
   )
 })
 
+describe("zone probing, sample pacing", () => {
+  it.scoped("sends a controller's next sample as soon as the last is answered: instant answers, all samples, no clock time spent", () =>
+    Effect.gen(function* () {
+      const near = zone("near", ["c1", "c2"])
+      yield* probeResponder(near, "c1")
+      yield* probeResponder(near, "c2")
+      const chosen = yield* select([near])
+      expect(chosen.zone.id).toBe("near")
+      expect(chosen.scores[0]!.answered).toBe(2 * Selection.defaults.samples)
+      // No 20 ms steps: the test clock never moved.
+      expect(yield* TestClock.currentTimeMillis).toBe(0)
+    }).pipe(Effect.provide(MemoryBus.layer)),
+  )
+
+  it.scoped("and a slow controller's at most sampleSpacingMs after the last was sent", () =>
+    Effect.gen(function* () {
+      const slow = zone("slow", ["c1"])
+      yield* probeResponder(slow, "c1", 500)
+      const selecting = yield* Effect.fork(select([slow]))
+      // Samples at 0, 20 and 40 ms, each answered 500 ms after it was sent.
+      yield* TestClock.adjust("539 millis")
+      expect(Option.isNone(yield* Fiber.poll(selecting))).toBe(true)
+      yield* TestClock.adjust("1 millis")
+      const chosen = yield* Fiber.join(selecting)
+      expect(chosen.scores[0]!.answered).toBe(3)
+    }).pipe(Effect.provide(MemoryBus.layer)),
+  )
+})
+
 describe("zone probing, in real time", () => {
   it.live("chooses the faster zone over the better-ranked one when the difference is real", () =>
     Effect.gen(function* () {

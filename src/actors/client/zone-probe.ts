@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Data, Effect, Either, Option, Queue } from "effect"
+import { Clock, Data, Effect, Either, Fiber, Option, Queue } from "effect"
 import { Probe } from "../../protocol/controller.js"
 import type { ZoneScore } from "../../protocol/join-report.js"
 import type { ZoneInfo } from "../../protocol/web-api.js"
@@ -66,7 +66,6 @@ export const selectZone = (
 
     const probe = (zone: ZoneInfo, controller: { id: string; subject: string }, round: number, sample: number) =>
       Effect.gen(function* () {
-        yield* Effect.sleep(sample * options.sampleSpacingMs)
         const sentNs = yield* Clock.currentTimeNanos
         const sentMs = yield* phase.at
         const outcome = yield* ask(controller.subject, new Probe({ client, sample }), {
@@ -94,13 +93,22 @@ export const selectZone = (
         })
       })
 
+    /**
+     * A controller's samples one after another: the next as soon as the last
+     * is answered, or `sampleSpacingMs` after it was sent if it is slower — a
+     * near controller is measured in a few round trips, not in fixed steps.
+     */
+    const probeController = (zone: ZoneInfo, controller: { id: string; subject: string }, round: number) =>
+      Effect.gen(function* () {
+        for (let sample = 0; sample < options.samples; sample++) {
+          const sent = yield* Effect.forkScoped(probe(zone, controller, round, sample))
+          if (sample < options.samples - 1) yield* Fiber.await(sent).pipe(Effect.timeout(options.sampleSpacingMs), Effect.ignore)
+        }
+      })
+
     const sendRound = (round: number) =>
       Effect.forEach(
-        zones.flatMap((zone) =>
-          busOf(zone) === undefined
-            ? []
-            : zone.controllers.flatMap((c) => Array.from({ length: options.samples }, (_, s) => probe(zone, c, round, s))),
-        ),
+        zones.flatMap((zone) => (busOf(zone) === undefined ? [] : zone.controllers.map((c) => probeController(zone, c, round)))),
         (p) => Effect.forkScoped(p),
         { discard: true },
       )

@@ -22,6 +22,7 @@ import type { ZoneScore } from "../../protocol/join-report.js"
 export interface SelectionOptions {
   /** Probes per controller per round. */
   readonly samples: number
+  /** The most a controller's next sample waits for the last: it goes as soon as that one is answered. */
   readonly sampleSpacingMs: number
   readonly probeTimeoutMs: number
   readonly settleMs: number
@@ -31,7 +32,7 @@ export interface SelectionOptions {
   readonly tieMarginMs: number
 }
 
-/** The defaults: three samples 20 ms apart, 5.5 s to hear from anyone. @category models */
+/** The defaults: three samples, each sent when the last is answered (at most 20 ms after it), 5.5 s to hear from anyone. @category models */
 export const defaults: SelectionOptions = {
   samples: 3,
   sampleSpacingMs: 20,
