@@ -155,10 +155,11 @@ const peer = (w: World) =>
       Effect.sync(() =>
         spawn(
           process.execPath,
-          ["--import", "tsx", "src/apps/meetzone.ts", "client", "join", w.meeting, "--web", w.web, "--ca", w.caFile, "--media", "audio,video,content", "--duration", "30", "--name", "Peer"],
+          ["--import", "tsx", "src/apps/meetzone.ts", "client", "join", w.meeting, "--web", w.web, "--ca", w.caFile, "--media", "audio,video,content", "--duration", "600", "--name", "Peer"],
           { stdio: "ignore" },
         ),
       ),
+      // It stays until the test ends (by its PID), however long the client takes to start on a loaded machine.
       (c) => Effect.sync(() => c.kill("SIGTERM")),
     )
     // Joined (the MMR counts it; a loaded machine takes longer than an idle one), then sending for a moment.

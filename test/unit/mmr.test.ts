@@ -135,6 +135,40 @@ describe("MMR control", () => {
     }).pipe(Effect.provide(services)),
   )
 
+  it.scoped("serves Joins concurrently, yet of two racing Joins of one participant with different secrets exactly one gets in", () =>
+    Effect.gen(function* () {
+      const mmr = yield* startMmr("m1")
+      yield* place("1000000012", "m1")
+      const t = yield* token("1000000012", "ada")
+      const [first, second] = yield* Effect.all(
+        [
+          Effect.either(ask(subjects.mmr("m1"), new Join({ token: t, session: "the-real-ada-session-secret" }))),
+          Effect.either(ask(subjects.mmr("m1"), new Join({ token: t, session: "a-thief-racing-the-first-join" }))),
+        ],
+        { concurrency: "unbounded" },
+      )
+      expect([first._tag, second._tag].sort()).toEqual(["Left", "Right"])
+      const refused = first._tag === "Left" ? first.left : (second as { left: { _tag: string } }).left
+      expect(refused._tag).toBe("SessionTaken")
+      expect((yield* mmr.meetings).get("1000000012")?.map((p) => p.id)).toEqual(["ada"])
+      // Many participants at once all get in.
+      const many = yield* Effect.all(Array.from({ length: 20 }, (_, i) => joinAs("m1", "1000000012", `p${i}`)), { concurrency: "unbounded" })
+      expect(many).toHaveLength(20)
+      expect((yield* mmr.meetings).get("1000000012")).toHaveLength(21)
+    }).pipe(Effect.provide(services)),
+  )
+
+  it.scoped("a Join refused (placed elsewhere) leaves no session bound: the participant's own Join later is not taken", () =>
+    Effect.gen(function* () {
+      yield* startMmr("m1")
+      yield* place("1000000013", "m2")
+      const t = yield* token("1000000013", "bob")
+      expect(yield* Effect.flip(ask(subjects.mmr("m1"), new Join({ token: t, session: "whoever-came-first-secret" })))).toMatchObject({ _tag: "NotHostedHere" })
+      yield* place("1000000013", "m1")
+      expect((yield* joinAs("m1", "1000000013", "bob")).roster.map((p) => p.id)).toEqual(["bob"])
+    }).pipe(Effect.provide(services)),
+  )
+
   it.scoped("is full at capacity, but lets a participant already in rejoin", () =>
     Effect.gen(function* () {
       yield* startMmr("m1", 2)

@@ -20,13 +20,14 @@
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Clock, Deferred, Duration, Effect, Layer, Option, Schedule, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Layer, Option, Stream } from "effect"
 import type { BusError, KvError } from "../../protocol/errors.js"
 import { E2eEvent } from "../../protocol/e2e.js"
 import type { Participant } from "../../protocol/mmr.js"
 import { MmrFull, MmrProtocol, NotHostedHere, RosterEvent, SessionTaken } from "../../protocol/mmr.js"
 import type { Buckets, Subjects } from "../../protocol/subjects.js"
 import { presenceKey } from "../../protocol/subjects.js"
+import type { JoinClaims } from "../../protocol/token.js"
 import { InvalidToken, JoinTokens } from "../../protocol/token.js"
 import type { Ssrcs } from "../../protocol/media.js"
 import { MmrLoad } from "../../protocol/zone.js"
@@ -37,7 +38,7 @@ import type { KeyValue } from "../../runtime/KeyValue.js"
 import * as Topic from "../../runtime/Topic.js"
 import * as Stores from "../stores.js"
 import * as Fencing from "./fencing.js"
-import { ParticipantExpiry } from "./participant-expiry.js"
+import { ParticipantExpiry, sweep } from "./participant-expiry.js"
 import * as MediaPlane from "./media-plane.js"
 import { Sessions } from "./sessions.js"
 import * as Signals from "./signals.js"
@@ -191,6 +192,16 @@ export const start = (
           sessionsRefused++
           return yield* new SessionTaken({ meeting: claims.meeting, participant: claims.participant })
         }
+        // Joins run concurrently: the secret is claimed before anything is awaited (a second Join with
+        // another secret is refused meanwhile), and released if this one is not admitted.
+        const claimed = !sessions.isBound(claims.meeting, claims.participant)
+        sessions.bind(claims.meeting, claims.participant, session)
+        const release = () => claimed && meetings.get(claims.meeting)?.has(claims.participant) !== true && sessions.forget(claims.meeting, claims.participant)
+        return yield* admit(claims, ssrcs, keyShare).pipe(Effect.onError(() => Effect.sync(release)))
+      })
+
+    const admit = (claims: JoinClaims, ssrcs: Ssrcs | undefined, keyShare: string | undefined) =>
+      Effect.gen(function* () {
         const placement = yield* stores.placements
           .get(claims.meeting)
           .pipe(Effect.mapError(Stores.unavailable("placements")))
@@ -209,7 +220,6 @@ export const start = (
           meetings.set(claims.meeting, participants)
         }
         if (!rejoining) participantCount++
-        sessions.bind(claims.meeting, claims.participant, session)
         participants.set(claims.participant, {
           id: claims.participant,
           name: claims.name,
@@ -257,18 +267,11 @@ export const start = (
       )
 
     // --- participants who vanished without a word ---------------------------------------
-    const expiry = new ParticipantExpiry(Duration.toMillis(config.participantTtl ?? "15 seconds"))
+    const ttl = config.participantTtl ?? "15 seconds"
+    const expiry = new ParticipantExpiry(Duration.toMillis(ttl))
     let expired = 0
-    yield* Effect.gen(function* () {
-      const now = yield* Clock.currentTimeMillis
-      const present = [...meetings].flatMap(([m, ps]) => [...ps.keys()].map((p) => [m, p] as const))
-      for (const [meeting, participant] of expiry.expired(now, present, (m, p) => plane?.sfu.hasMedia(m, p) ?? false)) {
-        expired++
-        yield* Effect.logWarning(`${name}: ${participant} of meeting ${meeting} has not been heard from in ${Duration.format(config.participantTtl ?? "15 seconds")}: gone`)
-        yield* leave(meeting, participant)
-      }
-    }).pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.forkScoped)
-
+    const present = () => [...meetings].flatMap(([m, ps]) => [...ps.keys()].map((p) => [m, p] as const))
+    yield* sweep({ name, ttl, expiry, present, hasMedia: (m, p) => plane?.sfu.hasMedia(m, p) ?? false, leave, onExpired: () => void expired++ })
     // --- fencing: serve only meetings it can confirm are placed here ----------------
     let fenced = 0
     yield* Fencing.run({
@@ -318,6 +321,8 @@ export const start = (
     const ref = yield* Actor.start(MmrProtocol, {
       name,
       listen: [{ subject: subjects.mmr(id) }],
+      // A Join waits on the placements bucket: one at a time, a join storm queues behind those reads.
+      concurrency: 16,
       behaviour: Effect.succeed({
         Join: ({ token, session, ssrcs, keyShare }) => join(token, session, ssrcs, keyShare),
         Leave: ({ meeting, participant, token, session }) =>

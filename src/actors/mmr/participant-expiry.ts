@@ -8,6 +8,8 @@
  *
  * @since 0.1.0
  */
+import type { Scope } from "effect"
+import { Clock, Duration, Effect, Schedule } from "effect"
 
 /** @category models */
 export class ParticipantExpiry {
@@ -38,3 +40,27 @@ export class ParticipantExpiry {
     return out
   }
 }
+
+/**
+ * Every second, for the life of the scope: each participant of `present()`
+ * that has expired is logged and made to leave; `onExpired` counts them.
+ *
+ * @category sweeping
+ */
+export const sweep = (deps: {
+  readonly name: string
+  readonly ttl: Duration.DurationInput
+  readonly expiry: ParticipantExpiry
+  readonly present: () => Iterable<readonly [meeting: string, participant: string]>
+  readonly hasMedia: (meeting: string, participant: string) => boolean
+  readonly leave: (meeting: string, participant: string) => Effect.Effect<void>
+  readonly onExpired: () => void
+}): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    for (const [meeting, participant] of deps.expiry.expired(now, deps.present(), deps.hasMedia)) {
+      deps.onExpired()
+      yield* Effect.logWarning(`${deps.name}: ${participant} of meeting ${meeting} has not been heard from in ${Duration.format(deps.ttl)}: gone`)
+      yield* deps.leave(meeting, participant)
+    }
+  }).pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.asVoid, Effect.forkScoped, Effect.asVoid)

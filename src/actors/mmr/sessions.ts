@@ -20,6 +20,11 @@ export class Sessions {
     return bound === undefined || timingSafeEqual(bound, hash(secret))
   }
 
+  /** Whether a secret is bound for the participant. */
+  isBound(meeting: string, participant: string): boolean {
+    return this.bound.has(keyOf(meeting, participant))
+  }
+
   bind(meeting: string, participant: string, secret: string): void {
     this.bound.set(keyOf(meeting, participant), hash(secret))
   }
