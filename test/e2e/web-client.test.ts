@@ -35,6 +35,7 @@ interface PageSummary {
   readonly error?: string
   readonly tunnel: string
   readonly mmr: string
+  readonly moves: ReadonlyArray<{ from: string; to?: string; outcome: string }>
   readonly roster: ReadonlyArray<{ name: string }>
   readonly sent: Record<"audio" | "video", { packets: number; transport: string }>
   readonly received: ReadonlyArray<Received>
@@ -147,7 +148,10 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
 
       for (const [page, other] of [[pages[0]!, "Bob"], [pages[1]!, "Ada"]] as const) {
         const s = yield* summaryOf(page)
-        expect(s.mmr).toBe(report.mmr) // one meeting, one MMR
+        // One meeting, one MMR — the CLI's (as it joined) is one this page was on. Under CI load the controllers may
+        // move the meeting (a starved MMR judged frozen) and everyone follows, so a page may have moved on since.
+        const visited = new Set([s.mmr, ...s.moves.flatMap((m) => [m.from, ...(m.to === undefined ? [] : [m.to])])])
+        expect([...visited], JSON.stringify(s.moves)).toContain(report.mmr)
         expect(s.roster.map((p) => p.name)).toEqual(expect.arrayContaining(["Ada", "Bob"]))
         const from = (who: string, kind: string) => s.received.find((r) => r.from === who && r.kind === kind)
         // The CLI client's audio is a real Opus tone (--audio tone): the page decodes and plays it.

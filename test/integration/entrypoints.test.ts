@@ -159,7 +159,7 @@ describe("the installed command (npm's bin: the bundle npm ci builds)", () => {
       )
       // Its pages are found from the bundle's place (web/ at the package root).
       expect(page).toEqual({ status: 200, type: "text/javascript; charset=utf-8" })
-      expect(mmr.out()).toContain("media plane: UDP sent native (sendmmsg, IP_TOS per datagram)")
+      expect(mmr.out()).toContain("media plane: UDP on native (recvmmsg and sendmmsg, IP_TOS per datagram)")
     }),
     60_000,
   )

@@ -2,8 +2,10 @@
  * The native data path on real sockets: npm ci must have built it (CI fails,
  * never skips, when it did not); what one event sends goes out with each
  * datagram's own DSCP even when kinds interleave (tcpdump reads the TOS
- * byte), nothing is lost on the way, bad arguments are a TypeError, and with
- * MEETZONE_NATIVE=0 the same port sends through dgram.
+ * byte), nothing is lost on the way; what comes in arrives in batches whole,
+ * each datagram with its sender, an oversized one dropped and counted; a
+ * closed port's number is free at once; bad arguments are a TypeError, and
+ * with MEETZONE_NATIVE=0 the same port is dgram's.
  */
 import { createSocket } from "node:dgram"
 import { mkdtemp } from "node:fs/promises"
@@ -74,6 +76,72 @@ describe("native UDP data path", () => {
     }),
   )
 
+  it.scopedLive("receives floods from several senders in batches, each datagram with its sender; drops and counts what it cannot take", () =>
+    Effect.gen(function* () {
+      const got: Array<{ sender: number; n: number; address: string; port: number }> = []
+      const port = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          Udp.open({
+            host: "127.0.0.1",
+            port: 0,
+            onMessage: (packet, address, from) => {
+              if (packet[0] === 0xee) throw new Error("a handler that fails on one datagram")
+              got.push({ sender: packet[0]!, n: packet.readUInt16BE(1), address, port: from })
+            },
+          }),
+        ),
+        (p) => Effect.promise(p.close),
+      )
+      expect(port.native).toBe(true)
+      const socketOf = yield* Effect.forEach([0, 1, 2], () =>
+        Effect.acquireRelease(
+          Effect.async<import("node:dgram").Socket>((resume) => {
+            const s = createSocket("udp4")
+            s.bind(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+          }),
+          (s) => Effect.sync(() => s.close()),
+        ),
+      )
+      // 3 senders × 1,000 datagrams of 1,200 B, in bursts of 100 each (more than one recvmmsg batch of 64).
+      for (let burst = 0; burst < 10; burst++) {
+        for (let sender = 0; sender < 3; sender++)
+          for (let i = 0; i < 100; i++) {
+            const packet = Buffer.alloc(1200, 7)
+            packet[0] = sender
+            packet.writeUInt16BE(burst * 100 + i, 1)
+            socketOf[sender]!.send(packet, port.port, "127.0.0.1")
+          }
+        yield* Effect.sleep("5 millis")
+      }
+      // Too large for a receive slot (2,048 B), and one its handler throws on: both dropped and counted, nothing else lost.
+      socketOf[0]!.send(Buffer.alloc(3000, 1), port.port, "127.0.0.1")
+      socketOf[0]!.send(Buffer.from([0xee, 0, 0]), port.port, "127.0.0.1")
+      socketOf[1]!.send(Buffer.from([1, 0xff, 0xff]), port.port, "127.0.0.1")
+      for (let i = 0; i < 200 && got.length < 3001; i++) yield* Effect.sleep("10 millis")
+      expect(got.length).toBe(3001)
+      for (const sender of [0, 1, 2]) {
+        const mine = got.filter((g) => g.sender === sender && g.n !== 0xffff)
+        expect(mine.map((g) => g.n)).toEqual(Array.from({ length: 1000 }, (_, i) => i)) // all of them, in order
+        expect(new Set(mine.map((g) => `${g.address}:${g.port}`))).toEqual(new Set([`127.0.0.1:${socketOf[sender]!.address().port}`]))
+      }
+      expect(port.errors()).toBe(2)
+    }),
+  )
+
+  it.scopedLive("frees its port number when closed (at once), and says EADDRINUSE for a taken one", () =>
+    Effect.gen(function* () {
+      const first = yield* Effect.promise(() => Udp.open({ host: "127.0.0.1", port: 0, onMessage: () => {} }))
+      expect(first.native).toBe(true)
+      const taken = yield* Effect.flip(Effect.tryPromise(() => Udp.open({ host: "127.0.0.1", port: first.port, onMessage: () => {} })))
+      expect((taken.error as NodeJS.ErrnoException).code).toBe("EADDRINUSE")
+      yield* Effect.promise(first.close)
+      const again = yield* Effect.promise(() => Udp.open({ host: "127.0.0.1", port: first.port, onMessage: () => {} }))
+      expect(again.port).toBe(first.port)
+      yield* Effect.promise(again.close)
+      yield* Effect.promise(again.close) // twice is harmless
+    }),
+  )
+
   it("refuses malformed arguments with a TypeError, not a crash", () => {
     const loaded = NativeUdp.load()
     if (!("addon" in loaded)) throw new Error(`the addon did not load: ${loaded.unavailable}`)
@@ -82,6 +150,11 @@ describe("native UDP data path", () => {
     expect(() => sendBatch(0, [], new Int32Array(4), new Uint32Array(4), new Int32Array(4), 5000)).toThrow(/count is 0\.\.1024/)
     expect(() => sendBatch(0, ["not a buffer" as unknown as Buffer], new Int32Array(1), new Uint32Array(1), new Int32Array(1), 1)).toThrow(TypeError)
     expect(() => sendBatch(0, [], new Float64Array(4) as unknown as Int32Array, new Uint32Array(4), new Int32Array(4), 1)).toThrow(TypeError)
+    const { receive, open, close } = loaded.addon
+    expect(() => receive(0, () => {}, new Int32Array(1), new Uint32Array(64), new Int32Array(64))).toThrow(/each at least recvBatch long/)
+    expect(() => (receive as unknown as (...a: Array<unknown>) => object)(0, "not a function", new Int32Array(64), new Uint32Array(64), new Int32Array(64))).toThrow(TypeError)
+    expect(() => open(0x7f000001, 70_000, 0)).toThrow(TypeError)
+    expect(() => close({})).toThrow(TypeError)
   })
 
   it.scopedLive("with MEETZONE_NATIVE=0 the port sends through dgram, and says why", () =>

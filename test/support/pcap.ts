@@ -14,11 +14,11 @@ export interface Datagram {
   readonly payload: Buffer
 }
 
-/** tcpdump on `lo` for UDP, into `file`, until the scope closes (then flushed and stopped). */
+/** tcpdump on `lo` for UDP, into `file`, until the scope closes (then flushed and stopped). A 16 MiB capture buffer: with the default 2 MiB a starved tcpdump missed datagrams of a burst. */
 export const capture = (file: string, filter: ReadonlyArray<string> = ["udp"]) =>
   Effect.acquireRelease(
     Effect.async<ReturnType<typeof spawn>, Error>((resume) => {
-      const p = spawn("tcpdump", ["-i", "lo", "-n", "-U", "--immediate-mode", "-s", "0", "-w", file, ...filter], { stdio: ["ignore", "ignore", "pipe"] })
+      const p = spawn("tcpdump", ["-i", "lo", "-n", "-U", "--immediate-mode", "-B", "16384", "-s", "0", "-w", file, ...filter], { stdio: ["ignore", "ignore", "pipe"] })
       let said = ""
       const timer = setTimeout(() => resume(Effect.fail(new Error(`tcpdump did not start: ${said}`))), 5000)
       p.stderr!.on("data", (d: Buffer) => {
@@ -38,11 +38,16 @@ export const capture = (file: string, filter: ReadonlyArray<string> = ["udp"]) =
       })
     }),
     (p) =>
-      Effect.async<void>((resume) => {
-        if (p.exitCode !== null) return resume(Effect.void)
-        p.once("exit", () => resume(Effect.void))
-        p.kill("SIGTERM")
-      }),
+      // tcpdump writes a datagram a moment after the kernel hands it over: let the last ones in before stopping it.
+      Effect.sleep("300 millis").pipe(
+        Effect.zipRight(
+          Effect.async<void>((resume) => {
+            if (p.exitCode !== null) return resume(Effect.void)
+            p.once("exit", () => resume(Effect.void))
+            p.kill("SIGTERM")
+          }),
+        ),
+      ),
   )
 
 /** Bytes before the IP header, per pcap link type. */

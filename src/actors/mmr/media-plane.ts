@@ -13,7 +13,6 @@
  *
  * @since 0.1.0
  */
-import type { RemoteInfo } from "node:dgram"
 import { randomBytes } from "node:crypto"
 import type { Scope } from "effect"
 import { Data, Effect, Either } from "effect"
@@ -131,10 +130,10 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
     // --- UDP ------------------------------------------------------------------------
 
     let udp: Udp.UdpPort | undefined
-    const onDatagram = (packet: Buffer, from: RemoteInfo) => {
+    const onDatagram = (packet: Buffer, address: string, port: number) => {
       const first = packet[0]
       if (first !== undefined && first >= 128 && first <= 191) {
-        const source = sources.get(from.address, from.port)
+        const source = sources.get(address, port)
         if (source === undefined) sfu.counters.unbound++
         else {
           packetsIn++
@@ -147,6 +146,7 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
         sfu.counters.malformed++
         return
       }
+      const from = { address, port }
       if (message.type === Stun.Type.BindingIndication) {
         const source = sources.get(from.address, from.port)
         if (source !== undefined) sfu.heard(source.binding)
@@ -273,7 +273,7 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
     )
     udp = pair.u
     // Operators should know which data path forwards their media.
-    yield* Effect.logInfo(`media plane: UDP sent ${udp.native ? NativeUdp.status() : NativeUdp.status().startsWith("native") ? "through dgram (an IPv6 socket)" : NativeUdp.status()}`)
+    yield* Effect.logInfo(`media plane: UDP on ${udp.native ? NativeUdp.status() : NativeUdp.status().startsWith("native") ? "through dgram (an IPv6 socket)" : NativeUdp.status()}`)
     const tcp = pair.t
     const tls = yield* Effect.acquireRelease(
       Effect.tryPromise({
