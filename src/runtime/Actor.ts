@@ -17,7 +17,7 @@
  */
 import type { Schema } from "effect"
 import type { Context } from "effect"
-import { Cause, Clock, Duration, Effect, Either, ExecutionStrategy, Exit, Fiber, Schedule, Scope } from "effect"
+import { Cause, Duration, Effect, Either, ExecutionStrategy, Exit, Fiber, Schedule, Scope } from "effect"
 import type { Codec } from "../protocol/codec.js"
 import { messageCodec } from "../protocol/codec.js"
 import { encodeError, encodeFail, encodeOk } from "../protocol/envelope.js"
@@ -202,10 +202,10 @@ export const start = <Req extends Schema.TaggedRequest.All, R, E, RB>(
 
     // --- one message -------------------------------------------------------
 
-    const handle = (message: IncomingMessage): Effect.Effect<void, never, R> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => handleAt(message, now))
-
-    const handleAt = (message: IncomingMessage, now: number): Effect.Effect<void, never, R> => {
+    // The actor's Clock, read directly: this runs once per message.
+    const clock = yield* Effect.clock
+    const handle = (message: IncomingMessage): Effect.Effect<void, never, R> => {
+      const now = clock.unsafeCurrentTimeMillis()
       const timeout = message.header(TIMEOUT_HEADER)
       const deadline = timeout === undefined ? undefined : message.receivedAt + Number(timeout)
       if (deadline !== undefined && now > deadline) {

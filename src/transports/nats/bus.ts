@@ -1,6 +1,7 @@
 /**
  * ControlBus over a NATS connection: subjects, queue groups and headers are
- * NATS's own; request/reply uses the connection's shared reply inbox.
+ * NATS's own; request/reply uses one wildcard reply inbox per connection
+ * (requests.ts).
  *
  * @since 0.1.0
  */
@@ -12,6 +13,7 @@ import type { ControlBusShape, Headers, IncomingMessage } from "../../runtime/Co
 import { ControlBus } from "../../runtime/ControlBus.js"
 import type { NatsConfig } from "./connection.js"
 import { NatsConnection, layer as connectionLayer } from "./connection.js"
+import * as Requests from "./requests.js"
 
 /** Frozen header records (the kernel reuses them) are encoded once. */
 const frozenHeaders = new WeakMap<Headers, MsgHdrs | undefined>()
@@ -54,7 +56,9 @@ const requestFailure = (subject: string, timeoutMs: number, e: unknown) => {
  *
  * @category constructors
  */
-export const make = (nc: NatsConnectionImpl): ControlBusShape => ({
+export const make = (nc: NatsConnectionImpl): ControlBusShape => {
+  const requests = Requests.requester(nc)
+  return {
   kind: "nats",
 
   publish: (subject, data, headers) =>
@@ -70,11 +74,20 @@ export const make = (nc: NatsConnectionImpl): ControlBusShape => ({
   request: (subject, data, { timeoutMs, headers }) =>
     Effect.async((resume) => {
       const h = toNatsHeaders(headers)
-      // The request cannot be withdrawn from nats.js once sent; an interrupted
-      // asker simply ignores the answer, and the shared inbox drops it.
-      nc.request(subject, data.slice(), h === undefined ? { timeout: timeoutMs } : { timeout: timeoutMs, headers: h }).then(
-        (msg) => resume(Effect.succeed({ subject: msg.subject, data: msg.data, header: headerReader(msg) })),
-        (e) => resume(Effect.fail(requestFailure(subject, timeoutMs, e))),
+      // An interrupted asker is forgotten; its answer, if one comes, is dropped.
+      return Effect.sync(
+        requests.request(subject, data.slice(), timeoutMs, h, (outcome) => {
+          switch (outcome._tag) {
+            case "Reply":
+              return resume(Effect.succeed({ subject: outcome.msg.subject, data: outcome.msg.data, header: headerReader(outcome.msg) }))
+            case "Timeout":
+              return resume(Effect.fail(new RequestTimeout({ subject, timeoutMs })))
+            case "NoResponders":
+              return resume(Effect.fail(new NoResponders({ subject })))
+            case "Failed":
+              return resume(Effect.fail(requestFailure(subject, timeoutMs, outcome.error)))
+          }
+        }),
       )
     }),
 
@@ -125,7 +138,8 @@ export const make = (nc: NatsConnectionImpl): ControlBusShape => ({
   }),
   // Resolves once the new connection is up (or rejects when closed or draining: nothing to do then).
   reconnect: Effect.ignore(Effect.tryPromise(() => nc.reconnect())),
-})
+  }
+}
 
 /**
  * The bus over the process's NatsConnection.
