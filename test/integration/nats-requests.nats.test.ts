@@ -2,7 +2,8 @@
  * The NATS bus's own request/reply (transports/nats/requests.ts) against a
  * real nats-server: many requests of different timeouts in flight at once,
  * each answered or timed out at its own deadline, never both; an asker that
- * gives up is forgotten at once and its late answer goes nowhere; nobody
+ * gives up is forgotten at once and its late answer goes nowhere; a
+ * responder who saw one reply subject cannot answer another request; nobody
  * listening is NoResponders, not a timeout.
  */
 import { describe, expect, layer } from "@effect/vitest"
@@ -37,8 +38,10 @@ layer(server, { excludeTestServices: true, timeout: "30 seconds" })("NATS reques
         yield* Effect.promise(() => responder.flush())
         const nc = yield* connection
         const r = Requests.requester(nc)
+        // Those never answered time out after 50, 150 or 300 ms; the answered ones have seconds (a loaded machine is slow to answer the first).
         const timeouts = [50, 150, 300]
-        const results = yield* Effect.forEach(Array.from({ length: 300 }, (_, n) => n), (n) => ask(r, "req.mixed", n, timeouts[n % 3]!), { concurrency: "unbounded" })
+        const timeoutOf = (n: number) => (n % 2 === 0 ? 2000 + timeouts[n % 3]! : timeouts[n % 3]!)
+        const results = yield* Effect.forEach(Array.from({ length: 300 }, (_, n) => n), (n) => ask(r, "req.mixed", n, timeoutOf(n)), { concurrency: "unbounded" })
         for (const x of results) {
           if (x.n % 2 === 0) expect(x.outcome, `request ${x.n}`).toBe("Reply")
           else {
@@ -68,6 +71,32 @@ layer(server, { excludeTestServices: true, timeout: "30 seconds" })("NATS reques
         yield* Effect.sleep("250 millis")
         const next = yield* ask(r, "req.slow", 2, 5000)
         expect(next.outcome).toBe("Reply")
+        expect(r.outstanding()).toBe(0)
+      }),
+    )
+
+    it.scoped("a responder who saw one request's reply subject cannot answer the next one (tokens are unguessable)", () =>
+      Effect.gen(function* () {
+        const hostile = yield* connection
+        let seen = ""
+        hostile.subscribe("req.once", { callback: (_, m) => void ((seen = m.reply ?? ""), m.respond(m.data)) })
+        yield* Effect.promise(() => hostile.flush())
+        const nc = yield* connection
+        const r = Requests.requester(nc)
+        expect((yield* ask(r, "req.once", 1, 2000)).outcome).toBe("Reply")
+        // The next request goes to a subject nobody answers; the hostile side replies to every subject it can derive from the one it saw.
+        const quiet = yield* connection
+        quiet.subscribe("req.silent", { callback: () => {} })
+        yield* Effect.promise(() => quiet.flush())
+        const next = yield* Effect.fork(ask(r, "req.silent", 2, 400))
+        yield* Effect.sleep("50 millis")
+        const inbox = seen.slice(0, seen.lastIndexOf(".") + 1)
+        const token = seen.slice(inbox.length)
+        const suffix = token.slice(1)
+        const guesses = [seen, ...Array.from({ length: 64 }, (_, i) => `${inbox}${i.toString(36)}${suffix}`), `${inbox}1`, `${inbox}2`]
+        for (const g of guesses) hostile.publish(g, new TextEncoder().encode("forged"))
+        yield* Effect.promise(() => hostile.flush())
+        expect((yield* Fiber.join(next)).outcome).toBe("Timeout")
         expect(r.outstanding()).toBe(0)
       }),
     )

@@ -7,6 +7,9 @@
  * race, a timer and an Error with its stack for every request, even one
  * answered at once; on this path the cost was a tenth of a round trip.
  *
+ * A token is a counter (unique) and 48 random bits (unguessable): whoever
+ * answered one request cannot answer another from its reply subject.
+ *
  * A reply with status 503 and no data is the server saying nobody listens
  * (no responders). An asker that gives up (interrupted) is forgotten at once;
  * a late answer to it is dropped.
@@ -15,6 +18,7 @@
  */
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/transport-node"
 import { createInbox } from "@nats-io/transport-node"
+import { randomBytes } from "node:crypto"
 
 /** @category models */
 export type Outcome = { readonly _tag: "Reply"; readonly msg: Msg } | { readonly _tag: "Timeout" } | { readonly _tag: "NoResponders" } | { readonly _tag: "Failed"; readonly error: unknown }
@@ -87,6 +91,16 @@ export const requester = (nc: NatsConnection): Requester => {
   const pending = new Map<string, Pending>()
   const expiries = new Map<number, Expiry>()
   let next = 0
+  // Random bits for tokens, drawn 512 tokens at a time (one randomBytes call, not one per request).
+  let random = randomBytes(6 * 512)
+  let used = 0
+  const token = () => {
+    if (used === 512) {
+      random = randomBytes(6 * 512)
+      used = 0
+    }
+    return (next++).toString(36) + random.toString("base64url", 6 * used, 6 * ++used)
+  }
   let subscribed = false
   const subscribe = () => {
     nc.subscribe(`${inbox}*`, {
@@ -103,9 +117,8 @@ export const requester = (nc: NatsConnection): Requester => {
   return {
     outstanding: () => pending.size,
     request: (subject, data, timeoutMs, headers, done) => {
-      const token = (next++).toString(36)
-      const p: Pending = { done, deadline: performance.now() + timeoutMs, token }
-      pending.set(token, p)
+      const p: Pending = { done, deadline: performance.now() + timeoutMs, token: token() }
+      pending.set(p.token, p)
       let expiry = expiries.get(timeoutMs)
       if (expiry === undefined) {
         expiry = new Expiry(pending, () => void expiries.delete(timeoutMs))
@@ -114,12 +127,12 @@ export const requester = (nc: NatsConnection): Requester => {
       expiry.add(p)
       try {
         if (!subscribed) subscribe()
-        nc.publish(subject, data, headers === undefined ? { reply: inbox + token } : { reply: inbox + token, headers })
+        nc.publish(subject, data, headers === undefined ? { reply: inbox + p.token } : { reply: inbox + p.token, headers })
       } catch (error) {
-        pending.delete(token)
+        pending.delete(p.token)
         done({ _tag: "Failed", error })
       }
-      return () => void (pending.get(token) === p && pending.delete(token))
+      return () => void (pending.get(p.token) === p && pending.delete(p.token))
     },
   }
 }
