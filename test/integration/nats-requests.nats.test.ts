@@ -101,6 +101,24 @@ layer(server, { excludeTestServices: true, timeout: "30 seconds" })("NATS reques
       }),
     )
 
+    it.scoped("fails every waiting asker when its connection closes, without waiting for their timeouts", () =>
+      Effect.gen(function* () {
+        const quiet = yield* connection
+        quiet.subscribe("req.never", { callback: () => {} })
+        yield* Effect.promise(() => quiet.flush())
+        const nc = yield* Effect.flatMap(TestNats, (s) => Effect.promise(() => connect({ servers: s.url, noAsyncTraces: true })))
+        const r = Requests.requester(nc)
+        const waiting = yield* Effect.fork(Effect.all([ask(r, "req.never", 1, 10_000), ask(r, "req.never", 2, 10_000)], { concurrency: 2 }))
+        yield* Effect.sleep("50 millis")
+        expect(r.outstanding()).toBe(2)
+        yield* Effect.promise(() => nc.close())
+        const results = yield* Fiber.join(waiting)
+        expect(results.map((x) => x.outcome)).toEqual(["Failed", "Failed"])
+        for (const x of results) expect(x.ms).toBeLessThan(2000)
+        expect(r.outstanding()).toBe(0)
+      }),
+    )
+
     it.scoped("says NoResponders when nobody listens, well before the timeout", () =>
       Effect.gen(function* () {
         const r = Requests.requester(yield* connection)

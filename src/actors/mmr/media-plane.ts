@@ -146,9 +146,8 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
         sfu.counters.malformed++
         return
       }
-      const from = { address, port }
       if (message.type === Stun.Type.BindingIndication) {
-        const source = sources.get(from.address, from.port)
+        const source = sources.get(address, port)
         if (source !== undefined) sfu.heard(source.binding)
         return
       }
@@ -156,7 +155,7 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
         sfu.counters.malformed++
         return
       }
-      const existing = sources.get(from.address, from.port)
+      const existing = sources.get(address, port)
       const token = Stun.username(message)
       if (token === undefined) {
         // No token: a bound source's consent check, or anyone's reachability probe (as a STUN server answers).
@@ -164,31 +163,31 @@ export const start = (config: MediaPlaneConfig): Effect.Effect<MediaPlane, Media
           sfu.counters.consents++
           sfu.heard(existing.binding)
         } else sfu.counters.probes++
-        udp!.send(Stun.bindingSuccess(message.transactionId, from.address, from.port), from.port, from.address, existing !== undefined ? dscp[existing.binding.kind] : 0)
+        udp!.send(Stun.bindingSuccess(message.transactionId, address, port), port, address, existing !== undefined ? dscp[existing.binding.kind] : 0)
         return
       }
       const transaction = message.transactionId.toString("hex")
       if (existing !== undefined && existing.transaction === transaction && !existing.binding.closed) {
         // A retransmitted request whose answer was lost: answer again.
-        udp!.send(Stun.bindingSuccess(message.transactionId, from.address, from.port), from.port, from.address, dscp[existing.binding.kind])
+        udp!.send(Stun.bindingSuccess(message.transactionId, address, port), port, address, dscp[existing.binding.kind])
         return
       }
       const result = sfu.bind(token, "udp", (kind) => {
               const mark = dscp[kind]
               const endpoint: MediaEndpoint = {
                 transport: "udp",
-                remote: `${from.address}:${from.port}`,
+                remote: `${address}:${port}`,
                 send: (p) => {
-                  udp!.send(p, from.port, from.address, mark)
+                  udp!.send(p, port, address, mark)
                   return true
                 },
-                close: () => sources.delete(from.address, from.port, endpoint),
+                close: () => sources.delete(address, port, endpoint),
               }
               return endpoint
             })
-      if (Either.isRight(result)) sources.set(from.address, from.port, { binding: result.right, transaction })
-      const reply = bindReply(message.transactionId, result, from.address, from.port)
-      udp!.send(reply, from.port, from.address, Either.isRight(result) ? dscp[result.right.kind] : 0)
+      if (Either.isRight(result)) sources.set(address, port, { binding: result.right, transaction })
+      const reply = bindReply(message.transactionId, result, address, port)
+      udp!.send(reply, port, address, Either.isRight(result) ? dscp[result.right.kind] : 0)
     }
 
     // --- TCP and TLS ------------------------------------------------------------------

@@ -46,8 +46,8 @@ const ipv4 = (address: string): number => {
 
 const dotted = (a: number): string => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`
 
-/** @category models */
-export interface BatchSender {
+/** Sends queued in one event, out by one sendmmsg. */
+interface BatchSender {
   readonly send: (packet: Buffer, port: number, address: string, dscp: number) => void
   /** Datagrams the kernel did not take (its send buffer full): dropped, not queued. */
   readonly dropped: () => number

@@ -59,85 +59,85 @@ const requestFailure = (subject: string, timeoutMs: number, e: unknown) => {
 export const make = (nc: NatsConnectionImpl): ControlBusShape => {
   const requests = Requests.requester(nc)
   return {
-  kind: "nats",
+    kind: "nats",
 
-  publish: (subject, data, headers) =>
-    Effect.try({
-      try: () => {
+    publish: (subject, data, headers) =>
+      Effect.try({
+        try: () => {
+          const h = toNatsHeaders(headers)
+          // nats.js keeps a reference until its next flush; copy so the caller may reuse its buffer.
+          nc.publish(subject, data.slice(), h === undefined ? undefined : { headers: h })
+        },
+        catch: (e) => new BusError({ operation: "publish", subject, detail: describe(e) }),
+      }),
+
+    request: (subject, data, { timeoutMs, headers }) =>
+      Effect.async((resume) => {
         const h = toNatsHeaders(headers)
-        // nats.js keeps a reference until its next flush; copy so the caller may reuse its buffer.
-        nc.publish(subject, data.slice(), h === undefined ? undefined : { headers: h })
-      },
-      catch: (e) => new BusError({ operation: "publish", subject, detail: describe(e) }),
-    }),
+        // An interrupted asker is forgotten; its answer, if one comes, is dropped.
+        return Effect.sync(
+          requests.request(subject, data.slice(), timeoutMs, h, (outcome) => {
+            switch (outcome._tag) {
+              case "Reply":
+                return resume(Effect.succeed({ subject: outcome.msg.subject, data: outcome.msg.data, header: headerReader(outcome.msg) }))
+              case "Timeout":
+                return resume(Effect.fail(new RequestTimeout({ subject, timeoutMs })))
+              case "NoResponders":
+                return resume(Effect.fail(new NoResponders({ subject })))
+              case "Failed":
+                return resume(Effect.fail(requestFailure(subject, timeoutMs, outcome.error)))
+            }
+          }),
+        )
+      }),
 
-  request: (subject, data, { timeoutMs, headers }) =>
-    Effect.async((resume) => {
-      const h = toNatsHeaders(headers)
-      // An interrupted asker is forgotten; its answer, if one comes, is dropped.
-      return Effect.sync(
-        requests.request(subject, data.slice(), timeoutMs, h, (outcome) => {
-          switch (outcome._tag) {
-            case "Reply":
-              return resume(Effect.succeed({ subject: outcome.msg.subject, data: outcome.msg.data, header: headerReader(outcome.msg) }))
-            case "Timeout":
-              return resume(Effect.fail(new RequestTimeout({ subject, timeoutMs })))
-            case "NoResponders":
-              return resume(Effect.fail(new NoResponders({ subject })))
-            case "Failed":
-              return resume(Effect.fail(requestFailure(subject, timeoutMs, outcome.error)))
-          }
-        }),
-      )
-    }),
-
-  subscribe: (subject, options, onMessage) =>
-    Effect.gen(function* () {
-      // Messages are stamped on the subscriber's Clock, the one its deadline checks read.
-      const clock = yield* Effect.clock
-      yield* Effect.acquireRelease(
-        Effect.try({
-          try: () =>
-            nc.subscribe(subject, {
-              ...(options.queue !== undefined ? { queue: options.queue } : {}),
-              callback: (err, msg) => {
-                if (err !== null) return
-                const incoming: IncomingMessage = {
-                  subject: msg.subject,
-                  data: msg.data,
-                  receivedAt: clock.unsafeCurrentTimeMillis(),
-                  reply: msg.reply === "" ? undefined : msg.reply,
-                  header: headerReader(msg),
-                  respond: (data, headers) => {
-                    const h = toNatsHeaders(headers)
-                    try {
-                      return msg.respond(data.slice(), h === undefined ? undefined : { headers: h })
-                    } catch {
-                      // Connection closed or draining: the asker will time out, as over any network.
-                      return false
-                    }
-                  },
-                }
-                onMessage(incoming)
-              },
-            }),
+    subscribe: (subject, options, onMessage) =>
+      Effect.gen(function* () {
+        // Messages are stamped on the subscriber's Clock, the one its deadline checks read.
+        const clock = yield* Effect.clock
+        yield* Effect.acquireRelease(
+          Effect.try({
+            try: () =>
+              nc.subscribe(subject, {
+                ...(options.queue !== undefined ? { queue: options.queue } : {}),
+                callback: (err, msg) => {
+                  if (err !== null) return
+                  const incoming: IncomingMessage = {
+                    subject: msg.subject,
+                    data: msg.data,
+                    receivedAt: clock.unsafeCurrentTimeMillis(),
+                    reply: msg.reply === "" ? undefined : msg.reply,
+                    header: headerReader(msg),
+                    respond: (data, headers) => {
+                      const h = toNatsHeaders(headers)
+                      try {
+                        return msg.respond(data.slice(), h === undefined ? undefined : { headers: h })
+                      } catch {
+                        // Connection closed or draining: the asker will time out, as over any network.
+                        return false
+                      }
+                    },
+                  }
+                  onMessage(incoming)
+                },
+              }),
+            catch: (e) => new BusError({ operation: "subscribe", subject, detail: describe(e) }),
+          }),
+          (sub) => Effect.sync(() => sub.unsubscribe()),
+        )
+        // The server must know the subscription before anyone is told it exists.
+        yield* Effect.tryPromise({
+          try: () => nc.flush(),
           catch: (e) => new BusError({ operation: "subscribe", subject, detail: describe(e) }),
-        }),
-        (sub) => Effect.sync(() => sub.unsubscribe()),
-      )
-      // The server must know the subscription before anyone is told it exists.
-      yield* Effect.tryPromise({
-        try: () => nc.flush(),
-        catch: (e) => new BusError({ operation: "subscribe", subject, detail: describe(e) }),
-      })
-    }),
+        })
+      }),
 
-  flush: Effect.tryPromise({
-    try: () => nc.flush(),
-    catch: (e) => new BusError({ operation: "flush", detail: describe(e) }),
-  }),
-  // Resolves once the new connection is up (or rejects when closed or draining: nothing to do then).
-  reconnect: Effect.ignore(Effect.tryPromise(() => nc.reconnect())),
+    flush: Effect.tryPromise({
+      try: () => nc.flush(),
+      catch: (e) => new BusError({ operation: "flush", detail: describe(e) }),
+    }),
+    // Resolves once the new connection is up (or rejects when closed or draining: nothing to do then).
+    reconnect: Effect.ignore(Effect.tryPromise(() => nc.reconnect())),
   }
 }
 

@@ -12,7 +12,8 @@
  *
  * A reply with status 503 and no data is the server saying nobody listens
  * (no responders). An asker that gives up (interrupted) is forgotten at once;
- * a late answer to it is dropped.
+ * a late answer to it is dropped. When the connection closes, every waiting
+ * asker fails then.
  *
  * @since 0.5.0
  */
@@ -102,6 +103,12 @@ export const requester = (nc: NatsConnection): Requester => {
     return (next++).toString(36) + random.toString("base64url", 6 * used, 6 * ++used)
   }
   let subscribed = false
+  // A closed connection answers nobody: its waiting askers hear so now, not at their timeouts.
+  void nc.closed().then((error) => {
+    const waiting = [...pending.values()]
+    pending.clear()
+    for (const p of waiting) p.done({ _tag: "Failed", error: error ?? new Error("the NATS connection is closed") })
+  })
   const subscribe = () => {
     nc.subscribe(`${inbox}*`, {
       callback: (err, msg) => {
