@@ -229,11 +229,15 @@ export const start = <Req extends Schema.TaggedRequest.All, R, E, RB>(
         header: message.header,
       }
       type Behaviour = (r: Req, c: MessageContext) => Effect.Effect<unknown, unknown, R>
-      let run = Effect.suspend(() =>
-        handlers !== undefined
-          ? (handlers[tag] as Behaviour)(request, messageContext)
-          : Effect.flatMap(afterRestart, (h) => (h[tag] as Behaviour)(request, messageContext)),
-      )
+      // The behaviour is called now (this runs once per message, just before the effect does); a throw is a defect.
+      let run: Effect.Effect<unknown, unknown, R>
+      if (handlers !== undefined) {
+        try {
+          run = (handlers[tag] as Behaviour)(request, messageContext)
+        } catch (e) {
+          run = Effect.die(e)
+        }
+      } else run = Effect.flatMap(afterRestart, (h) => (h[tag] as Behaviour)(request, messageContext))
       if (correlationId !== undefined) run = withCorrelationId(correlationId)(run)
       return Effect.matchCauseEffect(run, {
         onSuccess: (value) => {

@@ -81,6 +81,20 @@ const codecsOf = (request: Schema.TaggedRequest.All): RequestCodecs => {
 
 const kernelErrors = messageCodec(KernelReplyError)
 
+// Parsing "2 seconds" on every ask showed in the profile: the default is a number, written durations are read once.
+const DEFAULT_TIMEOUT_MS = 2000
+const parsedTimeouts = new Map<string, number>()
+const timeoutMsOf = (timeout: Duration.DurationInput | undefined): number => {
+  if (timeout === undefined) return DEFAULT_TIMEOUT_MS
+  if (typeof timeout !== "string") return Math.max(1, Math.round(Duration.toMillis(timeout)))
+  let ms = parsedTimeouts.get(timeout)
+  if (ms === undefined) {
+    ms = Math.max(1, Math.round(Duration.toMillis(timeout)))
+    if (parsedTimeouts.size < 1024) parsedTimeouts.set(timeout, ms)
+  }
+  return ms
+}
+
 /** The same object for the same timeout, so transports can cache their encoding of it. */
 const timeoutHeaderCache = new Map<number, Headers>()
 const timeoutHeaders = (timeoutMs: number): Headers => {
@@ -137,7 +151,7 @@ export const ask = <Req extends Schema.TaggedRequest.All>(
 ): Effect.Effect<Success<Req>, Failure<Req> | AskError, ControlBus> => {
   const subject = subjectOf(address)
   const codecs = codecsOf(request)
-  const timeoutMs = Math.max(1, Math.round(Duration.toMillis(options?.timeout ?? "2 seconds")))
+  const timeoutMs = timeoutMsOf(options?.timeout)
   const data = encodeRequest(subject, request, codecs.request)
   // One look at the fiber for both the bus and the correlation id: ask is the hot path.
   const once = Effect.withFiberRuntime<unknown, unknown, ControlBus>((fiber) => {
