@@ -69,6 +69,7 @@ export * as TunnelClient from "./transports/tunnel/client.js"
 // --- topologies ---------------------------------------------------------------------
 export * as Topology from "./topology/Topology.js"
 export * as Config from "./topology/config.js"
+export * as MmrWorkers from "./topology/mmr-workers.js"
 export * as ControlPlane from "./topology/control-plane.js"
 export * as NatsIdentities from "./topology/nats-identities.js"
 export * as NatsAuth from "./transports/nats/auth.js"

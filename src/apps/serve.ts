@@ -15,8 +15,9 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises"
 import { join as joinPath } from "node:path"
 import { Command, Options } from "@effect/cli"
-import { Console, Data, Effect, Layer, Option } from "effect"
-import { Config, ControlPlane, JoinTokens, Protocol, Tls, Topology } from "../index.js"
+import { Console, Data, Duration, Effect, Layer, Option } from "effect"
+import { Config, ControlPlane, JoinTokens, MmrWorkers, Protocol, Tls, Topology } from "../index.js"
+import * as MmrSupervisor from "./mmr-supervisor.js"
 import * as Logging from "./logging.js"
 import * as Metrics from "./metrics.js"
 import * as OpsServer from "./ops-server.js"
@@ -96,10 +97,37 @@ export const serveMetrics = (config: Config.Config, topology: Topology.Topology,
     return Option.some(server.url)
   })
 
+/**
+ * The MMR with workers that `id` names (its configured id, or zone/id; or the
+ * only MMR, when `id` is absent and it has workers): its workers' `--id`s.
+ */
+export const pickGroup = (config: Config.Config, id: Option.Option<string>): Option.Option<{ readonly group: string; readonly workers: ReadonlyArray<string> }> => {
+  const groups = config.zones.flatMap((z) => z.mmrs.map((m) => ({ zone: z.id, mmr: m, workers: MmrWorkers.of(m) })))
+  const matches = Option.match(id, {
+    onNone: () => (groups.length === 1 ? groups : []),
+    onSome: (wanted) => groups.filter((g) => g.mmr.id === wanted || `${g.zone}/${g.mmr.id}` === wanted),
+  })
+  const only = matches.length === 1 ? matches[0]! : undefined
+  if (only === undefined || only.workers.length === 1) return Option.none()
+  return Option.some({ group: `${only.zone}/${only.mmr.id}`, workers: only.workers.map((w) => `${only.zone}/${w.id}`) })
+}
+
+/** The group's supervisor: one worker process per worker, run with this process's own Node and entry point. */
+const superviseGroup = (config: Config.Config, configPath: string, group: { readonly group: string; readonly workers: ReadonlyArray<string> }) =>
+  MmrSupervisor.supervise({
+    ...group,
+    command: (worker) => ({ file: process.execPath, args: [...process.execArgv, process.argv[1]!, "mmr", "--config", configPath, "--id", worker] }),
+    restartDelay: config.timing.workerRestart,
+    stopGrace: Duration.sum(Duration.decode(config.timing.drainGrace), Duration.seconds(10)),
+  }).pipe(Effect.provide(Logging.layer({ level: "info", format: "json" })))
+
 const run = (role: Role) => (args: { readonly config: string; readonly id: Option.Option<string> }) =>
   Effect.gen(function* () {
     // Everything that can be wrong with the configuration is found before a port is bound.
     const config = yield* Config.load(args.config)
+    const group = role === "mmr" ? pickGroup(config, args.id) : Option.none()
+    if (Option.isSome(group)) return yield* superviseGroup(config, args.config, group.value)
+    if (role === "mmr") MmrSupervisor.stopWithSupervisor()
     const actor = yield* pick(config, role, args.id)
     const nats = yield* natsOf(config)
     if (config.tokenSecret === undefined) {
@@ -140,7 +168,7 @@ const run = (role: Role) => (args: { readonly config: string; readonly id: Optio
 const describe: Record<Role, string> = {
   web: "Run one web lookup (HTTPS: meetings, join info, the web client, the operators' dashboard).",
   controller: "Run one zone controller (probes, MMR placement).",
-  mmr: "Run one MMR (media router); on SIGTERM its participants move to another MMR before it stops.",
+  mmr: "Run one MMR (media router), or an MMR's workers (one process each) when it has `workers`; on SIGTERM its participants move to another MMR before it stops.",
   tunnel: "Run one HTTP tunnel (a whole client session inside one TLS connection).",
 }
 

@@ -21,6 +21,7 @@ import type { KeyValue } from "../runtime/KeyValue.js"
 import * as Tls from "../transports/tls.js"
 import type { Config, ConfigInput } from "./config.js"
 import * as Identities from "./nats-identities.js"
+import * as MmrWorkers from "./mmr-workers.js"
 import { decode } from "./config.js"
 
 /** One actor of a configuration. @category models */
@@ -42,7 +43,7 @@ export const actorsOf = (config: Config): ReadonlyArray<ActorRef> => [
   ...config.web.map((w) => ({ role: "web" as const, id: w.id })),
   ...config.zones.flatMap((z) => [
     ...z.controllers.map((c) => ({ role: "controller" as const, id: c.id, zone: z.id })),
-    ...z.mmrs.map((m) => ({ role: "mmr" as const, id: m.id, zone: z.id })),
+    ...z.mmrs.flatMap((m) => MmrWorkers.of(m).map((w) => ({ role: "mmr" as const, id: w.id, zone: z.id }))),
   ]),
   ...config.tunnels.map((t) => ({ role: "tunnel" as const, id: t.id })),
 ]
@@ -118,7 +119,7 @@ export const start = (
     const mmrs = []
     const controllers = []
     for (const zone of config.zones) {
-      for (const m of zone.mmrs) {
+      for (const m of zone.mmrs.flatMap((group) => MmrWorkers.of(group))) {
         if (!only({ role: "mmr", id: m.id, zone: zone.id })) continue
         const advertise = m.advertiseHost ?? m.bindHost
         const handle = yield* asActor({ role: "mmr", id: m.id, zone: zone.id }, Mmr.start({

@@ -11,6 +11,7 @@ import { Data, Duration, Effect, Either, Option, ParseResult, Schema } from "eff
 import { parse as parseYaml } from "yaml"
 import { Token } from "../protocol/subjects.js"
 import * as EnvOverrides from "./env-overrides.js"
+import * as MmrWorkers from "./mmr-workers.js"
 import { GeoPoint } from "../protocol/zone.js"
 
 /** A duration written as text: "500 millis", "5.5 seconds", "1 minute". @category schemas */
@@ -57,6 +58,13 @@ export const MmrSection = Schema.Struct({
   mediaPort: Schema.optionalWith(Port, { default: () => 0 }),
   /** TLS media (443 in production; 0 = any free port). */
   tlsPort: Schema.optionalWith(Port, { default: () => 0 }),
+  /**
+   * Media workers on this host: one MMR process per core, meetings sharded
+   * across them by placement ("auto": one per core of the host that starts
+   * it). Worker n (from 1) is MMR `<id>-w<n>` on mediaPort + n - 1 and
+   * tlsPort + n - 1, each with this capacity. 1: the MMR is `<id>` alone.
+   */
+  workers: Schema.optionalWith(Schema.Union(Schema.Int.pipe(Schema.between(1, 128)), Schema.Literal("auto")), { default: () => 1 }),
 })
 
 /** `zones[]`: one meeting zone — where it is, its controllers and MMRs. @category schemas */
@@ -125,6 +133,8 @@ export const TimingSection = Schema.Struct({
   participantTtl: Schema.optionalWith(DurationText, { default: () => "15 seconds" }),
   /** How long a participant's report that its MMR is mute counts toward the quorum that moves the meeting. */
   muteWindow: Schema.optionalWith(DurationText, { default: () => "5 seconds" }),
+  /** A crashed MMR worker is started again after this, doubling while it keeps crashing (to 30 s). */
+  workerRestart: Schema.optionalWith(DurationText, { default: () => "1 second" }),
 })
 
 /** `tunnels[]`: one HTTP tunnel — TLS address and what clients dial. @category schemas */
@@ -196,6 +206,7 @@ export const Config = Schema.Struct({
       drainGrace: "5 seconds",
       participantTtl: "15 seconds",
       muteWindow: "5 seconds",
+      workerRestart: "1 second",
     }),
   }),
   web: Schema.Array(WebSection).pipe(Schema.minItems(1)),
@@ -240,8 +251,10 @@ const uniqueIds = (config: Config): ReadonlyArray<{ path: string; message: strin
   config.zones.forEach((z, i) => {
     claim("zone", "", z.id, `zones.${i}.id`)
     z.controllers.forEach((c, j) => claim("controller", z.id, c.id, `zones.${i}.controllers.${j}.id`))
-    // MMR ids name subjects (mz.mmr.<id>), so they are unique across zones.
-    z.mmrs.forEach((m, j) => claim("MMR", "", m.id, `zones.${i}.mmrs.${j}.id`))
+    // MMR ids name subjects (mz.mmr.<id>), so they are unique across zones; a worker's id too.
+    z.mmrs.forEach((m, j) => {
+      for (const w of MmrWorkers.of(m)) claim("MMR", "", w.id, w.id === m.id ? `zones.${i}.mmrs.${j}.id` : `zones.${i}.mmrs.${j} (worker ${w.id})`)
+    })
   })
   config.web.forEach((w, i) => claim("web", "", w.id, `web.${i}.id`))
   config.tunnels.forEach((t, i) => claim("tunnel", "", t.id, `tunnels.${i}.id`))
@@ -270,7 +283,7 @@ export const decode = (input: unknown, source = "configuration"): Either.Either<
       new ConfigError({ source, problems: explain(ParseResult.ArrayFormatter.formatErrorSync(e)) }),
     ),
     (config) => {
-      const problems = uniqueIds(config)
+      const problems = [...uniqueIds(config), ...MmrWorkers.problems(config)]
       return problems.length === 0 ? Either.right(config) : Either.left(new ConfigError({ source, problems }))
     },
   )
