@@ -4,20 +4,18 @@
  * same run against the same nats-server. Rounds alternate (raw, typed, raw,
  * typed …) so drift in machine load hits both alike; the median round counts.
  *
- *   npm run bench:control [-- --rounds 5 --sequential 4000 --concurrent 20000]
+ * The typed side is the library as it ships (`dist/`, compiled by tsc, as
+ * users import it and the CLI runs it; the npm script builds it first);
+ * `--from src` runs the TypeScript through tsx instead, whose keepNames
+ * wraps every closure the hot path makes in a defineProperty call.
+ *
+ *   npm run bench:control [-- --rounds 5 --sequential 4000 --concurrent 20000 --from dist|src]
  */
 import type { NatsConnection } from "@nats-io/transport-node"
 import { connect } from "@nats-io/transport-node"
 import { Effect, Layer, LogLevel, Schema } from "effect"
 import { parseArgs } from "node:util"
 import { count, median, ratio, run } from "./support.js"
-import * as Actor from "../src/runtime/Actor.js"
-import { ask } from "../src/runtime/Ask.js"
-import * as Protocol from "../src/protocol/Protocol.js"
-import * as NatsBus from "../src/transports/nats/bus.js"
-import * as NatsServer from "../src/transports/nats/server.js"
-import * as Auth from "../src/transports/nats/auth.js"
-import * as Tls from "../src/transports/tls.js"
 import type * as Permissions from "../src/protocol/permissions.js"
 
 const { values: args } = parseArgs({
@@ -25,8 +23,14 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "5" },
     sequential: { type: "string", default: "4000" },
     concurrent: { type: "string", default: "20000" },
+    from: { type: "string", default: "dist" },
   },
 })
+if (args.from !== "dist" && args.from !== "src") throw new Error(`--from takes dist or src, not ${args.from}`)
+const library: typeof import("../src/index.js") = await import(args.from === "dist" ? "../dist/index.js" : "../src/index.js")
+const { Actor, NatsBus, NatsServer, NatsAuth: Auth, Tls } = library
+const { ask } = library.Ask
+const Protocol = library.Protocol.ActorProtocol
 const ROUNDS = Number(args.rounds)
 const SEQUENTIAL = Number(args.sequential)
 const CONCURRENT = Number(args.concurrent)
@@ -142,8 +146,9 @@ const program = Effect.gen(function* () {
     concurrent: median(r.concurrent),
   }))
   const base = rows.find((r) => r.name === baseline)!
+  const typedRow = rows.find((r) => r.name === "typed ask")!
   console.log(`\ncontrol-plane round trips/s over NATS (loopback; median of ${ROUNDS} alternating rounds)`)
-  console.log(`node ${process.version}, nats-server at ${server.url}\n`)
+  console.log(`node ${process.version}, nats-server at ${server.url}, the typed side from ${args.from === "dist" ? "dist/ (compiled)" : "src/ (through tsx)"}\n`)
   console.log(
     `${"".padEnd(32)}${"sequential".padStart(12)}${"ratio".padStart(8)}${`${OUTSTANDING} outstanding`.padStart(18)}${"ratio".padStart(8)}`,
   )
@@ -153,7 +158,9 @@ const program = Effect.gen(function* () {
     )
   }
   console.log(`\nratios are against "${baseline}", measured in the same run.`)
-  const typed = rows.find((r) => r.name === "typed ask")!
+  console.log(`typed / raw: sequential ${ratio(typedRow.sequential, base.sequential)}, ${OUTSTANDING} outstanding ${ratio(typedRow.concurrent, base.concurrent)}`)
+  console.log(`reproduce: npm run bench:control -- --rounds ${ROUNDS} --sequential ${SEQUENTIAL} --concurrent ${CONCURRENT} --from ${args.from}`)
+  const typed = typedRow
   const securedRow = rows.find((r) => r.name === "typed ask, auth + TLS on")!
   console.log(
     `the cost of auth + TLS on the typed path: sequential ${ratio(securedRow.sequential, typed.sequential)}, ${OUTSTANDING} outstanding ${ratio(securedRow.concurrent, typed.concurrent)} (on / off)`,

@@ -26,6 +26,7 @@ import { DecodeError, KernelReplyError, RemoteError } from "../protocol/errors.j
 import type { IncomingMessage } from "./ControlBus.js"
 import { ControlBus } from "./ControlBus.js"
 import { CORRELATION_HEADER, TIMEOUT_HEADER, withCorrelationId } from "./Correlation.js"
+import * as RequestFrame from "../protocol/request-frame.js"
 import * as Mailbox from "./internal/mailbox.js"
 import type { Handlers, MessageContext, Protocol } from "../protocol/Protocol.js"
 
@@ -112,6 +113,13 @@ const STOP = Symbol("stop")
 type Delivery = IncomingMessage | typeof STOP
 
 const kernelErrors = messageCodec(KernelReplyError)
+
+/** A header's timeout in ms; undefined when absent or not a number. */
+const headerMs = (value: string | undefined): number | undefined => {
+  if (value === undefined) return undefined
+  const ms = Number(value)
+  return Number.isFinite(ms) ? ms : undefined
+}
 
 /**
  * Starts an actor in the current scope; closing the scope stops it gracefully.
@@ -206,13 +214,20 @@ export const start = <Req extends Schema.TaggedRequest.All, R, E, RB>(
     const clock = yield* Effect.clock
     const handle = (message: IncomingMessage): Effect.Effect<void, never, R> => {
       const now = clock.unsafeCurrentTimeMillis()
-      const timeout = message.header(TIMEOUT_HEADER)
-      const deadline = timeout === undefined ? undefined : message.receivedAt + Number(timeout)
+      const frame = RequestFrame.decode(message.data)
+      if (typeof frame === "string") {
+        stats.decodeErrors++
+        answerKernelError(message, new DecodeError({ subject: message.subject, side: "request", issue: frame }))
+        return Effect.logWarning(`actor ${name}: undecodable message on ${message.subject}: ${frame}`)
+      }
+      // A bare JSON request (a raw NATS client) may carry them as headers.
+      const timeout = frame.timeoutMs ?? headerMs(message.header(TIMEOUT_HEADER))
+      const deadline = timeout === undefined ? undefined : message.receivedAt + timeout
       if (deadline !== undefined && now > deadline) {
         stats.expired++
         return Effect.void
       }
-      const decoded = protocol.requests.decode(message.data)
+      const decoded = protocol.requests.decode(frame.body)
       if (Either.isLeft(decoded)) {
         stats.decodeErrors++
         answerKernelError(message, new DecodeError({ subject: message.subject, side: "request", issue: decoded.left }))
@@ -221,7 +236,7 @@ export const start = <Req extends Schema.TaggedRequest.All, R, E, RB>(
       const request = decoded.right
       const tag: Req["_tag"] = request._tag
       const results = protocol.results.get(tag)!
-      const correlationId = message.header(CORRELATION_HEADER)
+      const correlationId = frame.correlationId ?? message.header(CORRELATION_HEADER)
       const messageContext: MessageContext = {
         subject: message.subject,
         correlationId,

@@ -14,11 +14,12 @@ import { Context, Duration, Effect, Either, FiberRef, Option, Schedule } from "e
 import { json, messageCodec } from "../protocol/codec.js"
 import type { MessageCodec } from "../protocol/codec.js"
 import { decodeEnvelope } from "../protocol/envelope.js"
+import * as RequestFrame from "../protocol/request-frame.js"
 import type { AskError } from "../protocol/errors.js"
 import { BusError, DecodeError, KernelReplyError } from "../protocol/errors.js"
 import type { Headers, ReplyMessage } from "./ControlBus.js"
 import { ControlBus } from "./ControlBus.js"
-import { CORRELATION_HEADER, TIMEOUT_HEADER, currentCorrelationId } from "./Correlation.js"
+import { currentCorrelationId } from "./Correlation.js"
 import type { Failure, RequestClass, ResultCodecs, Success } from "../protocol/Protocol.js"
 import { resultCodecs } from "../protocol/Protocol.js"
 
@@ -59,7 +60,7 @@ export interface AskOptions {
   readonly timeout?: Duration.DurationInput
   /** Asks again on transient errors (see `isTransient`) while the schedule goes on. */
   readonly retry?: Schedule.Schedule<unknown, AskError>
-  /** Extra message headers (a correlation id is added from the fiber when there is one). */
+  /** Extra message headers. The timeout and the fiber's correlation id travel in the request's frame. */
   readonly headers?: Headers
 }
 
@@ -95,17 +96,6 @@ const timeoutMsOf = (timeout: Duration.DurationInput | undefined): number => {
   return ms
 }
 
-/** The same object for the same timeout, so transports can cache their encoding of it. */
-const timeoutHeaderCache = new Map<number, Headers>()
-const timeoutHeaders = (timeoutMs: number): Headers => {
-  let headers = timeoutHeaderCache.get(timeoutMs)
-  if (headers === undefined) {
-    headers = Object.freeze({ [TIMEOUT_HEADER]: String(timeoutMs) })
-    if (timeoutHeaderCache.size < 1024) timeoutHeaderCache.set(timeoutMs, headers)
-  }
-  return headers
-}
-
 const replyDecodeError = (subject: string, issue: string) => new DecodeError({ subject, side: "reply", issue })
 
 /**
@@ -133,9 +123,10 @@ export const readReply = (subject: string, reply: ReplyMessage, results: ResultC
   }
 }
 
+/** The request as JSON text (framed per send, with the timeout and correlation id). */
 const encodeRequest = (subject: string, request: Schema.TaggedRequest.All, codec: MessageCodec<Schema.TaggedRequest.All>) =>
   Either.try({
-    try: () => codec.encode(request),
+    try: () => JSON.stringify(codec.encodeValue(request)),
     catch: (e) => new BusError({ operation: "encode", subject, detail: `request does not match its schema: ${String(e)}` }),
   })
 
@@ -158,15 +149,9 @@ export const ask = <Req extends Schema.TaggedRequest.All>(
     if (Either.isLeft(data)) return Effect.fail(data.left)
     const bus = Context.get(fiber.currentContext as Context.Context<ControlBus>, ControlBus)
     const correlation = fiber.getFiberRef(currentCorrelationId)
-    const headers =
-      Option.isNone(correlation) && options?.headers === undefined
-        ? timeoutHeaders(timeoutMs)
-        : {
-            ...options?.headers,
-            [TIMEOUT_HEADER]: String(timeoutMs),
-            ...(Option.isSome(correlation) ? { [CORRELATION_HEADER]: correlation.value } : {}),
-          }
-    return Effect.flatMap(bus.request(subject, data.right, { timeoutMs, headers }), (reply) =>
+    // The timeout and correlation id travel in the request's frame, not in NATS headers (request-frame.ts).
+    const bytes = RequestFrame.encode(data.right, timeoutMs, Option.getOrUndefined(correlation))
+    return Effect.flatMap(bus.request(subject, bytes, options?.headers === undefined ? { timeoutMs } : { timeoutMs, headers: options.headers }), (reply) =>
       readReply(subject, reply, codecs),
     )
   }) as Effect.Effect<Success<Req>, Failure<Req> | AskError, ControlBus>
@@ -189,11 +174,7 @@ export const tell = <Req extends Schema.TaggedRequest.All>(
     Effect.flatMap(FiberRef.get(currentCorrelationId), (correlation) => {
       const data = encodeRequest(subject, request, codecsOf(request).request)
       if (Either.isLeft(data)) return Effect.fail(data.left)
-      return bus.publish(
-        subject,
-        data.right,
-        Option.isSome(correlation) ? { [CORRELATION_HEADER]: correlation.value } : undefined,
-      )
+      return bus.publish(subject, RequestFrame.encode(data.right, undefined, Option.getOrUndefined(correlation)))
     }),
   )
 }

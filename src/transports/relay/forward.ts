@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
+import * as RequestFrame from "../../protocol/request-frame.js"
 import type { RelayFailure, RelayPolicy } from "../../protocol/relay.js"
 import type { JoinClaims } from "../../protocol/token.js"
 import type { ControlBusShape } from "../../runtime/ControlBus.js"
@@ -16,8 +17,10 @@ export type Forwarded = { readonly data: string } | { readonly error: RelayFailu
 
 /** A JSON-encoded request's fields; undefined when it is not a JSON object. */
 const fieldsOf = (data: Buffer): Record<string, unknown> | undefined => {
+  const body = RequestFrame.bodyOf(data)
+  if (body === undefined) return undefined
   try {
-    const value: unknown = JSON.parse(data.toString("utf8"))
+    const value: unknown = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"))
     return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
   } catch {
     return undefined

@@ -7,6 +7,7 @@ import type { Layer } from "effect"
 import { Effect, Either, Exit, Fiber, Schedule, Schema, Scope, Stream } from "effect"
 import { json } from "../../../src/protocol/codec.js"
 import { decodeEnvelope } from "../../../src/protocol/envelope.js"
+import * as RequestFrame from "../../../src/protocol/request-frame.js"
 import { ask, tell } from "../../../src/runtime/Ask.js"
 import { ControlBus } from "../../../src/runtime/ControlBus.js"
 import { withCorrelationId } from "../../../src/runtime/Correlation.js"
@@ -207,6 +208,26 @@ export const actorKernelContract = <E>(name: string, busLayer: Layer.Layer<Contr
         yield* startEcho(subject)
         expect(yield* ask(subject, new WhoAsks())).toBeNull()
         expect(yield* withCorrelationId("join-42")(ask(subject, new WhoAsks()))).toBe("join-42")
+      }),
+    )
+
+    it.scoped("serves a raw client's bare JSON with Mz-Timeout and Mz-Correlation headers; answers a malformed frame with a DecodeError", () =>
+      Effect.gen(function* () {
+        const bus = yield* ControlBus
+        const subject = uniqueSubject("raw")
+        const actor = yield* startEcho(subject)
+        const raw = yield* bus.request(subject, text.encode(JSON.stringify({ _tag: "WhoAsks" })), {
+          timeoutMs: 2000,
+          headers: { "Mz-Timeout": "2000", "Mz-Correlation": "raw-7" },
+        })
+        expect(decodeEnvelope(json, raw.data)).toEqual({ kind: "ok", value: "raw-7" })
+        const cut = yield* bus.request(subject, Uint8Array.of(RequestFrame.VERSION, 0, 0), { timeoutMs: 2000 })
+        expect(decodeEnvelope(json, cut.data)?.value).toMatchObject({ _tag: "DecodeError", side: "request", issue: expect.stringContaining("request frame") })
+        const overlong = yield* bus.request(subject, Uint8Array.of(RequestFrame.VERSION, 0, 0, 0, 0, 200, 0x7b), { timeoutMs: 2000 })
+        expect(decodeEnvelope(json, overlong.data)?.kind).toBe("error")
+        expect((yield* actor.stats).decodeErrors).toBe(2)
+        // And it goes on serving typed askers.
+        expect(yield* ask(subject, new WhoAsks())).toBeNull()
       }),
     )
 
