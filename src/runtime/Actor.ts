@@ -27,6 +27,7 @@ import type { IncomingMessage } from "./ControlBus.js"
 import { ControlBus } from "./ControlBus.js"
 import { CORRELATION_HEADER, TIMEOUT_HEADER, withCorrelationId } from "./Correlation.js"
 import * as RequestFrame from "../protocol/request-frame.js"
+import { withImmediateWakeups } from "./ImmediateScheduler.js"
 import * as Mailbox from "./internal/mailbox.js"
 import type { Handlers, MessageContext, Protocol } from "../protocol/Protocol.js"
 
@@ -322,7 +323,8 @@ export const start = <Req extends Schema.TaggedRequest.All, R, E, RB>(
 
     yield* buildIncarnation
     const workers: Array<Fiber.RuntimeFiber<void>> = []
-    const annotated = Effect.annotateLogs(worker, "actor", name)
+    // A message wakes its worker at once, in the bus's callback, not a scheduler hop later.
+    const annotated = withImmediateWakeups(Effect.annotateLogs(worker, "actor", name))
     for (let i = 0; i < concurrency; i++) workers.push(yield* Effect.forkDaemon(Effect.provide(annotated, context)))
 
     const subscriptions = yield* Scope.fork(scope, ExecutionStrategy.sequential)
