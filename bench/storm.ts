@@ -8,20 +8,14 @@
  * (completed over the storm's wall time), join p50/p99 (Assign + MMR Join)
  * and failures, with every failure's reason counted.
  *
- *   npm run bench:storm [-- --clients 1000 --seconds 0.2 --connections 16]
+ * The library as it ships (`dist/`, built by the npm script first);
+ * `--from src` runs the TypeScript through tsx instead.
+ *
+ *   npm run bench:storm [-- --clients 1000 --seconds 0.2 --connections 16 --from dist|src]
  */
 import { randomBytes } from "node:crypto"
 import { parseArgs } from "node:util"
 import { Effect, Either, Layer, LogLevel } from "effect"
-import { Assign } from "../src/protocol/controller.js"
-import { Join } from "../src/protocol/mmr.js"
-import * as Subjects from "../src/protocol/subjects.js"
-import { JoinTokens } from "../src/protocol/token.js"
-import { ask } from "../src/runtime/Ask.js"
-import * as Config from "../src/topology/config.js"
-import * as ControlPlane from "../src/topology/control-plane.js"
-import * as Topology from "../src/topology/Topology.js"
-import * as NatsServer from "../src/transports/nats/server.js"
 import { count, ms, quantile, run } from "./support.js"
 
 const { values: args } = parseArgs({
@@ -29,8 +23,17 @@ const { values: args } = parseArgs({
     clients: { type: "string", default: "1000" },
     seconds: { type: "string", default: "0.2" },
     connections: { type: "string", default: "16" },
+    from: { type: "string", default: "dist" },
   },
 })
+if (args.from !== "dist" && args.from !== "src") throw new Error(`--from takes dist or src, not ${args.from}`)
+const library: typeof import("../src/index.js") = await import(args.from === "dist" ? "../dist/index.js" : "../src/index.js")
+const { Config, ControlPlane, Topology, NatsServer } = library
+const { Assign } = library.Protocol.Controller
+const { Join } = library.Protocol.Mmr
+const { Subjects } = library.Protocol
+const { JoinTokens } = library.JoinTokens
+const { ask } = library.Ask
 const CLIENTS = Number(args.clients)
 const SECONDS = Number(args.seconds)
 const CONNECTIONS = Number(args.connections)
@@ -107,7 +110,7 @@ const program = Effect.gen(function* () {
   console.log(`join (Assign + Join)   p50 ${ms(quantile(joinMs, 0.5))}   p99 ${ms(quantile(joinMs, 0.99))}`)
   console.log(`  of which Assign      p50 ${ms(quantile(assignMs, 0.5))}   p99 ${ms(quantile(assignMs, 0.99))}`)
   console.log(`failures               ${[...failures.values()].reduce((a, b) => a + b, 0)}${failures.size > 0 ? `  (${[...failures].map(([k, v]) => `${k} ${v}`).join(", ")})` : ""}`)
-  console.log(`\nreproduce: npm run bench:storm -- --clients ${CLIENTS} --seconds ${SECONDS} --connections ${CONNECTIONS}`)
+  console.log(`\nreproduce: npm run bench:storm -- --clients ${CLIENTS} --seconds ${SECONDS} --connections ${CONNECTIONS} --from ${args.from}`)
 })
 
 run(program, { level: LogLevel.Error })
