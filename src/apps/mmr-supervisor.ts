@@ -27,8 +27,11 @@ export interface SupervisorOptions {
   readonly group: string
   /** The workers' `--id`s, e.g. `eu-west/eu-mmr-1-w1`. */
   readonly workers: ReadonlyArray<string>
-  /** The command line that runs one worker. */
-  readonly command: (worker: string) => { readonly file: string; readonly args: ReadonlyArray<string> }
+  /** The command line that runs one worker (`index` from 1), and what it adds to the environment. */
+  readonly command: (
+    worker: string,
+    index: number,
+  ) => { readonly file: string; readonly args: ReadonlyArray<string>; readonly env?: Readonly<Record<string, string>> }
   /** The first restart's delay (doubling per consecutive crash). */
   readonly restartDelay: Duration.DurationInput
   /** How long a stopping worker may take before it is killed. */
@@ -54,11 +57,11 @@ const describeExit = (code: number | null, signal: NodeJS.Signals | null) =>
  * One run of a worker: resolves when it exits. Interrupted, it stops the
  * worker (SIGTERM, then SIGKILL after `stopGrace`) and waits for it.
  */
-const runOnce = (options: SupervisorOptions, worker: string, started: (child: ChildProcess) => void) =>
+const runOnce = (options: SupervisorOptions, worker: string, index: number, started: (child: ChildProcess) => void) =>
   Effect.async<{ readonly pid: number | undefined; readonly how: string }>((resume) => {
-    const { file, args } = options.command(worker)
+    const { file, args, env } = options.command(worker, index)
     // The IPC channel is how a worker learns that its supervisor is gone.
-    const child = spawn(file, [...args], { stdio: ["ignore", "inherit", "inherit", "ipc"], env: process.env })
+    const child = spawn(file, [...args], { stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, ...env } })
     let exited = false
     child.once("exit", (code, signal) => {
       exited = true
@@ -78,12 +81,12 @@ const runOnce = (options: SupervisorOptions, worker: string, started: (child: Ch
   })
 
 /** Keeps one worker running until interrupted. */
-const keep = (options: SupervisorOptions, worker: string, pids: Map<string, number | undefined>) =>
+const keep = (options: SupervisorOptions, worker: string, index: number, pids: Map<string, number | undefined>) =>
   Effect.gen(function* () {
     let crashes = 0
     for (;;) {
       const startedAt = yield* Clock.currentTimeMillis
-      const exit = yield* runOnce(options, worker, (child) => void pids.set(worker, child.pid))
+      const exit = yield* runOnce(options, worker, index, (child) => void pids.set(worker, child.pid))
       const ranFor = (yield* Clock.currentTimeMillis) - startedAt
       crashes = ranFor >= Duration.toMillis(maxRestartDelay) ? 1 : crashes + 1
       const delay = restartDelay(crashes, options.restartDelay)
@@ -101,7 +104,7 @@ const keep = (options: SupervisorOptions, worker: string, pids: Map<string, numb
 export const supervise = (options: SupervisorOptions): Effect.Effect<never> =>
   Effect.gen(function* () {
     const pids = new Map<string, number | undefined>()
-    const fiber = yield* Effect.forkDaemon(Effect.forEach(options.workers, (w) => keep(options, w, pids), { concurrency: "unbounded", discard: true }))
+    const fiber = yield* Effect.forkDaemon(Effect.forEach(options.workers, (w, i) => keep(options, w, i + 1, pids), { concurrency: "unbounded", discard: true }))
     yield* Effect.yieldNow()
     yield* Console.log(
       [

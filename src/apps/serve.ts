@@ -116,7 +116,12 @@ export const pickGroup = (config: Config.Config, id: Option.Option<string>): Opt
 const superviseGroup = (config: Config.Config, configPath: string, group: { readonly group: string; readonly workers: ReadonlyArray<string> }) =>
   MmrSupervisor.supervise({
     ...group,
-    command: (worker) => ({ file: process.execPath, args: [...process.execArgv, process.argv[1]!, "mmr", "--config", configPath, "--id", worker] }),
+    command: (worker, index) => ({
+      file: process.execPath,
+      args: [...process.execArgv, process.argv[1]!, "mmr", "--config", configPath, "--id", worker],
+      // Worker n serves /metrics on metrics.port + n - 1, as its media ports are numbered (0 stays any free port).
+      ...(config.metrics.port !== 0 ? { env: { MEETZONE__METRICS__PORT: String(config.metrics.port + index - 1) } } : {}),
+    }),
     restartDelay: config.timing.workerRestart,
     stopGrace: Duration.sum(Duration.decode(config.timing.drainGrace), Duration.seconds(10)),
   }).pipe(Effect.provide(Logging.layer({ level: "info", format: "json" })))

@@ -8,7 +8,8 @@
  *   { id: eu-mmr-1, mediaPort: 8801, tlsPort: 8443, workers: 3 }
  *   → eu-mmr-1-w1  8801 / 8443,  eu-mmr-1-w2  8802 / 8444,  eu-mmr-1-w3  8803 / 8445
  *
- * Port 0 stays 0 (each worker takes any free port).
+ * Port 0 stays 0 (each worker takes any free port). With a fixed
+ * metrics.port, worker n serves /metrics on metrics.port + n - 1.
  *
  * @since 0.6.0
  */
@@ -73,6 +74,9 @@ export const problems = (config: Config): ReadonlyArray<{ readonly path: string;
       }
       if (mmr.tlsPort !== 0 && mmr.tlsPort + n - 1 > 65535) {
         found.push({ path: `${path}.tlsPort`, message: `${n} workers need ports ${mmr.tlsPort}–${mmr.tlsPort + n - 1}, past 65535` })
+      }
+      if (config.metrics.enabled && config.metrics.port !== 0 && config.metrics.port + n - 1 > 65535) {
+        found.push({ path: `${path}.workers`, message: `${n} workers serve /metrics on ports ${config.metrics.port}–${config.metrics.port + n - 1}, past 65535` })
       }
       if (mmr.mediaPort !== 0 && mmr.tlsPort !== 0 && mmr.mediaPort < mmr.tlsPort + n && mmr.tlsPort < mmr.mediaPort + n) {
         found.push({

@@ -10,6 +10,8 @@
 import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
 import { mkdtemp, writeFile } from "node:fs/promises"
+import type { AddressInfo, Server } from "node:net"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join as joinPath } from "node:path"
 import { expect, layer } from "@effect/vitest"
@@ -25,21 +27,42 @@ import { poll } from "../support/poll.js"
 import * as TestTopology from "../support/topology.js"
 import { alive, descendants } from "../support/up-process.js"
 
-const input = (prefix: string, natsUrl: string): Config.ConfigInput => {
+const input = (prefix: string, natsUrl: string, metricsPort: number): Config.ConfigInput => {
   const base = TestTopology.twoZones({ prefix })
   return {
     ...base,
     nats: { servers: [natsUrl] },
+    metrics: { host: "127.0.0.1", port: metricsPort, enabled: true },
     timing: { ...base.timing, workerRestart: "100 millis", drainGrace: "1 second" },
     zones: [{ id: "eu-west", location: { lat: 53.35, lon: -6.26 }, controllers: [{ id: "c1" }], mmrs: [{ id: "m", workers: 2 }] }],
   }
 }
 
+/** Two consecutive free loopback ports (bounded tries), released for the workers to take. */
+const freePair = Effect.promise(async () => {
+  const listen = (port: number) =>
+    new Promise<Server | undefined>((ok) => {
+      const server = createServer()
+      server.once("error", () => ok(undefined))
+      server.listen(port, "127.0.0.1", () => ok(server))
+    })
+  for (let i = 0; i < 20; i++) {
+    const first = (await listen(0))!
+    const port = (first.address() as AddressInfo).port
+    const second = port < 65535 ? await listen(port + 1) : undefined
+    first.close()
+    second?.close()
+    if (second !== undefined) return port
+  }
+  throw new Error("no two consecutive free ports in 20 tries")
+})
+
 /** Web lookup and controller here; the MMR group as `meetzone mmr` in a process group of its own. */
 const deploy = (prefix: string) =>
   Effect.gen(function* () {
     const nats = yield* TestNats
-    const written = input(prefix, nats.url)
+    const metricsPort = yield* freePair
+    const written = input(prefix, nats.url, metricsPort)
     const config = yield* Either.match(Config.decode(written, "test"), { onLeft: (e) => Effect.dieMessage(e.message), onRight: Effect.succeed })
     const services = yield* Layer.build(Topology.services(config))
     const topology = yield* Topology.start(config, [nats.url], (a) => a.role !== "mmr").pipe(Effect.provide(services), Effect.orDie)
@@ -68,7 +91,7 @@ const deploy = (prefix: string) =>
     const up = yield* poll(Effect.sync(() => [pidsOf(1), pidsOf(2)]), ([a, b]) => a!.length > 0 && b!.length > 0, 300)
     expect(up.every((pids) => pids.length === 1), output).toBe(true)
     expect(output).toContain("meetzone mmr group eu-west/m is up")
-    return { topology, supervisor, pidsOf, output: () => output, exited: Deferred.await(exited), workers: [up[0]![0]!, up[1]![0]!] }
+    return { topology, supervisor, pidsOf, metricsPort, output: () => output, exited: Deferred.await(exited), workers: [up[0]![0]!, up[1]![0]!] }
   })
 
 const join = (web: string, tls: { ca: string }, name: string) =>
@@ -81,8 +104,16 @@ const join = (web: string, tls: { ca: string }, name: string) =>
 layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("MMR workers", (it) => {
   it.scoped("two worker processes host meetings; a SIGKILLed worker is started again; SIGTERM stops them all", () =>
     Effect.gen(function* () {
-      const { topology, supervisor, pidsOf, output, exited, workers } = yield* deploy("wk1")
+      const { topology, supervisor, pidsOf, metricsPort, output, exited, workers } = yield* deploy("wk1")
       expect(descendants(supervisor.pid!)).toEqual(expect.arrayContaining(workers))
+      // Each worker serves its own /metrics: metrics.port + n - 1.
+      const served = yield* poll(
+        Effect.promise(() => Promise.all([metricsPort, metricsPort + 1].map((p) => fetch(`http://127.0.0.1:${p}/metrics`).then((r) => r.text(), () => "")))),
+        (texts) => texts.every((t) => t.includes("meetzone_mmr_capacity")),
+        100,
+      )
+      expect(served[0]).toContain('mmr="m-w1"')
+      expect(served[1]).toContain('mmr="m-w2"')
       const web = topology.web[0]!.url
       const tls = { ca: topology.caCert! }
 

@@ -54,6 +54,7 @@ describe("MMR workers in the configuration", () => {
       path: "zones.0.mmrs.0.workers",
       message: '"auto" cannot be used with nats.credsDir: every worker needs a NATS identity made in advance, so give a number (the host\'s cores)',
     })
+    expect(problems(withMmrs([{ id: "m", workers: 3 }], { metrics: { port: 65534 } }))).toContainEqual({ path: "zones.0.mmrs.0.workers", message: "3 workers serve /metrics on ports 65534–65536, past 65535" })
     expect(problems(withMmrs([{ id: "m", workers: 0 }])).map((p) => p.path)).toContain("zones.0.mmrs.0.workers")
     expect(problems(withMmrs([{ id: "m", workers: 2, mediaPort: 8801, tlsPort: 8803 }]))).toEqual([])
   })
