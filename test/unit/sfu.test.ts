@@ -120,6 +120,22 @@ describe("SFU", () => {
     expect(sfu.counters.closedSilent).toBe(1)
   })
 
+  it("a sender that declared no SSRC keeps the first it sent: another SSRC on its connection is refused and counted", () => {
+    const { sfu } = setup()
+    const a = recorder()
+    const b = recorder()
+    const ba = Either.getOrThrow(sfu.bind(sfu.admit("m", "a", {}).audio.udp, "udp", () => a.endpoint))
+    sfu.bind(sfu.admit("m", "b", {}).audio.udp, "udp", () => b.endpoint)
+    for (let i = 0; i < 100; i++) sfu.forward(ba, rtp(i % 2 === 0 ? 5 : 1000 + i, i)) // a spray of new SSRCs between its own
+    expect(b.sent).toHaveLength(50)
+    expect(b.sent.every((p) => p.readUInt32BE(8) === 5)).toBe(true)
+    expect(sfu.counters).toMatchObject({ refused: 50, forwarded: 50 })
+    // A new connection (a fresh token) may start a new stream.
+    const again = Either.getOrThrow(sfu.bind(sfu.admit("m", "a", {}).audio.tcp, "tcp", () => a.endpoint))
+    sfu.forward(again, rtp(9, 0))
+    expect(b.sent).toHaveLength(51)
+  })
+
   it("keeps RTCP to its hop, and drops (counting) what is neither RTP nor RTCP, or carries someone else's SSRC", () => {
     const { sfu } = setup()
     const a = recorder()

@@ -4,7 +4,10 @@
  * (ogg-opus.ts), each video sender's VP8 as `<name>-<ssrc>.webm`
  * (webm-vp8.ts, from the first key frame; a frame with a gap is dropped and
  * so is what follows until the next key frame), as it arrives (no jitter
- * buffer: late packets keep their place in arrival order).
+ * buffer: late packets keep their place in arrival order). At most 64
+ * streams per kind get a file: a peer that cycles through SSRCs (new
+ * connections, each a new stream) cannot fill the disk with files; what
+ * streams past that carry is dropped and counted.
  *
  * @since 0.3.0
  */
@@ -35,7 +38,12 @@ export const payloadOf = (p: Uint8Array): Uint8Array | undefined => {
 export interface Recording {
   /** The files written so far, by SSRC. */
   readonly files: () => ReadonlyMap<number, string>
+  /** Packets of streams past the per-kind limit, dropped. */
+  readonly dropped: () => number
 }
+
+/** Streams per kind that get a file. */
+export const MAX_STREAMS_PER_KIND = 64
 
 /** One sender's stream into one file. */
 interface TrackWriter {
@@ -75,6 +83,8 @@ export const record = (
 ): Effect.Effect<Recording, never, Scope.Scope> =>
   Effect.gen(function* () {
     const writers = new Map<number, { path: string; kind: "audio" | "video"; writer: TrackWriter }>()
+    const streams = { audio: 0, video: 0 }
+    let dropped = 0
     const nameOf = (ssrc: number) => senderOf(ssrc) ?? "unknown"
     const pathOf = (ssrc: number, kind: "audio" | "video") =>
       join(dir, `${nameOf(ssrc).replace(/[^\w.-]+/g, "_")}-${ssrc.toString(16).padStart(8, "0")}.${tracks[kind].extension}`)
@@ -101,6 +111,11 @@ export const record = (
             const ssrc = ssrcOf(packet)
             let w = writers.get(ssrc)
             if (w === undefined) {
+              if (streams[kind] >= MAX_STREAMS_PER_KIND) {
+                dropped++
+                return
+              }
+              streams[kind]++
               const path = pathOf(ssrc, kind)
               w = { path, kind, writer: tracks[kind].open(path) }
               writers.set(ssrc, w)
@@ -111,5 +126,8 @@ export const record = (
         Effect.forkScoped,
       )
     }
-    return { files: () => new Map([...writers].filter(([, w]) => existsSync(w.path)).map(([s, w]) => [s, w.path])) }
+    return {
+      files: () => new Map([...writers].filter(([, w]) => existsSync(w.path)).map(([s, w]) => [s, w.path])),
+      dropped: () => dropped,
+    }
   })

@@ -60,6 +60,8 @@ export class Binding {
   windowStart = 0
   windowPackets = 0
   windowBytes = 0
+  /** The SSRC this connection sends, when its participant declared none: the first it sent. */
+  latched: number | undefined
   constructor(
     readonly participant: ParticipantMedia,
     readonly kind: MediaKind,
@@ -272,8 +274,12 @@ export class Sfu {
       return
     }
     if (isRtp(packet)) {
-      const declared = from.participant.ssrcs[from.kind]
-      if (declared !== undefined && ssrcOf(packet) !== declared >>> 0) {
+      // One sender, one SSRC per kind: the declared one, else the first this connection sent. Another is
+      // someone else's stream (or a spray of new ones, each a new stream for every receiver to track).
+      const ssrc = ssrcOf(packet)
+      const declared = from.participant.ssrcs[from.kind] ?? from.latched
+      if (declared === undefined) from.latched = ssrc
+      else if (ssrc !== declared >>> 0) {
         stats.refused++
         this.counters.refused++
         return
