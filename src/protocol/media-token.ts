@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from "node:crypto"
+import * as RandomPool from "./random-pool.js"
 import { Either, Schema } from "effect"
 import { MediaKind, MediaTransport } from "./media.js"
 
@@ -45,16 +46,7 @@ export const make = (secret: Uint8Array = randomBytes(32)): MediaTokenIssuer => 
   // The key imported once; an admit issues nine tokens (three kinds × three transports).
   const key = createSecretKey(secret)
   const sign = (payload: string) => createHmac("sha256", key).update(payload).digest().subarray(0, 16)
-  // Nonces drawn 512 at a time: one randomBytes call per token showed in the join storm's profile.
-  let random = randomBytes(9 * 512)
-  let used = 0
-  const nonce = () => {
-    if (used === 512) {
-      random = randomBytes(9 * 512)
-      used = 0
-    }
-    return random.toString("base64url", 9 * used, 9 * ++used)
-  }
+  const nonce = RandomPool.base64url(9)
   return {
     issue: (claims, ttlSeconds, nowMs) => {
       const full: MediaClaims = {

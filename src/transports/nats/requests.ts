@@ -19,7 +19,7 @@
  */
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/transport-node"
 import { createInbox } from "@nats-io/transport-node"
-import { randomBytes } from "node:crypto"
+import * as RandomPool from "../../protocol/random-pool.js"
 
 /** @category models */
 export type Outcome = { readonly _tag: "Reply"; readonly msg: Msg } | { readonly _tag: "Timeout" } | { readonly _tag: "NoResponders" } | { readonly _tag: "Failed"; readonly error: unknown }
@@ -92,16 +92,9 @@ export const requester = (nc: NatsConnection): Requester => {
   const pending = new Map<string, Pending>()
   const expiries = new Map<number, Expiry>()
   let next = 0
-  // Random bits for tokens, drawn 512 tokens at a time (one randomBytes call, not one per request).
-  let random = randomBytes(6 * 512)
-  let used = 0
-  const token = () => {
-    if (used === 512) {
-      random = randomBytes(6 * 512)
-      used = 0
-    }
-    return (next++).toString(36) + random.toString("base64url", 6 * used, 6 * ++used)
-  }
+  // 48 random bits per token, drawn 512 tokens at a time.
+  const random = RandomPool.base64url(6)
+  const token = () => (next++).toString(36) + random()
   let subscribed = false
   // A closed connection answers nobody: its waiting askers hear so now, not at their timeouts.
   void nc.closed().then((error) => {
