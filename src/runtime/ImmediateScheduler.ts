@@ -1,7 +1,7 @@
 /**
  * A fiber scheduler that runs a wake-up at once when it comes from outside
- * every fiber — a socket callback: a NATS message for an actor, a reply for
- * an asker — instead of a microtask later through the default scheduler.
+ * every fiber — a socket callback, such as a NATS message for an actor's
+ * worker — instead of a microtask later through the default scheduler.
  * From inside a fiber (a fiber waking another, a fiber yielding after its
  * budget of operations) it defers to the default scheduler, so fibers never
  * nest and a busy fiber still yields to the event loop. Only the first
@@ -10,9 +10,9 @@
  * scheduler, which serves them together in one run of the fiber instead of
  * one suspend and wake-up each.
  *
- * On a control-plane round trip this saves the two scheduler hops between
- * the socket and the fiber waiting for it (the actor's mailbox, the asker's
- * reply).
+ * The actor's workers run under it (bench:control sequential 0.74 → 0.80 of
+ * raw nats.js). An asker does not: setting it around every ask (a FiberRef
+ * changed and restored) cost more than the hop it saved.
  *
  * @since 0.6.0
  */
