@@ -69,7 +69,7 @@ export const commands: ReadonlyArray<CommandHelp> = [
   },
   serve("web", "Run one web lookup (HTTPS: meetings, join info, the web client, /doctor, the operators' dashboard).", "meetzone web --config meetzone.yaml --id web-1"),
   serve("controller", "Run one zone controller (probes, MMR placement).", "meetzone controller --config meetzone.yaml --id eu-west/c1"),
-  serve("mmr", "Run one MMR (media router); on SIGTERM its participants move to another MMR before it stops.", "meetzone mmr --config meetzone.yaml --id eu-west/eu-mmr-1"),
+  serve("mmr", "Run one MMR (media router), or an MMR's workers (one process each) when it has `workers`; on SIGTERM its participants move to another MMR before it stops.", "meetzone mmr --config meetzone.yaml --id eu-west/eu-mmr-1"),
   serve("tunnel", "Run one HTTP tunnel (a whole client session inside one TLS connection).", "meetzone tunnel --config meetzone.yaml --id tunnel-1"),
   {
     path: "meeting create",
