@@ -56,6 +56,18 @@ describe("the migration policy", () => {
     expect(run(es).changes.map((c) => c.decision._tag)).toEqual(["Leave"])
   })
 
+  it("probes that each caught a little of loss coming and going (under 10 % each, 2.5 % or more together) are no clean path: it stays off UDP", () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: 0.025, max: 0.099, noNaN: true }), { minLength: 30, maxLength: 60 }), (probeLosses) => {
+        // Leave at once (three bad reports), then only probes, each slightly lossy.
+        const bad = Array.from({ length: 3 }, () => ({ gapMs: 1_000, reportLoss: 0.5, probeLoss: 0 }))
+        const lossy = probeLosses.map((l) => ({ gapMs: 2_000, reportLoss: 0, probeLoss: l }))
+        expect(run([...bad, ...lossy]).changes.map((c) => c.decision._tag)).toEqual(["Leave"])
+      }),
+      { numRuns: 200 },
+    )
+  })
+
   it("a path bad for 5 s in every 40 s comes back each time it is good, but backs off: the waits before returning grow", () => {
     const es = Array.from({ length: 1_200 }, (_, i) => {
       const bad = i % 40 < 5

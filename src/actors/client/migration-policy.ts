@@ -6,7 +6,9 @@
  *   on UDP    a report every interval: that interval's loss (the worse direction)
  *             `badReports` of the last `window` reports at or above `lossAbove` → leave
  *   off UDP   a UDP probe every `probeEveryMs`: the loss of the STUN checks to the MMR's UDP port since the last
- *             `goodProbes` in a row below `lossAbove` / 2, and `returnAfterMs` since leaving → return
+ *             `goodProbes` in a row below `lossAbove` / 2, together below `lossAbove` / 8, and `returnAfterMs`
+ *             since leaving → return (each probe alone lets loss that comes and goes through: 1 check lost
+ *             of 20 in a probe that caught a second of it; four such in a row are not a clean path)
  *   flapping  a return followed by another leave within `flapWindowMs` doubles `returnAfterMs`
  *             (up to `maxReturnAfterMs`); a calm `flapWindowMs` on UDP halves it again
  *
@@ -68,6 +70,8 @@ export interface PolicyState {
   readonly recent: ReadonlyArray<boolean>
   /** Good probes in a row, off UDP. */
   readonly good: number
+  /** Their losses, newest last (the last `goodProbes`). */
+  readonly goodLosses: ReadonlyArray<number>
   readonly changedAt: number
   readonly returnedAt: number | undefined
   /** The wait before the next return (grows with flapping). */
@@ -80,6 +84,7 @@ export const initial = (options: PolicyOptions, at: number, onUdp = true): Polic
   onUdp,
   recent: [],
   good: 0,
+  goodLosses: [],
   changedAt: at,
   returnedAt: undefined,
   returnAfterMs: options.returnAfterMs,
@@ -111,6 +116,7 @@ export const step = (options: PolicyOptions, state: PolicyState, observation: Ob
         onUdp: false,
         recent: [],
         good: 0,
+        goodLosses: [],
         changedAt: at,
         lastProbeAt: at,
         returnAfterMs: flapped ? Math.min(options.maxReturnAfterMs, returnAfterMs * 2) : returnAfterMs,
@@ -119,11 +125,18 @@ export const step = (options: PolicyOptions, state: PolicyState, observation: Ob
     }
   }
   if (state.onUdp) return stay(state)
-  const good = observation.loss < options.lossAbove / 2 ? state.good + 1 : 0
-  const next = { ...state, good, lastProbeAt: at }
+  const isGood = observation.loss < options.lossAbove / 2
+  const good = isGood ? state.good + 1 : 0
+  const goodLosses = isGood ? [...state.goodLosses, observation.loss].slice(-options.goodProbes) : []
+  const next = { ...state, good, goodLosses, lastProbeAt: at }
   if (good < options.goodProbes || at - state.changedAt < state.returnAfterMs) return stay(next)
+  const together = goodLosses.reduce((a, b) => a + b, 0) / goodLosses.length
+  if (together >= options.lossAbove / 8) return stay(next)
   return {
-    state: { ...next, onUdp: true, recent: [], good: 0, changedAt: at, returnedAt: at },
-    decision: { _tag: "Return", why: `${good} UDP probes in a row lost under ${percent(options.lossAbove / 2)}, ${Math.round((at - state.changedAt) / 1000)} s after leaving` },
+    state: { ...next, onUdp: true, recent: [], good: 0, goodLosses: [], changedAt: at, returnedAt: at },
+    decision: {
+      _tag: "Return",
+      why: `${good} UDP probes in a row lost under ${percent(options.lossAbove / 2)} (${percent(together)} together), ${Math.round((at - state.changedAt) / 1000)} s after leaving`,
+    },
   }
 }
