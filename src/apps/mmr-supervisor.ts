@@ -6,6 +6,9 @@
  *   a worker exits without being asked  → logged, started again after
  *                                         timing.workerRestart, doubling
  *                                         while it keeps crashing (to 30 s)
+ *   a worker freezes (SIGSTOP, a hang):  → killed and started again: each
+ *     no heartbeat for timing.workerStall  sends one over IPC every 500 ms
+ *                                         (watched from its first)
  *   SIGTERM / SIGINT here                → SIGTERM to every worker (each
  *                                         drains its participants), wait,
  *                                         SIGKILL after drainGrace + 10 s
@@ -36,7 +39,12 @@ export interface SupervisorOptions {
   readonly restartDelay: Duration.DurationInput
   /** How long a stopping worker may take before it is killed. */
   readonly stopGrace: Duration.DurationInput
+  /** A worker silent this long after its first heartbeat is frozen: killed (and so started again). */
+  readonly stall: Duration.DurationInput
 }
+
+/** Between a worker's heartbeats to its supervisor. */
+export const HEARTBEAT_MS = 500
 
 /** The longest wait before a restart; a worker that ran this long counts as healthy again. */
 export const maxRestartDelay = Duration.seconds(30)
@@ -63,9 +71,21 @@ const runOnce = (options: SupervisorOptions, worker: string, index: number, star
     // The IPC channel is how a worker learns that its supervisor is gone.
     const child = spawn(file, [...args], { stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, ...env } })
     let exited = false
+    // The watchdog: silence after the first heartbeat is a frozen worker (it cannot be asked to stop: kill it).
+    let heard: number | undefined
+    let frozen = false
+    const stallMs = Duration.toMillis(options.stall)
+    child.on("message", () => void (heard = performance.now()))
+    const watchdog = setInterval(() => {
+      if (heard === undefined || frozen || performance.now() - heard <= stallMs) return
+      frozen = true
+      child.kill("SIGKILL")
+    }, Math.min(250, stallMs))
     child.once("exit", (code, signal) => {
       exited = true
-      resume(Effect.succeed({ pid: child.pid, how: describeExit(code, signal) }))
+      clearInterval(watchdog)
+      const how = frozen ? `sent no heartbeat for ${Duration.format(options.stall)} (frozen) and was killed` : describeExit(code, signal)
+      resume(Effect.succeed({ pid: child.pid, how }))
     })
     child.once("error", (e) => {
       if (!exited) resume(Effect.succeed({ pid: child.pid, how: `could not start: ${e.message}` }))
@@ -120,7 +140,7 @@ export const supervise = (options: SupervisorOptions): Effect.Effect<never> =>
 
 /**
  * In a worker: stop gracefully when the supervisor is gone (its IPC channel
- * closed), as on SIGTERM.
+ * closed), as on SIGTERM; and send the supervisor a heartbeat every 500 ms.
  *
  * @category running
  */
@@ -129,4 +149,9 @@ export const stopWithSupervisor = (): void => {
   // The channel alone must not keep a stopped worker alive.
   process.channel.unref()
   process.once("disconnect", () => process.kill(process.pid, "SIGTERM"))
+  // Heartbeats: a worker whose event loop stops (frozen, hung) goes silent, and its supervisor replaces it.
+  // A callback, so that a send after the channel closed is an ignored error, not an 'error' event.
+  const beat = () => void (process.connected && process.send?.("alive", undefined, undefined, () => {}))
+  beat()
+  setInterval(beat, HEARTBEAT_MS).unref()
 }

@@ -123,6 +123,7 @@ const superviseGroup = (config: Config.Config, configPath: string, group: { read
       ...(config.metrics.port !== 0 ? { env: { MEETZONE__METRICS__PORT: String(config.metrics.port + index - 1) } } : {}),
     }),
     restartDelay: config.timing.workerRestart,
+    stall: config.timing.workerStall,
     stopGrace: Duration.sum(Duration.decode(config.timing.drainGrace), Duration.seconds(10)),
   }).pipe(Effect.provide(Logging.layer({ level: "info", format: "json" })))
 

@@ -135,6 +135,8 @@ export const TimingSection = Schema.Struct({
   muteWindow: Schema.optionalWith(DurationText, { default: () => "5 seconds" }),
   /** A crashed MMR worker is started again after this, doubling while it keeps crashing (to 30 s). */
   workerRestart: Schema.optionalWith(DurationText, { default: () => "1 second" }),
+  /** An MMR worker that sends its supervisor no heartbeat for this long is frozen: killed and started again. */
+  workerStall: Schema.optionalWith(DurationText, { default: () => "10 seconds" }),
 })
 
 /** `tunnels[]`: one HTTP tunnel — TLS address and what clients dial. @category schemas */
@@ -207,6 +209,7 @@ export const Config = Schema.Struct({
       participantTtl: "15 seconds",
       muteWindow: "5 seconds",
       workerRestart: "1 second",
+      workerStall: "10 seconds",
     }),
   }),
   web: Schema.Array(WebSection).pipe(Schema.minItems(1)),

@@ -2,7 +2,8 @@
  * An MMR with `workers: 2` as an operator runs it (`meetzone mmr --id
  * zone/id`): two worker processes under one supervisor, each a whole MMR to
  * the zone's controller, so meetings are placed on both and media flows
- * through each. A worker SIGKILLed is started again; SIGTERM to the
+ * through each. A worker SIGKILLed is started again, one SIGSTOPped (no
+ * heartbeat) is killed and started again; SIGTERM to the
  * supervisor stops every worker gracefully; a supervisor SIGKILLed leaves no
  * worker behind (each sees its IPC channel close). Web lookup and controller
  * run in the test's process over the same real nats-server.
@@ -33,7 +34,7 @@ const input = (prefix: string, natsUrl: string, metricsPort: number): Config.Con
     ...base,
     nats: { servers: [natsUrl] },
     metrics: { host: "127.0.0.1", port: metricsPort, enabled: true },
-    timing: { ...base.timing, workerRestart: "100 millis", drainGrace: "1 second" },
+    timing: { ...base.timing, workerRestart: "100 millis", workerStall: "3 seconds", drainGrace: "1 second" },
     zones: [{ id: "eu-west", location: { lat: 53.35, lon: -6.26 }, controllers: [{ id: "c1" }], mmrs: [{ id: "m", workers: 2 }] }],
   }
 }
@@ -102,7 +103,7 @@ const join = (web: string, tls: { ca: string }, name: string) =>
   })
 
 layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("MMR workers", (it) => {
-  it.scoped("two worker processes host meetings; a SIGKILLed worker is started again; SIGTERM stops them all", () =>
+  it.scoped("two worker processes host meetings; a SIGKILLed worker is started again, a SIGSTOPped one killed and started again; SIGTERM stops them all", () =>
     Effect.gen(function* () {
       const { topology, supervisor, pidsOf, metricsPort, output, exited, workers } = yield* deploy("wk1")
       expect(descendants(supervisor.pid!)).toEqual(expect.arrayContaining(workers))
@@ -139,11 +140,18 @@ layer(serverWithClient, { excludeTestServices: true, timeout: "180 seconds" })("
       const afterRestart = yield* poll(Effect.map(join(web, tls, "late"), (s) => s.mmr), () => true, 0)
       expect(["m-w1", "m-w2"]).toContain(afterRestart)
 
+      // A worker frozen (SIGSTOP): no heartbeat for workerStall, so it is killed and started again.
+      process.kill(workers[1]!, "SIGSTOP")
+      const thawed = yield* poll(Effect.sync(() => pidsOf(2)), (pids) => pids.length === 2, 300)
+      expect(thawed.length, output()).toBe(2)
+      expect(output()).toContain(`mmr worker eu-west/m-w2 (pid ${workers[1]}) sent no heartbeat for 3s (frozen) and was killed`)
+      expect(alive(workers[1]!)).toBe(false)
+
       // SIGTERM: every worker drains and stops, then the supervisor exits 0.
       process.kill(supervisor.pid!, "SIGTERM")
       const end = yield* exited.pipe(Effect.timeout("30 seconds"))
       expect(end.code, output()).toBe(0)
-      expect([again[1]!, workers[1]!].filter(alive)).toEqual([])
+      expect([again[1]!, thawed[1]!].filter(alive)).toEqual([])
     }).pipe(Effect.provide(Connector.nats)),
   )
 
