@@ -2,7 +2,9 @@
  * Forwarding one client request onto the ControlBus, as the relay and the
  * tunnel both do: the policy decides whether this request may go to that
  * subject, the connection's join token whether it may name that meeting and
- * participant; the answer is the actor's reply bytes, untouched, or why not.
+ * participant. The request goes on framed by the relay (its own timeout, the
+ * token's join as correlation id, whatever the client's frame said); the
+ * answer is the actor's reply bytes, untouched, or why not.
  *
  * @since 0.1.0
  */
@@ -15,17 +17,20 @@ import type { ControlBusShape } from "../../runtime/ControlBus.js"
 /** What the client is sent back. @category models */
 export type Forwarded = { readonly data: string } | { readonly error: RelayFailure }
 
-/** A JSON-encoded request's fields; undefined when it is not a JSON object. */
-const fieldsOf = (data: Buffer): Record<string, unknown> | undefined => {
+/** A request's JSON text (behind its frame, if it has one) and its fields; fields undefined when it is not a JSON object. */
+const read = (data: Buffer): { readonly text: string; readonly fields: Record<string, unknown> | undefined } | undefined => {
   const body = RequestFrame.bodyOf(data)
   if (body === undefined) return undefined
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8")
   try {
-    const value: unknown = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"))
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined
+    const value: unknown = JSON.parse(text)
+    return { text, fields: typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined }
   } catch {
-    return undefined
+    return { text, fields: undefined }
   }
 }
+
+const fieldsOf = (data: Buffer): Record<string, unknown> | undefined => read(data)?.fields
 
 /** The `_tag` of a JSON-encoded request; "" when there is none. @category inspecting */
 export const tagOf = (data: Buffer): string => String(fieldsOf(data)?.["_tag"] ?? "")
@@ -58,14 +63,19 @@ export const forward = (
   authority: Authority,
 ): Effect.Effect<Forwarded> => {
   const data = Buffer.from(request.data, "base64")
-  const fields = fieldsOf(data) ?? {}
+  const parsed = read(data)
+  if (parsed === undefined) return Effect.succeed({ error: { _tag: "BadRequest", detail: "a malformed request frame" } })
+  const fields = parsed.fields ?? {}
   const tag = String(fields["_tag"] ?? "")
   if (!policy.allows(request.subject, tag)) {
     return Effect.succeed({ error: { _tag: "Forbidden", detail: `${tag || "this"} may not be sent to ${request.subject}` } })
   }
   const beyond = overreach(fields, authority)
   if (beyond !== undefined) return Effect.succeed({ error: { _tag: "Forbidden", detail: `${tag}: ${beyond}` } })
-  return bus.request(request.subject, data, { timeoutMs: request.timeoutMs }).pipe(
+  // Framed again here: the timeout is the one the relay waits, and the correlation id is the token's join, not
+  // whatever the client wrote (it names work in the actors' logs and traces).
+  const framed = RequestFrame.encode(parsed.text, request.timeoutMs, `join-${authority.claims.participant}`)
+  return bus.request(request.subject, framed, { timeoutMs: request.timeoutMs }).pipe(
     Effect.match({
       onSuccess: (reply): Forwarded => ({ data: Buffer.from(reply.data).toString("base64") }),
       onFailure: (e): Forwarded => ({ error: { _tag: e._tag, detail: e.message } }),
